@@ -1,0 +1,1 @@
+"""Audio stage: decode any common format to 16 kHz mono float, measure quality, denoise."""

@@ -1,0 +1,26 @@
+"""Where the case store lives and who the examiner is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from forensic_s2f.errors import StoreError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+
+
+def store_home() -> Path:
+    """The case store folder: `$FS2F_HOME`, else `cases/` in the project root."""
+    return Path(os.environ.get("FS2F_HOME") or PROJECT_ROOT / "cases").expanduser().resolve()
+
+
+def examiner_name(given: str | None) -> str:
+    """The examiner from the option, else `$FS2F_EXAMINER`; refuses to go on without one."""
+    name = (given or os.environ.get("FS2F_EXAMINER") or "").strip()
+    if not name:
+        raise StoreError("no examiner: pass --examiner NAME or set FS2F_EXAMINER")
+    if len(name) > 200 or any(ord(c) < 32 for c in name):
+        raise StoreError("examiner name must be printable and at most 200 characters")
+    return name

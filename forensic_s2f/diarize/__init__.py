@@ -1,0 +1,1 @@
+"""Diarization stage: who spoke when, as pyannote.core Annotations."""

@@ -1,0 +1,20 @@
+"""Errors that reach the user as one line: what failed, on which file or object, and why."""
+
+
+class Fs2fError(Exception):
+    """An expected failure; the CLI prints its message on one line and exits non-zero."""
+
+    exit_code = 2
+
+
+class InputError(Fs2fError):
+    """Bad user input: a file that is missing, empty, unreadable or not decodable audio."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class StoreError(Fs2fError):
+    """The case store refused an operation (unknown case, invalid id, locked store)."""

@@ -1,0 +1,1 @@
+"""Report stage: the PDF an analyst hands over and an auditor checks."""

@@ -1,0 +1,1 @@
+"""Speech2Face stage: voice encoder, ensemble heads, canonical-face decoder, attributes."""

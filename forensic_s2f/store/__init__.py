@@ -1,0 +1,1 @@
+"""Store: SQLite schema and migrations, the content-addressed evidence vault, the custody log."""

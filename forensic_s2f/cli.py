@@ -1,0 +1,297 @@
+"""`fs2f` — the command line. Only wiring: parse options, call the stages, print results.
+
+Every listing command takes `--json`. Expected failures (`Fs2fError`) print one line
+`error: …` on stderr and exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from forensic_s2f import __version__
+from forensic_s2f.config import examiner_name, store_home
+from forensic_s2f.errors import Fs2fError, StoreError
+
+app = typer.Typer(
+    name="fs2f", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    help="Forensic case analysis: evidence vault, chain of custody, diarization, voice-to-face estimates.",
+)
+case_app = typer.Typer(no_args_is_help=True, help="Open cases, ingest evidence, analyse, report.")
+audit_app = typer.Typer(no_args_is_help=True, help="The auditor's side: verify the store, read the custody log.")
+app.add_typer(case_app, name="case")
+app.add_typer(audit_app, name="audit")
+
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+ExaminerOption = Annotated[str | None, typer.Option("--examiner", "-e", help="Examiner's name (default: $FS2F_EXAMINER).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _open_store(create: bool = False):
+    from forensic_s2f.store.case_store import CaseStore
+
+    return CaseStore(store_home(), create=create)
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+    return table
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=err, transient=True,
+    )
+
+
+def _evidence_record(evidence) -> dict[str, Any]:
+    return {
+        "id": evidence.id,
+        "original_filename": evidence.original_filename,
+        "original_path": evidence.original_path,
+        "size_bytes": evidence.size_bytes,
+        "sha256": evidence.sha256,
+        "media_type": evidence.media_type,
+        "codec": evidence.codec,
+        "sample_rate_hz": evidence.sample_rate_hz,
+        "channels": evidence.channels,
+        "duration_seconds": evidence.duration_seconds,
+        "source": evidence.source,
+        "note": evidence.note,
+        "examiner": evidence.examiner,
+        "ingested_utc": evidence.ingested_utc,
+    }
+
+
+def _evidence_table(title: str, evidence: list) -> Table:
+    return _table(
+        title,
+        ["id", "file", "format", "duration (s)", "bytes", "sha256", "ingested (UTC)"],
+        [
+            [e.id, e.original_filename, f"{e.codec} {e.sample_rate_hz} Hz {e.channels} ch",
+             f"{e.duration_seconds:.2f}", e.size_bytes, e.sha256[:16], e.ingested_utc[:19]]
+            for e in evidence
+        ],
+    )
+
+
+@case_app.command("add")
+def case_add(
+    case_id: Annotated[str, typer.Argument(help="Case id: letters, digits, '.', '_', '-'.")],
+    files: Annotated[list[Path], typer.Argument(help="Evidential recordings to ingest.")],
+    examiner: ExaminerOption = None,
+    source: Annotated[str, typer.Option(help="Where the evidence came from (seizure, exhibit number).")] = "",
+    note: Annotated[str, typer.Option(help="Acquisition note.")] = "",
+    title: Annotated[str, typer.Option(help="Case title (used when the case is created).")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest evidential recordings into a case (created on first use)."""
+    from forensic_s2f.audio.decode import probe
+    from forensic_s2f.store.case_store import IncomingFile
+    from forensic_s2f.store.ids import validate_case_id
+
+    validate_case_id(case_id)
+    name = examiner_name(examiner)
+    incoming = []
+    with _progress() as progress:
+        task = progress.add_task("verifying audio", total=len(files))
+        for path in files:
+            incoming.append(IncomingFile(path=path, info=probe(path)))
+            progress.advance(task)
+    store = _open_store(create=True)
+    result = store.ingest(case_id, incoming, examiner=name, source=source, note=note, title=title)
+    if as_json:
+        _print_json({
+            "case_id": case_id,
+            "case_created": result.case_created,
+            "added": [_evidence_record(e) for e in result.added],
+            "duplicates": [{"file": str(p), "evidence_id": e.id, "sha256": e.sha256} for p, e in result.duplicates],
+        })
+        return
+    if result.case_created:
+        out.print(Text(f"opened case {case_id}"))
+    if result.added:
+        out.print(_evidence_table(f"ingested into {case_id}", result.added))
+    for path, existing in result.duplicates:
+        out.print(Text(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
+
+
+@case_app.command("list")
+def case_list(as_json: JsonOption = False) -> None:
+    """List the cases in the store."""
+    from forensic_s2f.store.db import StoreLayout
+
+    summaries = _open_store().list_cases() if StoreLayout(store_home()).exists() else []
+    records = [
+        {"case_id": s.case.id, "title": s.case.title, "created_utc": s.case.created_utc,
+         "created_by": s.case.created_by, "evidence": s.evidence_count, "custody_events": s.event_count,
+         "log_head": s.head_hash}
+        for s in summaries
+    ]
+    if as_json:
+        _print_json(records)
+        return
+    out.print(_table(
+        f"cases in {store_home()}", ["case", "title", "created (UTC)", "by", "evidence", "events", "log head"],
+        [[r["case_id"], r["title"], r["created_utc"], r["created_by"], r["evidence"], r["custody_events"], r["log_head"][:16]] for r in records],
+    ))
+
+
+@case_app.command("show")
+def case_show(case_id: str, as_json: JsonOption = False) -> None:
+    """Show a case: its evidence and the head of its custody log."""
+    store = _open_store()
+    summary = store.case_summary(case_id)
+    evidence = store.evidence(case_id)
+    if as_json:
+        _print_json({
+            "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
+            "created_by": summary.case.created_by, "custody_events": summary.event_count,
+            "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence],
+        })
+        return
+    out.print(Text(f"case {summary.case.id}  {summary.case.title}".rstrip()))
+    out.print(Text(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
+                   f"{summary.event_count} custody events, log head {summary.head_hash}"))
+    out.print(_evidence_table("evidence", evidence))
+
+
+def _auditor(given: str | None) -> str:
+    """Who verifies: the option, $FS2F_EXAMINER, else the operating-system user."""
+    try:
+        return examiner_name(given)
+    except StoreError:
+        return f"os-user:{getpass.getuser()}"
+
+
+@audit_app.command("verify")
+def audit_verify(
+    case_id: Annotated[str | None, typer.Argument(help="Case to verify.")] = None,
+    all_cases: Annotated[bool, typer.Option("--all", help="Verify every case in the store.")] = False,
+    examiner: ExaminerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Recompute the custody chain and re-hash every vault file; exit 1 on any finding."""
+    if bool(case_id) == all_cases:
+        raise StoreError("name one CASE_ID or pass --all")
+    store = _open_store()
+    case_ids = store.all_case_ids() if all_cases else [case_id]
+    auditor = _auditor(examiner)
+    report = []
+    for cid in case_ids:
+        findings = store.verify(cid)
+        summary = store.case_summary(cid)
+        event = store.record_event(
+            cid, auditor, "verify", "case", cid,
+            details={"findings": len(findings), "verified_head": summary.head_hash,
+                     "evidence": len(store.evidence(cid)), "artifacts": len(store.artifacts(cid))},
+        )
+        report.append({"case_id": cid, "ok": not findings, "verified_head": summary.head_hash,
+                       "events_checked": summary.event_count, "verification_event_seq": event.seq,
+                       "findings": [f.__dict__ for f in findings]})
+    if as_json:
+        _print_json(report)
+    else:
+        for entry in report:
+            if entry["ok"]:
+                out.print(Text(f"{entry['case_id']}: OK — {entry['events_checked']} custody events chain correctly, "
+                               f"every vault file matches; head {entry['verified_head']}"))
+            for finding in entry["findings"]:
+                out.print(Text("FAIL " + _finding_line(finding)))
+    if not all(entry["ok"] for entry in report):
+        raise typer.Exit(1)
+
+
+def _finding_line(finding: dict[str, str]) -> str:
+    text = f"{finding['case_id']}: {finding['object']}: {finding['problem']}"
+    if finding["expected"] or finding["found"]:
+        text += f" (expected {finding['expected'] or '-'}, found {finding['found'] or '-'})"
+    return text
+
+
+LOG_COLUMNS = ["seq", "ts_utc", "examiner", "action", "object_kind", "object_id", "object_sha256",
+               "details", "prev_hash", "entry_hash"]
+
+
+@audit_app.command("log")
+def audit_log(
+    case_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
+    as_json: JsonOption = False,
+) -> None:
+    """Print a case's custody log."""
+    fmt = "json" if as_json else fmt
+    if fmt not in ("table", "csv", "json"):
+        raise StoreError(f"unknown format {fmt!r}: use table, csv or json")
+    events = _open_store().custody_log(case_id)
+    records = [
+        {"seq": e.seq, "ts_utc": e.ts_utc, "examiner": e.examiner, "action": e.action,
+         "object_kind": e.object_kind, "object_id": e.object_id, "object_sha256": e.object_sha256,
+         "details": json.loads(e.details_json), "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+        for e in events
+    ]
+    if fmt == "json":
+        _print_json(records)
+    elif fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for record in records:
+            writer.writerow({**record, "details": json.dumps(record["details"], sort_keys=True, ensure_ascii=False)})
+        sys.stdout.write(buffer.getvalue())
+    else:
+        out.print(_table(
+            f"custody log of {case_id}", ["seq", "time (UTC)", "examiner", "action", "object", "sha256", "entry hash"],
+            [[r["seq"], r["ts_utc"][:19], r["examiner"], r["action"], f"{r['object_kind']} {r['object_id']}",
+              r["object_sha256"][:12], r["entry_hash"][:12]] for r in records],
+        ))
+
+
+@app.command("version")
+def version() -> None:
+    """Print the software version."""
+    out.print(f"fs2f {__version__}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the app, turning expected failures into one line on stderr."""
+    try:
+        app(args=argv, prog_name="fs2f", standalone_mode=True)
+    except Fs2fError as error:
+        err.print(Text(f"error: {error}"))
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("error: interrupted")
+        sys.exit(130)
+    except Exception as error:  # a bug: one line, traceback only on request
+        if os.environ.get("FS2F_DEBUG"):
+            raise
+        err.print(Text(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()

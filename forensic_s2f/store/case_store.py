@@ -1,0 +1,315 @@
+"""The case store's operations: open a case, ingest evidence, record activities and
+artifacts, read the custody log and verify everything against the vault.
+
+Every write is one database transaction together with its custody events; vault
+objects a failed transaction created are removed again, so a failure leaves the store
+as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from forensic_s2f.audio.decode import AudioInfo
+from forensic_s2f.errors import StoreError
+from forensic_s2f.store import custody
+from forensic_s2f.store.custody import Finding, canonical_json, utc_now
+from forensic_s2f.store.db import StoreLayout, open_engine, session, store_lock
+from forensic_s2f.store.ids import validate_case_id
+from forensic_s2f.store.models import Activity, Artifact, Case, CustodyEvent, Evidence
+from forensic_s2f.store.vault import StoredObject, Vault, sha256_file
+
+
+@dataclass(frozen=True)
+class IncomingFile:
+    """A file already probed as whole audio, waiting to be ingested."""
+
+    path: Path
+    info: AudioInfo
+
+
+@dataclass
+class IngestResult:
+    case_created: bool
+    added: list[Evidence] = field(default_factory=list)
+    duplicates: list[tuple[Path, Evidence]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    case: Case
+    evidence_count: int
+    event_count: int
+    head_hash: str
+
+
+class CaseStore:
+    """One store folder: its database, vault and lock."""
+
+    def __init__(self, root: Path, create: bool = False) -> None:
+        self.layout = StoreLayout(Path(root))
+        self.engine = open_engine(self.layout, create=create)
+        self.vault = Vault(self.layout.vault)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[tuple[Session, list[StoredObject]]]:
+        """A locked write: one transaction; vault objects it created are removed on failure."""
+        created: list[StoredObject] = []
+        with store_lock(self.layout), session(self.engine) as db:
+            try:
+                with db.begin():
+                    yield db, created
+            except BaseException:
+                for stored in created:
+                    self.vault.remove_new(stored)
+                raise
+
+    # -- cases and evidence -------------------------------------------------------------
+
+    def get_case(self, db: Session, case_id: str) -> Case:
+        case = db.get(Case, validate_case_id(case_id))
+        if case is None:
+            raise StoreError(f"no case {case_id!r} in {self.layout.root}")
+        return case
+
+    def ingest(
+        self,
+        case_id: str,
+        files: Sequence[IncomingFile],
+        examiner: str,
+        source: str = "",
+        note: str = "",
+        title: str = "",
+    ) -> IngestResult:
+        """Copy the files into the vault and record them as evidence of the case (made on first use)."""
+        validate_case_id(case_id)
+        with self._write() as (db, created):
+            case = db.get(Case, case_id)
+            result = IngestResult(case_created=case is None)
+            if case is None:
+                case = Case(id=case_id, title=title, created_utc=utc_now(), created_by=examiner)
+                db.add(case)
+                db.flush()
+                custody.append(db, case_id, examiner, "case-open", "case", case_id, details={"title": title})
+            for incoming in files:
+                stored = self.vault.put_file(incoming.path)
+                if stored.created:
+                    created.append(stored)
+                existing = db.scalars(
+                    select(Evidence).where(Evidence.case_id == case_id, Evidence.sha256 == stored.sha256)
+                ).first()
+                if existing is not None:
+                    result.duplicates.append((incoming.path, existing))
+                    continue
+                result.added.append(self._record_evidence(db, case_id, incoming, stored, examiner, source, note))
+        return result
+
+    def _record_evidence(
+        self, db: Session, case_id: str, incoming: IncomingFile, stored: StoredObject,
+        examiner: str, source: str, note: str,
+    ) -> Evidence:
+        info = incoming.info
+        evidence = Evidence(
+            case_id=case_id,
+            sha256=stored.sha256,
+            size_bytes=stored.size_bytes,
+            original_filename=incoming.path.name,
+            original_path=str(incoming.path.resolve()),
+            media_type=info.media_type,
+            codec=info.codec,
+            sample_rate_hz=info.sample_rate,
+            channels=info.channels,
+            duration_seconds=round(info.duration_seconds, 6),
+            source=source,
+            note=note,
+            examiner=examiner,
+            ingested_utc=utc_now(),
+        )
+        db.add(evidence)
+        db.flush()
+        custody.append(
+            db, case_id, examiner, "intake", "evidence", str(evidence.id), stored.sha256,
+            details={
+                "original_filename": evidence.original_filename,
+                "original_path": evidence.original_path,
+                "size_bytes": evidence.size_bytes,
+                "media_type": evidence.media_type,
+                "codec": evidence.codec,
+                "sample_rate_hz": evidence.sample_rate_hz,
+                "channels": evidence.channels,
+                "duration_seconds": evidence.duration_seconds,
+                "source": source,
+                "note": note,
+                "host": socket.gethostname(),
+            },
+        )
+        return evidence
+
+    def list_cases(self) -> list[CaseSummary]:
+        with session(self.engine) as db:
+            return [self._summary(db, case) for case in db.scalars(select(Case).order_by(Case.id))]
+
+    def _summary(self, db: Session, case: Case) -> CaseSummary:
+        evidence_count = db.scalar(select(func.count()).select_from(Evidence).where(Evidence.case_id == case.id))
+        event_count = db.scalar(select(func.count()).select_from(CustodyEvent).where(CustodyEvent.case_id == case.id))
+        last = custody.head(db, case.id)
+        return CaseSummary(case, evidence_count or 0, event_count or 0, last.entry_hash if last else custody.GENESIS_HASH)
+
+    def case_summary(self, case_id: str) -> CaseSummary:
+        with session(self.engine) as db:
+            return self._summary(db, self.get_case(db, case_id))
+
+    def evidence(self, case_id: str) -> list[Evidence]:
+        with session(self.engine) as db:
+            self.get_case(db, case_id)
+            return list(db.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id)))
+
+    def evidence_path(self, evidence: Evidence) -> Path:
+        """The read-only vault copy of an evidential recording."""
+        return self.vault.path_of(evidence.sha256)
+
+    # -- provenance ---------------------------------------------------------------------
+
+    def start_activity(
+        self, case_id: str, kind: str, examiner: str, parameters: dict[str, Any],
+        software: dict[str, str], inputs: list[dict[str, Any]], model_name: str = "",
+        model_sha256: str = "", run_id: int | None = None,
+    ) -> Activity:
+        """Record that a processing step began (status 'running') with a custody event."""
+        with self._write() as (db, _):
+            self.get_case(db, case_id)
+            activity = Activity(
+                case_id=case_id, run_id=run_id, kind=kind, status="running",
+                parameters_json=canonical_json(parameters), software_json=canonical_json(software),
+                model_name=model_name, model_sha256=model_sha256, inputs_json=canonical_json(inputs),
+                outputs_json="[]", started_utc=utc_now(), ended_utc=None, examiner=examiner,
+                host=socket.gethostname(),
+            )
+            db.add(activity)
+            db.flush()
+            custody.append(
+                db, case_id, examiner, "activity-start", "activity", str(activity.id),
+                details={"kind": kind, "run_id": run_id, "parameters": parameters, "inputs": inputs},
+            )
+            return activity
+
+    def finish_activity(
+        self, activity_id: int, examiner: str, outputs: list[dict[str, Any]],
+        artifacts: Sequence[tuple[str, str, bytes, str]] = (), status: str = "completed",
+    ) -> list[Artifact]:
+        """Store the step's artifacts (kind, label, bytes, media type) and close it, atomically."""
+        with self._write() as (db, created):
+            activity = db.get(Activity, activity_id)
+            if activity is None:
+                raise StoreError(f"no activity {activity_id}")
+            rows = []
+            for kind, label, data, media_type in artifacts:
+                stored = self.vault.put_bytes(data)
+                if stored.created:
+                    created.append(stored)
+                artifact = Artifact(
+                    case_id=activity.case_id, activity_id=activity.id, kind=kind, label=label,
+                    sha256=stored.sha256, size_bytes=stored.size_bytes, media_type=media_type,
+                    created_utc=utc_now(),
+                )
+                db.add(artifact)
+                db.flush()
+                custody.append(
+                    db, activity.case_id, examiner, "artifact", "artifact", str(artifact.id), stored.sha256,
+                    details={"kind": kind, "label": label, "activity_id": activity.id, "size_bytes": stored.size_bytes},
+                )
+                rows.append(artifact)
+            all_outputs = outputs + [{"artifact_id": a.id, "kind": a.kind, "sha256": a.sha256} for a in rows]
+            activity.outputs_json = canonical_json(all_outputs)
+            activity.status = status
+            activity.ended_utc = utc_now()
+            custody.append(
+                db, activity.case_id, examiner, "activity-end", "activity", str(activity.id),
+                details={"kind": activity.kind, "status": status, "outputs": all_outputs},
+            )
+            return rows
+
+    def activities(self, case_id: str, run_id: int | None = None) -> list[Activity]:
+        with session(self.engine) as db:
+            query = select(Activity).where(Activity.case_id == case_id)
+            if run_id is not None:
+                query = query.where(Activity.run_id == run_id)
+            return list(db.scalars(query.order_by(Activity.id)))
+
+    def artifacts(self, case_id: str) -> list[Artifact]:
+        with session(self.engine) as db:
+            return list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
+
+    def artifact_bytes(self, artifact: Artifact) -> bytes:
+        return self.vault.path_of(artifact.sha256).read_bytes()
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def record_event(
+        self, case_id: str, examiner: str, action: str, object_kind: str, object_id: str,
+        object_sha256: str = "", details: dict[str, Any] | None = None,
+    ) -> CustodyEvent:
+        """Append one custody event (an export, a report, a verification)."""
+        with self._write() as (db, _):
+            self.get_case(db, case_id)
+            return custody.append(db, case_id, examiner, action, object_kind, object_id, object_sha256, details)
+
+    def custody_log(self, case_id: str) -> list[CustodyEvent]:
+        with session(self.engine) as db:
+            self.get_case(db, case_id)
+            return list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
+
+    def verify(self, case_id: str) -> list[Finding]:
+        """Recompute the case's chain and re-hash every vault object it references."""
+        with session(self.engine) as db:
+            self.get_case(db, case_id)
+            events = list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
+            evidence = list(db.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id)))
+            artifacts = list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
+        findings = custody.verify_chain(events, case_id)
+        logged = {(e.object_kind, e.object_id): e for e in events if e.action in ("intake", "artifact")}
+        for kind, rows in (("evidence", evidence), ("artifact", artifacts)):
+            for row in rows:
+                findings.extend(self._check_object(case_id, kind, row, logged.pop((kind, str(row.id)), None)))
+        for (kind, object_id), event in logged.items():
+            findings.append(Finding(case_id, f"{kind} {object_id}", f"logged at seq {event.seq} but its row is missing", event.object_sha256, "no row"))
+        return findings
+
+    def _check_object(self, case_id: str, kind: str, row: Evidence | Artifact, event: CustodyEvent | None) -> list[Finding]:
+        name = f"{kind} {row.id} ({row.original_filename if kind == 'evidence' else row.label})"
+        findings = []
+        if event is None:
+            findings.append(Finding(case_id, name, "row has no custody event", "an event", "none"))
+        elif event.object_sha256 != row.sha256:
+            findings.append(Finding(case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
+        path = self.vault.path_of(row.sha256)
+        if not path.is_file():
+            findings.append(Finding(case_id, name, "vault file missing", str(path), "nothing"))
+            return findings
+        actual = sha256_file(path)
+        if actual != row.sha256:
+            findings.append(Finding(case_id, name, "vault file's SHA-256 does not match", row.sha256, actual))
+        size = path.stat().st_size
+        if size != row.size_bytes:
+            findings.append(Finding(case_id, name, "vault file's size does not match", str(row.size_bytes), str(size)))
+        return findings
+
+    def all_case_ids(self) -> list[str]:
+        with session(self.engine) as db:
+            return list(db.scalars(select(Case.id).order_by(Case.id)))
+
+
+def details(event: CustodyEvent) -> dict[str, Any]:
+    return json.loads(event.details_json)

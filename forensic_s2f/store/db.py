@@ -1,0 +1,120 @@
+"""Opening a store: one SQLite database per store, WAL journal, foreign keys on,
+every write transaction taken with BEGIN IMMEDIATE so concurrent writers queue
+instead of forking the custody chain. The schema is brought to head by Alembic."""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session
+
+from forensic_s2f.errors import StoreError
+
+DATABASE_NAME = "fs2f.db"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+BUSY_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class StoreLayout:
+    """Where a store keeps its parts."""
+
+    root: Path
+
+    @property
+    def database(self) -> Path:
+        return self.root / DATABASE_NAME
+
+    @property
+    def vault(self) -> Path:
+        return self.root / "vault"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.root / ".fs2f.lock"
+
+    def exists(self) -> bool:
+        return self.database.is_file()
+
+
+def _engine(database: Path) -> Engine:
+    engine = create_engine(
+        f"sqlite:///{database}", connect_args={"timeout": BUSY_TIMEOUT_SECONDS}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def _head_revision() -> str:
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def _migrate(engine: Engine) -> None:
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == _head_revision():
+        return
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def store_lock(layout: StoreLayout) -> Iterator[None]:
+    """An exclusive advisory lock on the store, for steps that span database and vault."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    with open(layout.lock_file, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_engine(layout: StoreLayout, create: bool) -> Engine:
+    """An engine on the store's database, migrated to head.
+
+    With `create=False` a missing store is an error instead of being made.
+    """
+    if not layout.exists():
+        if not create:
+            raise StoreError(f"no case store at {layout.root} (add evidence to a case first)")
+        layout.root.mkdir(parents=True, exist_ok=True)
+    engine = _engine(layout.database)
+    with store_lock(layout):
+        _migrate(engine)
+    return engine
+
+
+def session(engine: Engine) -> Session:
+    return Session(engine, expire_on_commit=False)

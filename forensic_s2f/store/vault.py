@@ -1,0 +1,106 @@
+"""The content-addressed vault: every object is stored once, read-only, at
+`vault/sha256/<first two hex digits>/<remaining 62>`, like git's object store.
+
+Objects are copied in blocks (a 2 GB recording is never held in memory), the copy is
+re-hashed from disk before it is accepted, and then renamed into place atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from forensic_s2f.errors import InputError, StoreError
+
+BLOCK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    """An object now in the vault; `created` is False when identical bytes were already there."""
+
+    sha256: str
+    size_bytes: int
+    path: Path
+    created: bool
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Vault:
+    """A folder of immutable objects named by their SHA-256."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path_of(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise StoreError(f"not a SHA-256 digest: {sha256!r}")
+        return self.root / "sha256" / sha256[:2] / sha256[2:]
+
+    def put_file(self, source: Path) -> StoredObject:
+        """Copy `source` into the vault, streaming; verify the copy; make it read-only."""
+        staging = self.root / "tmp"
+        staging.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        handle, temp_name = tempfile.mkstemp(dir=staging, prefix="incoming-")
+        temp_path = Path(temp_name)
+        try:
+            with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
+                while block := src.read(BLOCK_BYTES):
+                    digest.update(block)
+                    out.write(block)
+                    size += len(block)
+                out.flush()
+                os.fsync(out.fileno())
+            expected = digest.hexdigest()
+            if sha256_file(temp_path) != expected:
+                raise InputError(source, "the copy in the vault does not match the original (I/O error?)")
+            return self._place(temp_path, expected, size)
+        except OSError as error:
+            raise InputError(source, f"cannot be copied into the vault ({error.strerror or error})") from None
+        finally:
+            temp_path.unlink(missing_ok=True)
+
+    def put_bytes(self, data: bytes) -> StoredObject:
+        """Store a derived artifact's bytes (small files: images, JSON, RTTM, reports)."""
+        staging = self.root / "tmp"
+        staging.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=staging, prefix="incoming-")
+        temp_path = Path(temp_name)
+        try:
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            return self._place(temp_path, hashlib.sha256(data).hexdigest(), len(data))
+        finally:
+            temp_path.unlink(missing_ok=True)
+
+    def _place(self, temp_path: Path, sha256: str, size: int) -> StoredObject:
+        final = self.path_of(sha256)
+        if final.exists():
+            if sha256_file(final) != sha256:
+                raise StoreError(f"vault object {sha256} exists but its bytes no longer match its name")
+            return StoredObject(sha256, size, final, created=False)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(temp_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        os.replace(temp_path, final)
+        return StoredObject(sha256, size, final, created=True)
+
+    def remove_new(self, stored: StoredObject) -> None:
+        """Undo a put that created an object, when the database write that follows it fails."""
+        if stored.created:
+            stored.path.unlink(missing_ok=True)

@@ -63,7 +63,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=True,
+        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
     )
 
 

@@ -1,0 +1,89 @@
+"""Shared fixtures: a private case store per test, the CLI as a function, test audio."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import forensic_s2f  # noqa: F401  (sets the offline/no-telemetry environment first)
+from forensic_s2f.cli import main
+
+SHARED_DATA = Path(os.environ.get("FS2F_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or a clean skip where it is absent."""
+    if not (SHARED_DATA / "s2f-pairs" / "labels.csv").is_file():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def store_dir(tmp_path, monkeypatch) -> Path:
+    home = tmp_path / "store"
+    monkeypatch.setenv("FS2F_HOME", str(home))
+    monkeypatch.delenv("FS2F_EXAMINER", raising=False)
+    return home
+
+
+class CliResult:
+    def __init__(self, code: int, stdout: str, stderr: str) -> None:
+        self.code, self.stdout, self.stderr = code, stdout, stderr
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, stdout={self.stdout!r}, stderr={self.stderr!r})"
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `fs2f ARGS…` in-process; returns exit code, stdout and stderr."""
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        try:
+            main([str(a) for a in args])
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def write_tone(path: Path, seconds: float = 2.0, sample_rate: int = 16_000, frequency: float = 220.0,
+               channels: int = 1, fmt: str | None = None) -> Path:
+    """A real audio file: a tone with a little noise, so each call with new arguments differs."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    rng = np.random.default_rng(int(frequency * 1000 + seconds * 10))
+    signal = 0.3 * np.sin(2 * np.pi * frequency * t) + 0.01 * rng.standard_normal(t.size)
+    data = np.stack([signal] * channels, axis=1) if channels > 1 else signal
+    sf.write(path, data, sample_rate, format=fmt)
+    return path
+
+
+@pytest.fixture
+def tone(tmp_path) -> Path:
+    return write_tone(tmp_path / "tone.wav")
+
+
+def store_snapshot(home: Path) -> dict[str, str]:
+    """Every file under the store with its SHA-256, plus a dump of the database rows."""
+    if not home.exists():
+        return {}
+    snapshot = {}
+    for path in sorted(home.rglob("*")):
+        if path.is_file() and not path.name.startswith("fs2f.db") and path.name != ".fs2f.lock":
+            snapshot[str(path.relative_to(home))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    database = home / "fs2f.db"
+    if database.exists():
+        with sqlite3.connect(database) as connection:
+            snapshot["<database>"] = "\n".join(connection.iterdump())
+    return snapshot

@@ -1,0 +1,103 @@
+"""Bad input is refused with one line naming the file and the reason, a non-zero exit,
+no traceback, and the case store exactly as it was."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import store_snapshot, write_tone
+
+
+@pytest.fixture
+def populated(cli, store_dir, tmp_path):
+    """A store that already holds a case, so 'unchanged' means something."""
+    assert cli("case", "add", "C1", write_tone(tmp_path / "first.wav"), "-e", "Ann").code == 0
+    return store_snapshot(store_dir)
+
+
+def _refused(cli, store_dir, before, *args):
+    result = cli(*args)
+    assert result.code != 0, result
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert store_snapshot(store_dir) == before
+    return result.stderr
+
+
+def test_missing_file(cli, store_dir, populated, tmp_path):
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", tmp_path / "nope.wav", "-e", "Ann")
+    assert "nope.wav: no such file" in line
+
+
+def test_directory(cli, store_dir, populated, tmp_path):
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", tmp_path, "-e", "Ann")
+    assert "is a directory" in line
+
+
+def test_empty_file(cli, store_dir, populated, tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    assert "empty.wav: is empty" in _refused(cli, store_dir, populated, "case", "add", "C1", empty, "-e", "Ann")
+
+
+def test_unreadable_file(cli, store_dir, populated, tmp_path):
+    if os.geteuid() == 0:
+        unreadable = "/proc/self/mem"  # root reads any mode; this file fails every read with EIO
+    else:
+        unreadable = tmp_path / "locked.wav"
+        write_tone(unreadable)
+        unreadable.chmod(0)
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", unreadable, "-e", "Ann")
+    assert "cannot be read" in line or "permission denied" in line
+
+
+def test_not_audio(cli, store_dir, populated, tmp_path):
+    text = tmp_path / "notes.wav"
+    text.write_text("this is a text file pretending to be a recording\n" * 20)
+    assert "cannot be decoded as audio" in _refused(cli, store_dir, populated, "case", "add", "C1", text, "-e", "Ann")
+
+
+def test_wrong_format_image(cli, store_dir, populated, tmp_path):
+    from PIL import Image
+
+    image = tmp_path / "photo.jpg"
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(image)
+    assert "photo.jpg" in _refused(cli, store_dir, populated, "case", "add", "C1", image, "-e", "Ann")
+
+
+def test_truncated_flac(cli, store_dir, populated, tmp_path):
+    whole = write_tone(tmp_path / "whole.flac", seconds=3.0, fmt="FLAC")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", cut, "-e", "Ann")
+    assert "cut.flac" in line and "cannot be decoded" in line
+
+
+def test_one_bad_file_refuses_the_whole_command(cli, store_dir, populated, tmp_path):
+    good = write_tone(tmp_path / "good.wav", frequency=500)
+    _refused(cli, store_dir, populated, "case", "add", "C1", good, tmp_path / "missing.wav", "-e", "Ann")
+    _refused(cli, store_dir, populated, "case", "add", "NEWCASE", good, tmp_path / "missing.wav", "-e", "Ann")
+
+
+@pytest.mark.parametrize("case_id", ["../escape", "a/b", "..", "x..y", "", "-flag", "a" * 65, "c\nd", "/abs", "a b"])
+def test_hostile_case_ids(cli, store_dir, populated, tmp_path, case_id):
+    good = write_tone(tmp_path / "good.wav", frequency=600)
+    line = _refused(cli, store_dir, populated, "case", "add", "--", case_id, good, "-e", "Ann")
+    assert "invalid case id" in line
+
+
+def test_hostile_file_name_is_stored_verbatim(cli, store_dir, tmp_path):
+    import json
+
+    odd = tmp_path / "[bold]x; rm -rf ~ $(id)\n.wav"
+    write_tone(odd, frequency=700)
+    result = cli("case", "add", "C1", odd, "-e", "Ann", "--json")
+    assert result.code == 0, result
+    assert json.loads(result.stdout)["added"][0]["original_filename"] == odd.name
+    assert "[bold]x" in cli("case", "show", "C1").stdout
+
+
+def test_examiner_with_control_characters(cli, store_dir, populated, tmp_path):
+    _refused(cli, store_dir, populated, "case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "bad\x1bname")

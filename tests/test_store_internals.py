@@ -1,0 +1,37 @@
+"""Store internals: migrations match the models; the vault streams large files."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from forensic_s2f.store.db import StoreLayout, open_engine
+from forensic_s2f.store.models import Base
+from forensic_s2f.store.vault import Vault, sha256_file
+
+
+def test_migrations_create_exactly_the_models(tmp_path):
+    engine = open_engine(StoreLayout(tmp_path), create=True)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        mode = connection.exec_driver_sql("PRAGMA journal_mode").scalar()
+        foreign_keys = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    assert diff == []
+    assert mode == "wal" and foreign_keys == 1
+
+
+def test_vault_streams_large_files_in_bounded_memory(tmp_path):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as handle:
+        for i in range(64):
+            handle.write(bytes([i]) * (1 << 20))
+    vault = Vault(tmp_path / "vault")
+    tracemalloc.start()
+    stored = vault.put_file(big)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB for a 64 MiB file"
+    assert stored.sha256 == sha256_file(big) and stored.created
+    assert vault.put_file(big).created is False

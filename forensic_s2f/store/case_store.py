@@ -26,6 +26,7 @@ from forensic_s2f.store.custody import Finding, canonical_json, utc_now
 from forensic_s2f.store.db import StoreLayout, open_engine, session, store_lock
 from forensic_s2f.store.ids import validate_case_id
 from forensic_s2f.store.models import Activity, Artifact, Case, CustodyEvent, Evidence
+from forensic_s2f.store.runs import RunRecords
 from forensic_s2f.store.vault import StoredObject, Vault, sha256_file
 
 
@@ -52,7 +53,7 @@ class CaseSummary:
     head_hash: str
 
 
-class CaseStore:
+class CaseStore(RunRecords):
     """One store folder: its database, vault and lock."""
 
     def __init__(self, root: Path, create: bool = False) -> None:
@@ -207,16 +208,16 @@ class CaseStore:
 
     def finish_activity(
         self, activity_id: int, examiner: str, outputs: list[dict[str, Any]],
-        artifacts: Sequence[tuple[str, str, bytes, str]] = (), status: str = "completed",
+        artifacts: Sequence[tuple[str, str, bytes | Path, str]] = (), status: str = "completed",
     ) -> list[Artifact]:
-        """Store the step's artifacts (kind, label, bytes, media type) and close it, atomically."""
+        """Store the step's artifacts (kind, label, bytes or a file, media type) and close it, atomically."""
         with self._write() as (db, created):
             activity = db.get(Activity, activity_id)
             if activity is None:
                 raise StoreError(f"no activity {activity_id}")
             rows = []
             for kind, label, data, media_type in artifacts:
-                stored = self.vault.put_bytes(data)
+                stored = self.vault.put_file(data) if isinstance(data, Path) else self.vault.put_bytes(data)
                 if stored.created:
                     created.append(stored)
                 artifact = Artifact(

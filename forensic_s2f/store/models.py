@@ -104,3 +104,63 @@ class Artifact(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     media_type: Mapped[str] = mapped_column(String(64))
     created_utc: Mapped[str] = mapped_column(String(32))
+
+
+class AnalysisRun(Base):
+    """One `fs2f case analyze` invocation. Status 'running' after a kill means interrupted."""
+
+    __tablename__ = "analysis_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    parameters_json: Mapped[str] = mapped_column(Text)
+    evidence_ids_json: Mapped[str] = mapped_column(Text)
+    started_utc: Mapped[str] = mapped_column(String(32))
+    ended_utc: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    examiner: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text, default="")
+
+
+class RunEvidence(Base):
+    """What a run found in one evidence file: quality, warnings, the diarization artifact."""
+
+    __tablename__ = "run_evidence"
+    __table_args__ = (UniqueConstraint("run_id", "evidence_id", name="uq_run_evidence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("analysis_run.id"), index=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
+    quality_json: Mapped[str] = mapped_column(Text)
+    warnings_json: Mapped[str] = mapped_column(Text)
+    speaker_count: Mapped[int] = mapped_column(Integer)
+
+
+class Speaker(Base):
+    """One diarized speaker of one evidence file in one run, with its voice-to-face estimate."""
+
+    __tablename__ = "speaker"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("analysis_run.id"), index=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
+    label: Mapped[str] = mapped_column(String(64))
+    speech_seconds: Mapped[float] = mapped_column(Float)
+    segment_count: Mapped[int] = mapped_column(Integer)
+    prediction_json: Mapped[str] = mapped_column(Text)
+    quality_json: Mapped[str] = mapped_column(Text)
+    warnings_json: Mapped[str] = mapped_column(Text)
+    artifacts_json: Mapped[str] = mapped_column(Text)
+
+
+class Segment(Base):
+    """A stretch of speech by one speaker, in seconds from the start of the evidence file."""
+
+    __tablename__ = "segment"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("analysis_run.id"), index=True)
+    evidence_id: Mapped[int] = mapped_column(ForeignKey("evidence.id"))
+    speaker_label: Mapped[str] = mapped_column(String(64))
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)

@@ -1,0 +1,141 @@
+"""Analysis runs in the store: a run per `fs2f case analyze`, its per-evidence results,
+speakers and segments. Plain dataclasses in, ORM rows out; every write is logged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from forensic_s2f.errors import StoreError
+from forensic_s2f.store import custody
+from forensic_s2f.store.custody import canonical_json, utc_now
+from forensic_s2f.store.db import session
+from forensic_s2f.store.models import AnalysisRun, RunEvidence, Segment, Speaker
+
+
+@dataclass
+class SpeakerResult:
+    """One speaker's findings; `artifacts` maps a name (face, uncertainty, …) to an artifact id."""
+
+    label: str
+    speech_seconds: float
+    segment_count: int
+    prediction: dict[str, Any]
+    quality: dict[str, Any]
+    warnings: list[str]
+    artifacts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class EvidenceResult:
+    """A run's findings on one evidence file; segments are (speaker label, start s, end s)."""
+
+    evidence_id: int
+    quality: dict[str, Any]
+    warnings: list[str]
+    segments: list[tuple[str, float, float]]
+    speakers: list[SpeakerResult]
+
+
+class RunRecords:
+    """Mixed into CaseStore: the analysis-run tables."""
+
+    def start_run(self, case_id: str, examiner: str, parameters: dict[str, Any], evidence_ids: list[int]) -> AnalysisRun:
+        with self._write() as (db, _):
+            self.get_case(db, case_id)
+            run = AnalysisRun(
+                case_id=case_id, status="running", parameters_json=canonical_json(parameters),
+                evidence_ids_json=canonical_json(evidence_ids), started_utc=utc_now(), ended_utc=None,
+                examiner=examiner, error="",
+            )
+            db.add(run)
+            db.flush()
+            custody.append(db, case_id, examiner, "analysis-start", "run", str(run.id),
+                           details={"parameters": parameters, "evidence_ids": evidence_ids})
+            return run
+
+    def record_result(self, run_id: int, examiner: str, result: EvidenceResult) -> RunEvidence:
+        """Store one evidence file's findings; their canonical JSON's SHA-256 goes into the log."""
+        with self._write() as (db, _):
+            run = self._run(db, run_id)
+            row = RunEvidence(
+                run_id=run_id, evidence_id=result.evidence_id, quality_json=canonical_json(result.quality),
+                warnings_json=canonical_json(result.warnings), speaker_count=len(result.speakers),
+            )
+            db.add(row)
+            for label, start, end in result.segments:
+                db.add(Segment(run_id=run_id, evidence_id=result.evidence_id, speaker_label=label,
+                               start_seconds=round(float(start), 3), end_seconds=round(float(end), 3)))
+            for speaker in result.speakers:
+                db.add(Speaker(
+                    run_id=run_id, evidence_id=result.evidence_id, label=speaker.label,
+                    speech_seconds=round(speaker.speech_seconds, 3), segment_count=speaker.segment_count,
+                    prediction_json=canonical_json(speaker.prediction), quality_json=canonical_json(speaker.quality),
+                    warnings_json=canonical_json(speaker.warnings), artifacts_json=canonical_json(speaker.artifacts),
+                ))
+            db.flush()
+            digest = hashlib.sha256(canonical_json(asdict(result)).encode()).hexdigest()
+            custody.append(db, run.case_id, examiner, "analysis-result", "run", str(run_id), digest,
+                           details={"evidence_id": result.evidence_id, "speakers": len(result.speakers),
+                                    "segments": len(result.segments), "warnings": result.warnings})
+            return row
+
+    def finish_run(self, run_id: int, examiner: str, status: str, error: str = "") -> AnalysisRun:
+        with self._write() as (db, _):
+            run = self._run(db, run_id)
+            run.status, run.error, run.ended_utc = status, error, utc_now()
+            custody.append(db, run.case_id, examiner, "analysis-end", "run", str(run_id),
+                           details={"status": status, "error": error})
+            return run
+
+    def _run(self, db, run_id: int) -> AnalysisRun:
+        run = db.get(AnalysisRun, run_id)
+        if run is None:
+            raise StoreError(f"no analysis run {run_id}")
+        return run
+
+    def runs(self, case_id: str) -> list[AnalysisRun]:
+        with session(self.engine) as db:
+            self.get_case(db, case_id)
+            return list(db.scalars(select(AnalysisRun).where(AnalysisRun.case_id == case_id).order_by(AnalysisRun.id)))
+
+    def run(self, case_id: str, run_id: int | None = None) -> AnalysisRun:
+        """A run of the case: the given one, else the latest completed one."""
+        runs = self.runs(case_id)
+        if run_id is not None:
+            chosen = [r for r in runs if r.id == run_id]
+            if not chosen:
+                raise StoreError(f"case {case_id!r} has no analysis run {run_id}")
+            return chosen[0]
+        completed = [r for r in runs if r.status == "completed"]
+        if not completed:
+            raise StoreError(f"case {case_id!r} has no completed analysis: run `fs2f case analyze {case_id}` first")
+        return completed[-1]
+
+    def run_results(self, run_id: int) -> list[EvidenceResult]:
+        """A run's findings per evidence file, as the plain dataclasses they were recorded from."""
+        with session(self.engine) as db:
+            rows = list(db.scalars(select(RunEvidence).where(RunEvidence.run_id == run_id).order_by(RunEvidence.evidence_id)))
+            segments = list(db.scalars(select(Segment).where(Segment.run_id == run_id).order_by(Segment.id)))
+            speakers = list(db.scalars(select(Speaker).where(Speaker.run_id == run_id).order_by(Speaker.id)))
+        return [
+            EvidenceResult(
+                evidence_id=row.evidence_id,
+                quality=json.loads(row.quality_json),
+                warnings=json.loads(row.warnings_json),
+                segments=[(s.speaker_label, s.start_seconds, s.end_seconds) for s in segments if s.evidence_id == row.evidence_id],
+                speakers=[
+                    SpeakerResult(
+                        label=s.label, speech_seconds=s.speech_seconds, segment_count=s.segment_count,
+                        prediction=json.loads(s.prediction_json), quality=json.loads(s.quality_json),
+                        warnings=json.loads(s.warnings_json), artifacts=json.loads(s.artifacts_json),
+                    )
+                    for s in speakers if s.evidence_id == row.evidence_id
+                ],
+            )
+            for row in rows
+        ]

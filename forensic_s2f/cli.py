@@ -171,12 +171,151 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
             "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
             "created_by": summary.case.created_by, "custody_events": summary.event_count,
             "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence],
+            "runs": [{"run_id": r.id, "status": r.status, "started_utc": r.started_utc, "ended_utc": r.ended_utc,
+                      "examiner": r.examiner, "evidence_ids": json.loads(r.evidence_ids_json), "error": r.error,
+                      "speakers": _speaker_rows(store, case_id, r.id) if r.status == "completed" else []}
+                     for r in store.runs(case_id)],
         })
         return
     out.print(Text(f"case {summary.case.id}  {summary.case.title}".rstrip()))
     out.print(Text(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
                    f"{summary.event_count} custody events, log head {summary.head_hash}"))
     out.print(_evidence_table("evidence", evidence))
+    runs = store.runs(case_id)
+    if runs:
+        out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence"], [
+            [r.id, r.status if r.status != "running" else "running or interrupted", r.started_utc[:19],
+             (r.ended_utc or "-")[:19], r.examiner, ", ".join(map(str, json.loads(r.evidence_ids_json)))] for r in runs]))
+        for run in runs:
+            if run.status == "completed":
+                out.print(_speakers_table(f"speakers in run {run.id}", _speaker_rows(store, case_id, run.id)))
+
+
+def _top(probabilities: dict[str, float]) -> str:
+    if not probabilities:
+        return "-"
+    label, p = max(probabilities.items(), key=lambda item: item[1])
+    return f"{label} ({p:.0%})"
+
+
+def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:
+    names = {e.id: e.original_filename for e in store.evidence(case_id)}
+    rows = []
+    for result in store.run_results(run_id):
+        for speaker in result.speakers:
+            rows.append({
+                "run_id": run_id, "evidence_id": result.evidence_id, "file": names.get(result.evidence_id, "?"),
+                "speaker": speaker.label, "speech_seconds": speaker.speech_seconds, "segments": speaker.segment_count,
+                "gender": speaker.prediction.get("gender", {}), "age": speaker.prediction.get("age", {}),
+                "seconds_used": speaker.prediction.get("seconds_used"), "warnings": speaker.warnings,
+            })
+    return rows
+
+
+def _speakers_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    return _table(title, ["evidence", "speaker", "speech (s)", "segments", "gender", "age bracket", "warnings"], [
+        [f"{r['evidence_id']} {r['file']}", r["speaker"], f"{r['speech_seconds']:.1f}", r["segments"],
+         _top(r["gender"]), _top(r["age"]), "; ".join(r["warnings"]) or "-"] for r in rows])
+
+
+@case_app.command("analyze")
+def case_analyze(
+    case_id: str,
+    evidence_ids: Annotated[list[int] | None, typer.Option("--evidence", help="Evidence id to analyse (repeatable; default all).")] = None,
+    num_speakers: Annotated[int | None, typer.Option(help="Exact number of speakers, if known.")] = None,
+    min_speakers: Annotated[int | None, typer.Option(help="Lower bound on the number of speakers.")] = None,
+    max_speakers: Annotated[int | None, typer.Option(help="Upper bound on the number of speakers.")] = None,
+    no_denoise: Annotated[bool, typer.Option("--no-denoise", help="Skip spectral-gating denoising.")] = False,
+    examiner: ExaminerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Decode, denoise, diarize and estimate each speaker's traits; a new run every time."""
+    from forensic_s2f.analysis import AnalysisOptions, CaseAnalysis
+
+    name = examiner_name(examiner)
+    store = _open_store()
+    evidence = store.evidence(case_id)
+    if evidence_ids:
+        unknown = sorted(set(evidence_ids) - {e.id for e in evidence})
+        if unknown:
+            raise StoreError(f"case {case_id!r} has no evidence {', '.join(map(str, unknown))}")
+        evidence = [e for e in evidence if e.id in set(evidence_ids)]
+    if not evidence:
+        raise StoreError(f"case {case_id!r} has no evidence to analyse")
+    options = AnalysisOptions(denoise=not no_denoise, num_speakers=num_speakers, min_speakers=min_speakers,
+                              max_speakers=max_speakers)
+    options.validate()
+    with _progress() as progress:
+        tasks: dict[str, Any] = {}
+
+        def on_stage(stage: str) -> None:
+            for other, task in tasks.items():
+                if other != stage:
+                    progress.update(task, completed=progress.tasks[task].total or 0)
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=None if stage == "speech2face" else len(evidence))
+            progress.advance(tasks[stage])
+
+        analysis = CaseAnalysis(store, case_id, name, options, on_stage=on_stage)
+        run_id = analysis.run(evidence)
+    rows = _speaker_rows(store, case_id, run_id)
+    if as_json:
+        _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows,
+                     "evidence": [{"evidence_id": r.evidence_id, "quality": r.quality, "warnings": r.warnings}
+                                  for r in store.run_results(run_id)]})
+        return
+    out.print(Text(f"run {run_id} of case {case_id} completed"))
+    for result in store.run_results(run_id):
+        for warning in result.warnings:
+            out.print(Text(f"evidence {result.evidence_id}: warning: {warning}"))
+    out.print(_speakers_table(f"speakers found in run {run_id}", rows))
+
+
+EXPORT_FORMATS = ("rttm", "csv", "json")
+
+
+@case_app.command("export")
+def case_export(
+    case_id: str,
+    fmt: Annotated[str, typer.Option("--format", help="rttm, csv or json.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into (created if missing).")],
+    run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: the latest completed run).")] = None,
+    examiner: ExaminerOption = None,
+) -> None:
+    """Export a run's segments and per-speaker predictions; logged as a custody event."""
+    from forensic_s2f.exports import export_files
+
+    if fmt not in EXPORT_FORMATS:
+        raise StoreError(f"unknown format {fmt!r}: use rttm, csv or json")
+    name = examiner_name(examiner)
+    store = _open_store()
+    run = store.run(case_id, run_id)
+    files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), run.id)
+    written = _write_new_files(output, files)
+    store.record_event(case_id, name, "export", "run", str(run.id), details={
+        "format": fmt, "output": str(output.resolve()),
+        "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
+    for path, sha in written:
+        out.print(Text(f"{path}  sha256 {sha}"))
+
+
+def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, str]]:
+    """Write every file or none: an existing file is never overwritten."""
+    import hashlib
+
+    if folder.exists() and not folder.is_dir():
+        raise StoreError(f"{folder}: exists and is not a folder")
+    clashes = [name for name in files if (folder / name).exists()]
+    if clashes:
+        raise StoreError(f"{folder / clashes[0]}: already exists; choose another --output folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, data in files.items():
+        path = folder / name
+        with open(path, "xb") as handle:
+            handle.write(data)
+        written.append((path, hashlib.sha256(data).hexdigest()))
+    return written
 
 
 def _auditor(given: str | None) -> str:

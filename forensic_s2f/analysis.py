@@ -1,0 +1,216 @@
+"""`fs2f case analyze`: run the stages on each evidence file and record everything.
+
+Each stage runs as an activity (parameters, software and model versions, input and
+output SHA-256, times, examiner) with custody events at start and end; derived files
+are vault artifacts. Stages exchange plain data only; the store is touched here, between
+stages, never inside them. A run that is killed stays 'running' (interrupted) and the
+store stays consistent: every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensic_s2f.errors import Fs2fError, InputError
+from forensic_s2f.provenance import software_versions
+from forensic_s2f.store.case_store import CaseStore
+from forensic_s2f.store.custody import canonical_json
+from forensic_s2f.store.models import Evidence
+from forensic_s2f.store.runs import EvidenceResult, SpeakerResult
+
+StageCallback = Callable[[str], None]
+
+MIN_SPEAKER_SPEECH_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """The run's recorded choices. `diarize_on` / `predict_on`: 'original' or 'denoised' audio."""
+
+    denoise: bool = True
+    diarize_on: str = "original"
+    predict_on: str = "original"
+    num_speakers: int | None = None
+    min_speakers: int | None = None
+    max_speakers: int | None = None
+
+    def validate(self) -> None:
+        for name in ("num_speakers", "min_speakers", "max_speakers"):
+            value = getattr(self, name)
+            if value is not None and not 1 <= value <= 50:
+                raise Fs2fError(f"--{name.replace('_', '-')} must be between 1 and 50, got {value}")
+        if self.min_speakers and self.max_speakers and self.min_speakers > self.max_speakers:
+            raise Fs2fError("--min-speakers is larger than --max-speakers")
+        if self.num_speakers and (self.min_speakers or self.max_speakers):
+            raise Fs2fError("give --num-speakers or --min/--max-speakers, not both")
+
+
+def pcm_sha256(samples: np.ndarray) -> str:
+    """SHA-256 of float32 samples' bytes: pins decoded or derived audio without storing it."""
+    return hashlib.sha256(np.ascontiguousarray(samples, dtype=np.float32).tobytes()).hexdigest()
+
+
+def flac_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
+    """16-bit FLAC of float samples in [-1, 1]."""
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+class CaseAnalysis:
+    """Runs the stages for a case and records the run; one instance per `analyze` call."""
+
+    def __init__(self, store: CaseStore, case_id: str, examiner: str, options: AnalysisOptions,
+                 on_stage: StageCallback | None = None) -> None:
+        from forensic_s2f.audio.denoise import SpectralGateDenoiser
+        from forensic_s2f.audio.vad import SileroVAD
+        from forensic_s2f.diarize.pipeline import Diarizer
+        from forensic_s2f.s2f import load_model
+
+        options.validate()
+        self.store, self.case_id, self.examiner, self.options = store, case_id, examiner, options
+        self.on_stage = on_stage or (lambda stage: None)
+        self.software = software_versions()
+        self.vad = SileroVAD()
+        self.denoiser = SpectralGateDenoiser()
+        self.diarizer = Diarizer(vad=self.vad)
+        self.model = load_model()
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            "options": asdict(self.options),
+            "vad": self.vad.get_params(),
+            "denoiser": self.denoiser.get_params() if self.options.denoise else None,
+            "diarizer": self.diarizer.get_params(),
+            "model": {"name": self.model.name, "sha256": self.model.sha256},
+        }
+
+    def run(self, evidence: list[Evidence]) -> int:
+        """Analyse the evidence files in one new run; returns the run id."""
+        run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
+        try:
+            for item in evidence:
+                self.store.record_result(run.id, self.examiner, self._evidence(run.id, item))
+        except (Fs2fError, KeyboardInterrupt) as error:
+            self.store.finish_run(run.id, self.examiner, "failed", str(error) or type(error).__name__)
+            raise
+        self.store.finish_run(run.id, self.examiner, "completed")
+        return run.id
+
+    def _activity(self, run_id: int, kind: str, parameters: dict[str, Any], inputs: list[dict[str, Any]],
+                  model: bool = False) -> int:
+        self.on_stage(kind)
+        return self.store.start_activity(
+            self.case_id, kind, self.examiner, parameters, self.software, inputs,
+            model_name=self.model.name if model else "", model_sha256=self.model.sha256 if model else "",
+            run_id=run_id,
+        ).id
+
+    def _evidence(self, run_id: int, evidence: Evidence) -> EvidenceResult:
+        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, load
+        from forensic_s2f.audio.quality import measure_quality
+        from forensic_s2f.diarize.annotation import annotation_to_rttm, overlap_fraction
+
+        source = {"evidence_id": evidence.id, "sha256": evidence.sha256}
+        activity = self._activity(run_id, "decode", {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels"}, [source])
+        audio = load(self.store.evidence_path(evidence), TARGET_SAMPLE_RATE)
+        samples, rate = audio.samples, audio.sample_rate
+        decoded = {"pcm_float32_sha256": pcm_sha256(samples), "duration_seconds": round(audio.duration_seconds, 3),
+                   "original": asdict(audio.info)}
+        self.store.finish_activity(activity, self.examiner, outputs=[decoded])
+        pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": decoded["pcm_float32_sha256"]}
+
+        activity = self._activity(run_id, "vad", self.vad.get_params(), [pcm])
+        regions = self.vad(samples, rate)
+        self.store.finish_activity(activity, self.examiner, outputs=[{"speech_regions": len(regions)}], artifacts=[
+            ("speech-regions", f"E{evidence.id}-speech-regions.json", canonical_json(regions).encode(), "application/json")])
+
+        denoised = None
+        if self.options.denoise:
+            activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
+            denoised = self.denoiser(samples, rate)
+            self.store.finish_activity(activity, self.examiner, outputs=[{"pcm_float32_sha256": pcm_sha256(denoised)}], artifacts=[
+                ("denoised-audio", f"E{evidence.id}-denoised.flac", flac_bytes(denoised, rate), "audio/flac")])
+
+        activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
+        quality = measure_quality(samples, rate, regions)
+        self.store.finish_activity(activity, self.examiner, outputs=[quality.to_dict()])
+
+        diarize_audio = denoised if self.options.diarize_on == "denoised" and denoised is not None else samples
+        predict_audio = denoised if self.options.predict_on == "denoised" and denoised is not None else samples
+        parameters = {**self.diarizer.get_params(), "audio": self.options.diarize_on if denoised is not None else "original",
+                      "num_speakers": self.options.num_speakers, "min_speakers": self.options.min_speakers,
+                      "max_speakers": self.options.max_speakers}
+        activity = self._activity(run_id, "diarize", parameters, [pcm])
+        annotation = self.diarizer(diarize_audio, rate, speech_regions=regions, num_speakers=self.options.num_speakers,
+                                   min_speakers=self.options.min_speakers, max_speakers=self.options.max_speakers)
+        uri = Path(evidence.original_filename).stem or f"E{evidence.id}"
+        rttm = annotation_to_rttm(annotation, uri)
+        self.store.finish_activity(activity, self.examiner, outputs=[{"speakers": len(annotation.labels())}], artifacts=[
+            ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
+
+        evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
+        warnings = list(quality.warnings())
+        if not annotation.labels():
+            warnings.append("no speech found: no speakers to analyse")
+        speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate) for label in annotation.labels()]
+        segments = [(label, seg.start, seg.end) for seg, _, label in annotation.itertracks(yield_label=True)]
+        return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
+
+    def _speaker(self, run_id: int, evidence: Evidence, annotation, label: str, samples: np.ndarray, rate: int) -> SpeakerResult:
+        from forensic_s2f.audio.quality import measure_quality
+        from forensic_s2f.diarize.annotation import solo_regions
+        from forensic_s2f.s2f import write_prediction
+
+        timeline = annotation.label_timeline(label)
+        total = timeline.duration()
+        solo = solo_regions(annotation, label)
+        solo_seconds = sum(end - start for start, end in solo)
+        use_overlap = solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total
+        regions = [(s.start, s.end) for s in timeline] if use_overlap else solo
+        pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
+        speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        quality = measure_quality(speech, rate, [(0.0, len(speech) / rate)]) if len(speech) else None
+        warnings = []
+        if use_overlap:
+            warnings.append(f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used")
+        parameters = {"label": label, "regions": [[round(s, 3), round(e, 3)] for s, e in regions],
+                      "overlap_used": use_overlap, "audio": self.options.predict_on}
+        activity = self._activity(run_id, "speech2face", parameters,
+                                  [{"evidence_id": evidence.id, "pcm_float32_sha256": pcm_sha256(speech)}], model=True)
+        prediction: dict[str, Any] = {}
+        artifacts: list[tuple[str, str, bytes, str]] = []
+        try:
+            result = self.model.predict(speech, rate)
+            with tempfile.TemporaryDirectory() as folder:
+                written = write_prediction(result, Path(folder))
+                for name, path in written.items():
+                    media = "application/json" if path.suffix == ".json" else "image/png"
+                    artifacts.append((name, f"E{evidence.id}-{label}-{path.name}", path.read_bytes(), media))
+                    if path.suffix == ".json":
+                        prediction = _json(path)
+            warnings.extend(prediction.get("warnings", []))
+        except InputError as error:
+            warnings.append(f"no voice-to-face estimate: {error.reason}")
+        rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
+        return SpeakerResult(
+            label=label, speech_seconds=round(total, 3), segment_count=len(timeline), prediction=prediction,
+            quality=quality.to_dict() if quality else {}, warnings=warnings + (list(quality.warnings()) if quality else []),
+            artifacts={row.kind: row.id for row in rows},
+        )
+
+
+def _json(path: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads(path.read_text())

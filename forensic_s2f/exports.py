@@ -1,0 +1,74 @@
+"""A run's results as files: RTTM per evidence, CSV or JSON tables (built with pandas)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from forensic_s2f.store.models import Evidence
+from forensic_s2f.store.runs import EvidenceResult
+
+
+def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
+    """Standard 10-field RTTM SPEAKER lines: type, file, channel, onset s, duration s, …, name."""
+    lines = [
+        f"SPEAKER {uri} 1 {start:.3f} {end - start:.3f} <NA> <NA> {label} <NA> <NA>"
+        for label, start, end in sorted(segments, key=lambda s: (s[1], s[2], s[0]))
+    ]
+    return "".join(line + "\n" for line in lines)
+
+
+def _stems(evidence: list[Evidence]) -> dict[int, str]:
+    """File stems for each evidence id, made unique with the id where two files share one."""
+    stems = {e.id: (Path(e.original_filename).stem or f"evidence-{e.id}").replace(" ", "_") for e in evidence}
+    counts = pd.Series(list(stems.values())).value_counts()
+    return {i: (f"{stem}-E{i}" if counts[stem] > 1 else stem) for i, stem in stems.items()}
+
+
+def segment_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
+    names = {e.id: e.original_filename for e in evidence}
+    rows = [
+        {"run_id": run_id, "evidence_id": r.evidence_id, "file": names[r.evidence_id], "speaker": label,
+         "start_seconds": start, "end_seconds": end, "duration_seconds": round(end - start, 3)}
+        for r in results for label, start, end in r.segments
+    ]
+    return pd.DataFrame(rows, columns=["run_id", "evidence_id", "file", "speaker", "start_seconds", "end_seconds", "duration_seconds"])
+
+
+def speaker_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
+    names = {e.id: e.original_filename for e in evidence}
+    rows = []
+    for result in results:
+        for s in result.speakers:
+            row = {"run_id": run_id, "evidence_id": result.evidence_id, "file": names[result.evidence_id],
+                   "speaker": s.label, "speech_seconds": s.speech_seconds, "segments": s.segment_count,
+                   "seconds_used": s.prediction.get("seconds_used")}
+            row.update({f"p_{k}": v for k, v in s.prediction.get("gender", {}).items()})
+            row.update({f"p_age_{k}": v for k, v in s.prediction.get("age", {}).items()})
+            row["warnings"] = "; ".join(s.warnings)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> dict[str, bytes]:
+    """File name → bytes for one export format ('rttm', 'csv' or 'json')."""
+    if fmt == "rttm":
+        stems = _stems(evidence)
+        return {f"{stems[r.evidence_id]}.rttm": rttm_text(stems[r.evidence_id], r.segments).encode() for r in results}
+    segments = segment_table(evidence, results, run_id)
+    speakers = speaker_table(evidence, results, run_id)
+    if fmt == "csv":
+        return {"segments.csv": segments.to_csv(index=False).encode(), "speakers.csv": speakers.to_csv(index=False).encode()}
+    document = {
+        "run_id": run_id,
+        "segments": json.loads(segments.to_json(orient="records")),
+        "speakers": [
+            {"evidence_id": r.evidence_id, "speaker": s.label, "speech_seconds": s.speech_seconds,
+             "segments": s.segment_count, "prediction": s.prediction, "quality": s.quality, "warnings": s.warnings}
+            for r in results for s in r.speakers
+        ],
+        "evidence": [{"evidence_id": r.evidence_id, "quality": r.quality, "warnings": r.warnings} for r in results],
+    }
+    return {"analysis.json": json.dumps(document, indent=2, ensure_ascii=False).encode()}

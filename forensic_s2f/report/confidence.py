@@ -1,0 +1,99 @@
+"""What a speaker's estimate is worth, stated from measured validation figures, never from adjectives.
+
+Probabilities are fractions in [0, 1]; `seconds_used` is seconds of speech the model heard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from forensic_s2f.report.validation import ValidationFigures
+
+SPREAD_KEYS = ("{attribute}_std", "{attribute}_spread")
+SPREAD_TABLES = ("spread", "std", "uncertainty", "member_std")
+
+
+def percent(rate: float | None) -> str:
+    """A rate as '96.9 %', or 'not measured'."""
+    return "not measured" if rate is None else f"{100 * rate:.1f} %"
+
+
+def most_probable(probabilities: dict[str, float]) -> tuple[str, float] | None:
+    if not probabilities:
+        return None
+    label, p = max(probabilities.items(), key=lambda item: item[1])
+    return label, float(p)
+
+
+def probability_spread(prediction: dict[str, Any], attribute: str) -> dict[str, float] | None:
+    """Per-class standard deviation of the probabilities across ensemble members, if recorded.
+
+    Accepts `gender_std`/`gender_spread`, a table `spread`/`std`/`uncertainty`/`member_std` keyed by
+    attribute, or a `members` list of per-member predictions (the spread is then computed here).
+    """
+    candidates = [prediction.get(key.format(attribute=attribute)) for key in SPREAD_KEYS]
+    candidates += [table.get(attribute) for name in SPREAD_TABLES if isinstance(table := prediction.get(name), dict)]
+    for candidate in candidates:
+        if isinstance(candidate, dict) and candidate and all(isinstance(v, (int, float)) for v in candidate.values()):
+            return {label: float(value) for label, value in candidate.items()}
+    members = prediction.get("members")
+    if isinstance(members, list) and len(members) > 1 and all(isinstance(m, dict) and isinstance(m.get(attribute), dict) for m in members):
+        labels = list(prediction.get(attribute, members[0][attribute]))
+        values = np.array([[float(m[attribute].get(label, 0.0)) for label in labels] for m in members])
+        return dict(zip(labels, values.std(axis=0).round(6).tolist(), strict=True))
+    return None
+
+
+def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None) -> list[str]:
+    """Sentences stating how often estimates like this one were right in validation."""
+    if not prediction:
+        return ["No estimate was made for this speaker, so no confidence applies."]
+    if figures is None:
+        return ["No measured validation figures are available for this model: how often such estimates are right "
+                "is unknown. Treat the estimate as unvalidated."]
+    seconds = prediction.get("seconds_used")
+    statements = []
+    row = figures.for_seconds(seconds) if seconds is not None else None
+    gender_rate, exact_rate, within_rate = figures.gender_accuracy, figures.age_exact, figures.age_within_one
+    if row is not None:
+        gender_rate = row.gender_accuracy if row.gender_accuracy is not None else gender_rate
+        exact_rate = row.age_exact if row.age_exact is not None else exact_rate
+        within_rate = row.age_within_one if row.age_within_one is not None else within_rate
+        basis = f"when the model heard {row.seconds:g} s of speech per clip (this speaker: {seconds:.1f} s)"
+    elif seconds is not None and figures.by_seconds:
+        statements.append(f"This speaker gave only {seconds:.1f} s of speech, less than the shortest duration "
+                          f"validated ({figures.by_seconds[0].seconds:g} s): the figures below are for longer speech "
+                          "and overstate the reliability of this estimate.")
+        basis = "on full validation clips"
+    else:
+        basis = "on full validation clips"
+    protocol = f" ({figures.protocol})" if figures.protocol else ""
+    gender = most_probable(prediction.get("gender", {}))
+    if gender is not None:
+        text = (f"Gender: in validation{protocol}, {basis}, the most probable gender was the annotated one for "
+                f"{percent(gender_rate)} of clips.")
+        group = figures.group("gender", gender[0])
+        if group is not None and group.gender_accuracy is not None:
+            text += f" For clips annotated {gender[0]}, it was right for {percent(group.gender_accuracy)}"
+            text += f" ({group.clips} clips)." if group.clips else "."
+        statements.append(text)
+    age = most_probable(prediction.get("age", {}))
+    if age is not None:
+        text = (f"Age bracket: {basis}, the most probable bracket was exactly right for {percent(exact_rate)} of clips "
+                f"and right or one bracket off for {percent(within_rate)}.")
+        group = figures.group("age", age[0])
+        if group is not None and (group.age_exact is not None or group.age_within_one is not None):
+            text += (f" For clips annotated {age[0]}: exact {percent(group.age_exact)}, within one bracket "
+                     f"{percent(group.age_within_one)}")
+            text += f" ({group.clips} clips)." if group.clips else "."
+        statements.append(text)
+    recall = {figure.k: figure for figure in figures.retrieval}
+    if recall:
+        best = recall.get(10) or recall[max(recall)]
+        pool = f"{figures.retrieval_pool_size} " if figures.retrieval_pool_size else ""
+        statements.append(f"Face: the true canonical face was among the {best.k} closest of {pool}candidates for "
+                          f"{percent(best.rate)} of validation clips, against {percent(best.chance)} by chance. "
+                          "The face image conveys group-level traits, not an individual's appearance.")
+    return statements

@@ -11,7 +11,7 @@ import hashlib
 import io
 from dataclasses import asdict, dataclass
 
-from reportlab.platypus import SimpleDocTemplate
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
 
 from forensic_s2f import __version__
 from forensic_s2f.report import sections
@@ -30,6 +30,14 @@ class BuiltReport:
     pdf: bytes
     sha256: str
     content_sha256: str
+
+
+class ReportDocument(SimpleDocTemplate):
+    """Reports each section heading (style 'h1') to the table of contents with its page number."""
+
+    def afterFlowable(self, flowable: Flowable) -> None:  # noqa: N802 (reportlab's name)
+        if isinstance(flowable, Paragraph) and flowable.style.name == "h1":
+            self.notify("TOCEntry", (0, flowable.getPlainText(), self.page))
 
 
 def content_record(data: ReportData, caveats: list[CaveatTemplate], validation: ValidationFigures | None) -> dict:
@@ -73,11 +81,11 @@ def build_report(data: ReportData, caveats: list[CaveatTemplate], validation: Va
         *sections.caveats_section(context), *sections.custody_appendix(context),
     ]
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
+    document = ReportDocument(
         buffer, pagesize=PAGE_SIZE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN, bottomMargin=MARGIN,
         title=f"Case {data.case_id} report {report_id}", author=examiner, subject="fs2f forensic speaker analysis report",
         creator=f"fs2f {__version__}", producer="fs2f (reportlab)", invariant=1,
     )
-    document.build(story, canvasmaker=numbered_canvas(data.case_id, report_id, written_utc))
+    document.multiBuild(story, canvasmaker=numbered_canvas(data.case_id, report_id, written_utc))
     pdf = buffer.getvalue()
     return BuiltReport(report_id=report_id, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), content_sha256=content_sha256)

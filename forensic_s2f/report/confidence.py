@@ -56,24 +56,24 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
     seconds = prediction.get("seconds_used")
     statements = []
     row = figures.for_seconds(seconds) if seconds is not None else None
-    gender_rate, exact_rate, within_rate = figures.gender_accuracy, figures.age_exact, figures.age_within_one
-    if row is not None:
-        gender_rate = row.gender_accuracy if row.gender_accuracy is not None else gender_rate
-        exact_rate = row.age_exact if row.age_exact is not None else exact_rate
-        within_rate = row.age_within_one if row.age_within_one is not None else within_rate
-        basis = f"when the model heard {row.seconds:g} s of speech per clip (this speaker: {seconds:.1f} s)"
-    elif seconds is not None and figures.by_seconds:
+    if row is None and seconds is not None and figures.by_seconds:
         statements.append(f"This speaker gave only {seconds:.1f} s of speech, less than the shortest duration "
                           f"validated ({figures.by_seconds[0].seconds:g} s): the figures below are for longer speech "
                           "and overstate the reliability of this estimate.")
-        basis = "on full validation clips"
-    else:
-        basis = "on full validation clips"
+
+    def measured(metric: str) -> tuple[float | None, str]:
+        """The metric at the speaker's duration where measured, else on full validation clips."""
+        value = getattr(row, metric) if row is not None else None
+        if value is not None:
+            return value, f"with {row.seconds:g} s of speech per clip (this speaker: {seconds:.1f} s)"
+        return getattr(figures, metric), "on full validation clips"
+
     protocol = f" ({figures.protocol})" if figures.protocol else ""
     gender = most_probable(prediction.get("gender", {}))
     if gender is not None:
+        rate, basis = measured("gender_accuracy")
         text = (f"Gender: in validation{protocol}, {basis}, the most probable gender was the annotated one for "
-                f"{percent(gender_rate)} of clips.")
+                f"{percent(rate)} of clips.")
         group = figures.group("gender", gender[0])
         if group is not None and group.gender_accuracy is not None:
             text += f" For clips annotated {gender[0]}, it was right for {percent(group.gender_accuracy)}"
@@ -81,8 +81,14 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         statements.append(text)
     age = most_probable(prediction.get("age", {}))
     if age is not None:
-        text = (f"Age bracket: {basis}, the most probable bracket was exactly right for {percent(exact_rate)} of clips "
-                f"and right or one bracket off for {percent(within_rate)}.")
+        exact, exact_basis = measured("age_exact")
+        within, within_basis = measured("age_within_one")
+        if exact_basis == within_basis:
+            text = (f"Age bracket: {exact_basis}, the most probable bracket was exactly right for {percent(exact)} "
+                    f"of clips and right or one bracket off for {percent(within)}.")
+        else:
+            text = (f"Age bracket: {within_basis}, the most probable bracket was right or one bracket off for "
+                    f"{percent(within)} of clips; {exact_basis}, it was exactly right for {percent(exact)}.")
         group = figures.group("age", age[0])
         if group is not None and (group.age_exact is not None or group.age_within_one is not None):
             text += (f" For clips annotated {age[0]}: exact {percent(group.age_exact)}, within one bracket "

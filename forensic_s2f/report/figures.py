@@ -26,11 +26,18 @@ STYLE = {
     "axes.spines.right": False,
 }
 SPEAKER_COLOURS = plt.get_cmap("tab10").colors
+CLASS_ORDER = ("female", "male", "<18", "18-29", "30-44", "45-59", "60+")
+
+
+def ordered(probabilities: dict[str, float]) -> list[str]:
+    """Class labels in their natural order (genders, then age brackets youngest first); unknown ones last."""
+    rank = {label: index for index, label in enumerate(CLASS_ORDER)}
+    return sorted(probabilities, key=lambda label: (rank.get(label, len(rank)), label))
 
 
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
+    figure.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
 
@@ -64,7 +71,7 @@ def attribute_png(gender: dict[str, float], gender_spread: dict[str, float] | No
         for axes, probabilities, spread, title in (
             (left, gender, gender_spread, "gender"), (right, age, age_spread, "age bracket"),
         ):
-            labels = list(probabilities)
+            labels = ordered(probabilities)
             values = [probabilities[label] for label in labels]
             errors = [spread.get(label, 0.0) for label in labels] if spread else None
             axes.bar(labels, values, color="#4c72b0", width=0.6, yerr=errors, capsize=3,

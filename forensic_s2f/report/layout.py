@@ -59,8 +59,8 @@ STYLES = {
     "cell": ParagraphStyle("cell", fontName=SANS, fontSize=8, leading=10),
     "cellbold": ParagraphStyle("cellbold", fontName=BOLD, fontSize=8, leading=10),
     "mono": ParagraphStyle("mono", fontName=MONO, fontSize=7, leading=8.6),
-    "code": ParagraphStyle("code", fontName=MONO, fontSize=6.2, leading=7.6, wordWrap="CJK"),
-    "notice": ParagraphStyle("notice", fontName=SANS, fontSize=9, leading=12.2),
+    "code": ParagraphStyle("code", fontName=MONO, fontSize=6.2, leading=7.6, splitLongWords=1),
+    "notice": ParagraphStyle("notice", fontName=SANS, fontSize=9, leading=12.2, spaceAfter=4),
 }
 
 
@@ -182,7 +182,7 @@ def numbered_canvas(case_id: str, report_id: str, written_utc: str) -> type[canv
             self.drawString(MARGIN, MARGIN - 9 * mm, f"Case {case_id} \u00b7 Report {report_id}")
             self.drawRightString(width - MARGIN, MARGIN - 9 * mm, f"Page {self._pageNumber} of {total}")
             self.setFont(SANS, 6.5)
-            self.drawCentredString(width / 2, MARGIN - 12.5 * mm, f"written {written_utc}")
+            self.drawCentredString(width / 2, MARGIN - 12.5 * mm, f"written {written_utc[:19].replace('T', ' ')} UTC")
             self.restoreState()
 
     return NumberedCanvas

@@ -11,8 +11,10 @@ import json
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.lib.utils import ImageReader
+from reportlab.platypus.tableofcontents import TableOfContents
 from reportlab.platypus import CondPageBreak, Flowable, Image, KeepTogether, PageBreak, Spacer, Table, TableStyle
 
 from forensic_s2f.report import figures
@@ -20,7 +22,7 @@ from forensic_s2f.report.caveats import CaveatTemplate, case_caveats, sentence
 from forensic_s2f.report.confidence import confidence_statement, most_probable, percent, probability_spread
 from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
 from forensic_s2f.report.layout import (
-    FRAME_WIDTH, boxed, bullets, grid, key_values, markdown, markup, mono, text,
+    FRAME_WIDTH, STYLES, boxed, bullets, grid, key_values, markdown, markup, mono, text,
 )
 from forensic_s2f.report.validation import GroupFigures, ValidationFigures
 
@@ -43,6 +45,11 @@ class ReportContext:
     software_version: str
 
 
+def _utc(timestamp: str | None) -> str:
+    """'2026-11-26T13:58:41.530189Z' as '2026-11-26 13:58:41 UTC'."""
+    return "-" if not timestamp else timestamp[:19].replace("T", " ") + " UTC"
+
+
 def _seconds(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f} s"
 
@@ -62,6 +69,13 @@ def _speaker_name(speaker: SpeakerFindings, data: ReportData) -> str:
     return f"{speaker.label} in evidence {speaker.evidence_id} ({filename})"
 
 
+def contents() -> TableOfContents:
+    """The table of contents; reportlab fills in the section titles and pages over two passes."""
+    toc = TableOfContents(dotsMinLevel=0)
+    toc.levelStyles = [ParagraphStyle("toc", parent=STYLES["body"], leftIndent=0, firstLineIndent=0, spaceAfter=1)]
+    return toc
+
+
 # -- cover -------------------------------------------------------------------------------
 
 def summary_text(data: ReportData) -> str:
@@ -69,7 +83,7 @@ def summary_text(data: ReportData) -> str:
     total = sum(item.evidence.duration_seconds for item in data.findings)
     parts = [
         f"This report sets out the results of analysis run {data.run.id} of case {data.case_id}, started "
-        f"{data.run.started_utc[:19].replace('T', ' ')} UTC by {data.run.examiner}, on {len(data.findings)} evidence "
+        f"{_utc(data.run.started_utc)} by {data.run.examiner}, on {len(data.findings)} evidence "
         f"recording{'s' if len(data.findings) != 1 else ''} ({total:.1f} s of audio in all)."
     ]
     found = [f"{len(item.speakers)} in {item.evidence.filename}" for item in data.findings]
@@ -101,10 +115,10 @@ def cover(ctx: ReportContext) -> list[Flowable]:
         key_values([
             ("Case", text(f"{data.case_id} \u2014 {title} (opened {data.case_created_utc[:10]} by {data.case_created_by})", "cell")),
             ("Report id", mono(ctx.report_id)),
-            ("Analysis run", text(f"run {data.run.id}, {data.run.started_utc[:19].replace('T', ' ')} to "
-                                  f"{(data.run.ended_utc or '-')[:19].replace('T', ' ')} UTC, by {data.run.examiner}", "cell")),
+            ("Analysis run", text(f"run {data.run.id}, {_utc(data.run.started_utc)} to {_utc(data.run.ended_utc)}, "
+                                  f"by {data.run.examiner}", "cell")),
             ("Report written by", text(ctx.examiner, "cell")),
-            ("Date written (UTC)", text(ctx.written_utc, "cell")),
+            ("Date written", text(_utc(ctx.written_utc), "cell")),
             ("Software", text(f"fs2f {ctx.software_version}", "cell")),
             ("Custody-log head", [mono(data.log_head),
                                   text(f"entry hash of event {data.custody[-1].seq if data.custody else 0}, the last "
@@ -123,7 +137,7 @@ def cover(ctx: ReportContext) -> list[Flowable]:
                       "purposes only, together with the caveats in Section 6.", "notice")]),
         Spacer(1, 10),
         markup("Contents", "h2"),
-        bullets(list(SECTION_TITLES)),
+        contents(),
         text(f"The report id is derived from the report's content (case, evidence, run, results, provenance, caveat "
              f"templates, validation figures, software version): the same run reported again with the same templates "
              f"gives the same id and the same content, apart from the date written and the custody log, which grows.",
@@ -150,7 +164,7 @@ def evidence_section(ctx: ReportContext) -> list[Flowable]:
                 ("Media format", text(f"{item.media_type}, {item.codec}, {item.sample_rate_hz} Hz, "
                                       f"{item.channels} channel{'s' if item.channels != 1 else ''}", "cell")),
                 ("Duration", text(f"{item.duration_seconds:.2f} s", "cell")),
-                ("Intake", text(f"{item.ingested_utc[:19].replace('T', ' ')} UTC by {item.examiner}", "cell")),
+                ("Intake", text(f"{_utc(item.ingested_utc)} by {item.examiner}", "cell")),
                 ("Source", text(item.source or "not recorded", "cell")),
                 ("Note", text(item.note or "none", "cell")),
             ]),
@@ -220,7 +234,7 @@ def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
             _top_text(speaker.prediction.get("age", {})),
             text("; ".join(dict.fromkeys(speaker.warnings)) or "none", "cell"),
         ])
-    widths = [24 * mm, 16 * mm, 13 * mm, 16 * mm, 17 * mm, 22 * mm, 22 * mm]
+    widths = [23 * mm, 14 * mm, 12 * mm, 17 * mm, 16 * mm, 23 * mm, 23 * mm]
     flowables += [markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
                   text("Gender and age bracket: the most probable class and its probability; see the speaker pages "
                        "in Section 3 for all classes, their uncertainty and what they are worth.", "small")]
@@ -312,7 +326,8 @@ def method_section(ctx: ReportContext) -> list[Flowable]:
     rows: list[list[object]] = [["#", "step", "time (UTC)", "parameters, inputs, outputs, model"]]
     for activity in data.activities:
         detail = [mono("parameters " + _json(activity.parameters), "code"),
-                  mono("inputs " + _json(activity.inputs), "code"), mono("outputs " + _json(activity.outputs), "code")]
+                  *[mono("input " + _json(item), "code") for item in activity.inputs],
+                  *[mono("output " + _json(item), "code") for item in activity.outputs]]
         if activity.model_name or activity.model_sha256:
             detail.append(mono(f"model {activity.model_name} sha256 {activity.model_sha256}", "code"))
         rows.append([str(activity.id), text(f"{activity.kind} ({activity.status})", "cell"),
@@ -330,10 +345,11 @@ def _software(data: ReportData) -> list[Flowable]:
     for software, ids in sets.items():
         if len(sets) > 1:
             flowables.append(text(f"Activities {', '.join(map(str, ids))}:", "small"))
-        rows = [["package", "version"], *[[name, version] for name, version in json.loads(software).items()]]
-        half = (len(rows) + 1) // 2
-        left, right = rows[:half], [rows[0], *rows[half:]]
-        table = Table([[grid(left, [30 * mm, 50 * mm]), grid(right, [30 * mm, 50 * mm])]],
+        versions = [[name, version] for name, version in json.loads(software).items()]
+        half = (len(versions) + 1) // 2
+        halves = [grid([["package", "version"], *part], [30 * mm, 55 * mm]) if part else ""
+                  for part in (versions[:half], versions[half:])]
+        table = Table([halves],
                       colWidths=[FRAME_WIDTH / 2] * 2, hAlign="LEFT")
         table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
         flowables.append(table)
@@ -421,11 +437,13 @@ def custody_appendix(ctx: ReportContext) -> list[Flowable]:
         PageBreak(), markup(SECTION_TITLES[6], "h1"),
         text(f"The complete custody log of case {ctx.data.case_id} when this report was written: {len(ctx.data.custody)} "
              "events. Each entry hash is the SHA-256 of the canonical JSON of the event's fields and the previous "
-             "entry hash, so the last entry hash (printed on the cover) pins every event before it. Times are UTC."),
+             "entry hash, so the last entry hash (printed on the cover) pins every event before it. Times are UTC. "
+             "Details are shown with spaces for legibility; the hash is over their canonical form (keys sorted, "
+             "no spaces, UTF-8)."),
     ]
     rows: list[list[object]] = [["seq", "event", "details and hashes"]]
     for event in ctx.data.custody:
-        hashes = [mono(f"details {event.details}", "code")]
+        hashes = [mono(f"details {_json(json.loads(event.details))}", "code")]
         if event.object_sha256:
             hashes.append(mono(f"object sha256 {event.object_sha256}", "code"))
         hashes += [mono(f"prev  {event.prev_hash}", "code"), mono(f"entry {event.entry_hash}", "code")]

@@ -90,6 +90,8 @@ def test_confidence_quotes_measured_figures(tmp_path):
     assert "with 6 s of speech per clip (this speaker: 7.5 s)" in text and "96.1 %" in text
     assert "annotated male, it was right for 97.5 % (471 clips)" in text
     assert "For clips annotated 30-44: exact 42.0 %" in text and "46.8 %" in text and "20.0 %" in text
+    assert "overstate" not in text
+    assert "likely to overstate" in " ".join(confidence_statement(prediction, found, ["narrow band: 3.9 kHz"]))
     assert "unvalidated" in " ".join(confidence_statement(prediction, None))
     assert confidence_statement({}, found) == ["No estimate was made for this speaker, so no confidence applies."]
 

@@ -5,6 +5,7 @@ Probabilities are fractions in [0, 1]; `seconds_used` is seconds of speech the m
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -46,8 +47,13 @@ def probability_spread(prediction: dict[str, Any], attribute: str) -> dict[str, 
     return None
 
 
-def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None) -> list[str]:
-    """Sentences stating how often estimates like this one were right in validation."""
+def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None,
+                         warnings: Sequence[str] = ()) -> list[str]:
+    """Sentences stating how often estimates like this one were right in validation.
+
+    `warnings` are the speaker's audio warnings: validation used clean single-speaker clips, so
+    any warning means the measured figures overstate this estimate's reliability.
+    """
     if not prediction:
         return ["No estimate was made for this speaker, so no confidence applies."]
     if figures is None:
@@ -102,4 +108,8 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         statements.append(f"Face: the true canonical face was among the {best.k} closest of {pool}candidates for "
                           f"{percent(best.rate)} of validation clips, against {percent(best.chance)} by chance. "
                           "The face image conveys group-level traits, not an individual's appearance.")
+    if warnings:
+        statements.append(f"These figures were measured on clean, wide-band clips of a single speaker. This speaker's "
+                          f"audio raised {len(warnings)} warning{'s' if len(warnings) != 1 else ''} (listed above), so "
+                          "the figures are likely to overstate the reliability of this estimate.")
     return statements

@@ -25,6 +25,7 @@ class EvidenceItem:
 
     id: int
     filename: str
+    original_path: str
     size_bytes: int
     sha256: str
     media_type: str
@@ -133,7 +134,7 @@ class ReportData:
 
 def _evidence_item(row: Evidence) -> EvidenceItem:
     return EvidenceItem(
-        id=row.id, filename=row.original_filename, size_bytes=row.size_bytes, sha256=row.sha256,
+        id=row.id, filename=row.original_filename, original_path=row.original_path, size_bytes=row.size_bytes, sha256=row.sha256,
         media_type=row.media_type, codec=row.codec, sample_rate_hz=row.sample_rate_hz, channels=row.channels,
         duration_seconds=row.duration_seconds, ingested_utc=row.ingested_utc, examiner=row.examiner,
         source=row.source, note=row.note,

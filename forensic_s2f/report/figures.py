@@ -67,7 +67,7 @@ def attribute_png(gender: dict[str, float], gender_spread: dict[str, float] | No
     """Gender and age-bracket probabilities as bars, with ±1 standard deviation across ensemble members."""
     with plt.rc_context(STYLE):
         figure, (left, right) = plt.subplots(
-            1, 2, figsize=(FIGURE_WIDTH_INCHES, 1.9), layout="constrained", width_ratios=[2, 5])
+            1, 2, figsize=(FIGURE_WIDTH_INCHES, 1.75), layout="constrained", width_ratios=[2, 5])
         for axes, probabilities, spread, title in (
             (left, gender, gender_spread, "gender"), (right, age, age_spread, "age bracket"),
         ):

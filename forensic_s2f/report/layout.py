@@ -61,6 +61,7 @@ STYLES = {
     "mono": ParagraphStyle("mono", fontName=MONO, fontSize=7, leading=8.6),
     "code": ParagraphStyle("code", fontName=MONO, fontSize=6.2, leading=7.6, splitLongWords=1),
     "notice": ParagraphStyle("notice", fontName=SANS, fontSize=9, leading=12.2, spaceAfter=4),
+    "confidence": ParagraphStyle("confidence", fontName=SANS, fontSize=8.5, leading=11, spaceAfter=3),
 }
 
 

@@ -159,6 +159,7 @@ def evidence_section(ctx: ReportContext) -> list[Flowable]:
             markup(escape(f"Evidence {item.id}: {item.filename}{note}"), "h3"),
             key_values([
                 ("Original file", text(item.filename, "cell")),
+                ("Path at intake", text(item.original_path, "cell")),
                 ("SHA-256", mono(item.sha256)),
                 ("Size", text(f"{item.size_bytes:,} bytes", "cell")),
                 ("Media format", text(f"{item.media_type}, {item.codec}, {item.sample_rate_hz} Hz, "
@@ -234,7 +235,7 @@ def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
             _top_text(speaker.prediction.get("age", {})),
             text("; ".join(dict.fromkeys(speaker.warnings)) or "none", "cell"),
         ])
-    widths = [23 * mm, 14 * mm, 12 * mm, 17 * mm, 16 * mm, 23 * mm, 23 * mm]
+    widths = [23 * mm, 14 * mm, 12 * mm, 19 * mm, 16 * mm, 23 * mm, 23 * mm]
     flowables += [markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
                   text("Gender and age bracket: the most probable class and its probability; see the speaker pages "
                        "in Section 3 for all classes, their uncertainty and what they are worth.", "small")]
@@ -267,32 +268,32 @@ def _facts(speaker: SpeakerFindings) -> Table:
         *[row for row in _quality_rows(quality) if row[0] not in ("Duration", "Net speech (voice activity)", "SNR method")],
         ["Model", text(f"{model.get('name', '-')}", "cell")],
     ]
-    return grid(rows, [32 * mm, 32 * mm], header=False, shade_first_column=True)
+    return grid(rows, [36 * mm, FRAME_WIDTH - 102 * mm - 36 * mm], header=False, shade_first_column=True)
 
 
 def _speaker_page(ctx: ReportContext, number: int, speaker: SpeakerFindings) -> list[Flowable]:
     prediction = speaker.prediction
     flowables: list[Flowable] = [markup(escape(f"3.{number} Speaker {_speaker_name(speaker, ctx.data)}"), "h2")]
     if "face" in speaker.images:
-        pictures = [[_image(speaker.images["face"], 52 * mm),
-                     _image(speaker.images["uncertainty"], 52 * mm) if "uncertainty" in speaker.images
+        pictures = [[_image(speaker.images["face"], 47 * mm),
+                     _image(speaker.images["uncertainty"], 47 * mm) if "uncertainty" in speaker.images
                      else text("no uncertainty map recorded", "small"), _facts(speaker)],
                     [text("Estimated canonical face (ensemble mean)", "small"),
                      text("Uncertainty: per-pixel spread across ensemble members (brighter = less certain)", "small"), ""]]
-        table = Table(pictures, colWidths=[56 * mm, 56 * mm, FRAME_WIDTH - 112 * mm], hAlign="LEFT")
+        table = Table(pictures, colWidths=[51 * mm, 51 * mm, FRAME_WIDTH - 102 * mm], hAlign="LEFT")
         table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
         flowables.append(table)
     else:
         flowables += [text("No face estimate was made for this speaker."), _facts(speaker)]
     if "members" in speaker.images:
-        flowables += [Spacer(1, 4), _image(speaker.images["members"], FRAME_WIDTH, max_height=42 * mm),
+        flowables += [Spacer(1, 4), _image(speaker.images["members"], FRAME_WIDTH, max_height=27 * mm),
                       text("Faces of the individual ensemble members; where they differ, the estimate is uncertain.", "small")]
     if prediction.get("gender") or prediction.get("age"):
         flowables += [
             markup("Gender and age bracket", "h3"),
             _image(figures.attribute_png(prediction.get("gender", {}), probability_spread(prediction, "gender"),
                                          prediction.get("age", {}), probability_spread(prediction, "age")),
-                   FRAME_WIDTH, max_height=58 * mm),
+                   FRAME_WIDTH, max_height=44 * mm),
             text("Bars: calibrated probability of each class (ensemble mean); whiskers: \u00b11 standard deviation "
                  "across ensemble members. Classes are perceived gender and age bracket as annotated in the "
                  "training data.", "small"),
@@ -300,11 +301,11 @@ def _speaker_page(ctx: ReportContext, number: int, speaker: SpeakerFindings) -> 
     warnings = list(dict.fromkeys(speaker.warnings))
     if warnings:
         flowables += [markup("Warnings", "h3"), bullets([sentence(w) for w in warnings])]
-    flowables += [markup("What this estimate is worth", "h3"),
-                  boxed([text(line, "notice") for line in confidence_statement(prediction, ctx.validation)])]
+    closing: list[Flowable] = [markup("What this estimate is worth", "h3"),
+                               boxed([text(line, "confidence") for line in confidence_statement(prediction, ctx.validation, warnings)])]
     if speaker.image_sha256:
-        flowables += [Spacer(1, 4), *[mono(f"{kind}.png sha256 {sha}", "code") for kind, sha in speaker.image_sha256.items()]]
-    return flowables
+        closing += [Spacer(1, 4), *[mono(f"{kind}.png sha256 {sha}", "code") for kind, sha in speaker.image_sha256.items()]]
+    return flowables + [KeepTogether(closing)]
 
 
 # -- 4 method --------------------------------------------------------------------------------

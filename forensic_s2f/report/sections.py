@@ -321,7 +321,12 @@ def method_section(ctx: ReportContext) -> list[Flowable]:
         text(f"Analysis run {data.run.id} ran these steps, in this order, each recorded as an activity in the case "
              "store with its parameters, inputs and outputs (SHA-256), software versions and times, and logged at start "
              "and end in the custody log. Denoised audio, speech regions and diarization are kept as vault artifacts."),
-        markup("Run parameters", "h3"), mono(_json(data.run.parameters), "code"),
+        key_values([
+            ("Run", text(f"run {data.run.id} by {data.run.examiner}, {_utc(data.run.started_utc)} to "
+                         f"{_utc(data.run.ended_utc)}, evidence {', '.join(map(str, data.run.evidence_ids))}", "cell")),
+            ("Voice-to-face model", [mono(f"{name} sha256 {sha}") for name, sha in _models(data)] or text("none ran", "cell")),
+            ("Run parameters", mono(_json(data.run.parameters), "code")),
+        ]),
         markup("Steps", "h3"),
     ]
     rows: list[list[object]] = [["#", "step", "time (UTC)", "parameters, inputs, outputs, model"]]
@@ -332,28 +337,34 @@ def method_section(ctx: ReportContext) -> list[Flowable]:
         if activity.model_name or activity.model_sha256:
             detail.append(mono(f"model {activity.model_name} sha256 {activity.model_sha256}", "code"))
         rows.append([str(activity.id), text(f"{activity.kind} ({activity.status})", "cell"),
-                     text(f"{activity.started_utc[11:23]} \u2013 {(activity.ended_utc or '-')[11:23]}", "cell"), detail])
+                     markup(f"{activity.started_utc[:10]}<br/>{activity.started_utc[11:23]} \u2013<br/>"
+                            f"{(activity.ended_utc or '-')[11:23]}", "cell"), detail])
     flowables.append(grid(rows, [9 * mm, 24 * mm, 26 * mm, FRAME_WIDTH - 59 * mm]))
     flowables.extend(_software(data))
     return flowables
+
+
+def _models(data: ReportData) -> list[tuple[str, str]]:
+    """Each (model name, SHA-256) the run's activities used, in order of first use."""
+    return list(dict.fromkeys((a.model_name, a.model_sha256) for a in data.activities if a.model_name or a.model_sha256))
 
 
 def _software(data: ReportData) -> list[Flowable]:
     sets: dict[str, list[int]] = {}
     for activity in data.activities:
         sets.setdefault(_json(activity.software), []).append(activity.id)
-    flowables: list[Flowable] = [CondPageBreak(60 * mm), markup("Software versions", "h3")]
+    flowables: list[Flowable] = []
     for software, ids in sets.items():
+        block: list[Flowable] = [] if flowables else [markup("Software versions", "h3")]
         if len(sets) > 1:
-            flowables.append(text(f"Activities {', '.join(map(str, ids))}:", "small"))
+            block.append(text(f"Activities {', '.join(map(str, ids))}:", "small"))
         versions = [[name, version] for name, version in json.loads(software).items()]
         half = (len(versions) + 1) // 2
         halves = [grid([["package", "version"], *part], [30 * mm, 55 * mm]) if part else ""
                   for part in (versions[:half], versions[half:])]
-        table = Table([halves],
-                      colWidths=[FRAME_WIDTH / 2] * 2, hAlign="LEFT")
+        table = Table([halves], colWidths=[FRAME_WIDTH / 2] * 2, hAlign="LEFT")
         table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))
-        flowables.append(table)
+        flowables.append(KeepTogether([*block, table]))
     return flowables
 
 

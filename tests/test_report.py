@@ -5,6 +5,7 @@ recorded through the store API with drawn images (see report_fixtures.py)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -55,10 +56,11 @@ def _flat(text: str) -> str:
 
 def test_many_speakers_report_contents(cli, store_dir, tmp_path, figures_file):
     run_id = make_case(cli, store_dir, tmp_path, "C3", speakers=3)
+    assert cli("case", "add", "C3", write_tone(tmp_path / "later.flac", fmt="FLAC"), "-e", "Ann").code == 0
     store = CaseStore(store_dir)
     head_before = store.case_summary("C3").head_hash
     evidence = store.evidence("C3")[0]
-    output, sha, pages = _report(cli, "C3", tmp_path / "out" / "c3.pdf")
+    output, sha, pages = _report(cli, "C3", tmp_path / "out" / "c3.pdf", "-e", "Zoë Ødegård")
     text = _flat(" ".join(pages))
     report_id = re.search(r"R-\d+-[0-9a-f]{12}", pages[0]).group(0)
     assert report_id.startswith(f"R-{run_id}-")
@@ -67,13 +69,14 @@ def test_many_speakers_report_contents(cli, store_dir, tmp_path, figures_file):
     for number, page in enumerate(pages, start=1):
         assert f"Case C3 · Report {report_id}" in page and f"Page {number} of {len(pages)}" in page
     # cover: head hash pinned, examiner, software, summary of what was found
-    assert head_before in pages[0] and "Bob Examiner" in pages[0] and "fs2f 0.1.0" in pages[0]
+    assert head_before in pages[0] and "Zoë Ødegård" in pages[0] and "fs2f 0.1.0" in pages[0]
     assert "found 3 speakers" in _flat(pages[0])
     for title in SECTION_TITLES:
         assert title in text
     # evidence table
     assert evidence.sha256 in text and "384,044 bytes" in text and "exhibit AB/3" in text
     assert "copied from seized phone" in text and "pcm_s16le, 16000 Hz, 1 channel" in text
+    assert "Evidence 2: later.flac (not analysed in this run)" in text
     # one page per speaker, each with its three images and the attribute figure
     reader = PdfReader(output)
     speaker_pages = [i for i, page in enumerate(pages) if re.search(r"3\.\d Speaker SPEAKER_0\d", page)]
@@ -204,9 +207,12 @@ def test_existing_output_not_overwritten(cli, store_dir, tmp_path, figures_file)
 def test_default_output_in_current_folder(cli, store_dir, tmp_path, figures_file, monkeypatch):
     run_id = make_case(cli, store_dir, tmp_path, "C1", speakers=1)
     monkeypatch.chdir(tmp_path)
-    result = cli("case", "report", "C1", "-e", "Ann")
+    result = cli("case", "report", "C1", "-e", "Ann", "--json")
     assert result.code == 0, result
-    assert (tmp_path / f"C1-report-run{run_id}.pdf").is_file()
+    record = json.loads(result.stdout)
+    path = tmp_path / f"C1-report-run{run_id}.pdf"
+    assert Path(record["path"]) == path and record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record["run_id"] == run_id and record["report_id"].startswith(f"R-{run_id}-")
 
 
 def test_tampered_artifact_refused(cli, store_dir, tmp_path, figures_file):

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 from conftest import store_snapshot, write_tone
 from forensic_s2f.report import validation
 from forensic_s2f.report.caveats import CAVEATS_DIR
-from forensic_s2f.report.sections import SECTION_TITLES
+from forensic_s2f.report.context import SECTION_TITLES
 from forensic_s2f.store.case_store import CaseStore
 from report_fixtures import make_case, write_validation
 

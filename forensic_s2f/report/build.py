@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
 
 from forensic_s2f import __version__
-from forensic_s2f.report import sections
+from forensic_s2f.report import back, findings, front
 from forensic_s2f.report.caveats import CaveatTemplate
+from forensic_s2f.report.context import ReportContext
 from forensic_s2f.report.data import ReportData
 from forensic_s2f.report.layout import LAYOUT_VERSION, MARGIN, PAGE_SIZE, numbered_canvas
 from forensic_s2f.report.validation import ValidationFigures
@@ -73,12 +74,12 @@ def build_report(data: ReportData, caveats: list[CaveatTemplate], validation: Va
     """Render the whole report to PDF bytes."""
     content_sha256 = hashlib.sha256(canonical_json(content_record(data, caveats, validation)).encode()).hexdigest()
     report_id = report_id_for(data.run.id, content_sha256)
-    context = sections.ReportContext(data=data, caveats=caveats, validation=validation, examiner=examiner,
+    context = ReportContext(data=data, caveats=caveats, validation=validation, examiner=examiner,
                                      written_utc=written_utc, report_id=report_id, software_version=__version__)
     story = [
-        *sections.cover(context), *sections.evidence_section(context), *sections.findings_section(context),
-        *sections.speaker_pages(context), *sections.method_section(context), *sections.validation_section(context),
-        *sections.caveats_section(context), *sections.custody_appendix(context),
+        *front.cover(context), *front.evidence_section(context), *findings.findings_section(context),
+        *findings.speaker_pages(context), *back.method_section(context), *back.validation_section(context),
+        *back.caveats_section(context), *back.custody_appendix(context),
     ]
     buffer = io.BytesIO()
     document = ReportDocument(

@@ -80,7 +80,8 @@ def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[st
             found.append(f"{name}: {100 * overlap:.0f} % of the speech is overlapped by another speaker; estimates may "
                          "mix voices.")
         for speaker in item.speakers:
-            found.extend(_speaker_caveats(name, speaker.label, speaker.prediction, speaker.warnings, figures))
+            own = [warning for warning in speaker.warnings if warning not in item.warnings]  # said once above
+            found.extend(_speaker_caveats(name, speaker.label, speaker.prediction, own, figures))
     return found
 
 

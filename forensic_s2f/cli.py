@@ -299,6 +299,28 @@ def case_export(
         out.print(Text(f"{path}  sha256 {sha}"))
 
 
+@case_app.command("report")
+def case_report(
+    case_id: str,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="PDF to write (default: ./CASE-report-runN.pdf); never overwritten.")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: the latest completed run).")] = None,
+    examiner: ExaminerOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Write the PDF report of a run; recorded as an artifact and a custody event."""
+    from forensic_s2f.report.publish import publish_report
+
+    name = examiner_name(examiner)
+    report = publish_report(_open_store(), case_id, name, output, run_id)
+    if as_json:
+        _print_json({"case_id": case_id, "run_id": report.run_id, "report_id": report.report_id,
+                     "path": str(report.path), "sha256": report.sha256, "artifact_id": report.artifact_id,
+                     "custody_log_head": report.log_head})
+        return
+    out.print(Text(f"{report.path}  sha256 {report.sha256}"))
+    out.print(Text(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
+
+
 def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, str]]:
     """Write every file or none: an existing file is never overwritten."""
     import hashlib

@@ -1,0 +1,99 @@
+"""Caveats: the general ones from versioned template files, the case-specific ones from warnings.
+
+A template is `templates/caveats/NN-topic-vK.md`: front matter (`title:`, `version: K`,
+matching the file name) between `---` lines, then the text in a small Markdown subset
+(paragraphs, `- ` bullets, `**bold**`, `*italic*`). The report prints each file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from forensic_s2f.config import TEMPLATES_DIR
+from forensic_s2f.errors import Fs2fError
+from forensic_s2f.report.data import ReportData
+from forensic_s2f.report.validation import ValidationFigures
+
+CAVEATS_DIR = TEMPLATES_DIR / "caveats"
+_NAME = re.compile(r"^\d{2}-[a-z0-9-]+-v(\d+)\.md$")
+
+
+@dataclass(frozen=True)
+class CaveatTemplate:
+    """One caveat text; `name` is the file name, `sha256` that of its bytes."""
+
+    name: str
+    title: str
+    version: int
+    body: str
+    sha256: str
+
+
+def load_caveats(folder: Path = CAVEATS_DIR) -> list[CaveatTemplate]:
+    """Every caveat template in `folder`, in file-name order; a missing or malformed one is an error."""
+    paths = sorted(path for path in Path(folder).glob("*.md"))
+    if not paths:
+        raise Fs2fError(f"{folder}: no caveat templates found; a report cannot be written without its caveats")
+    return [_load(path) for path in paths]
+
+
+def _load(path: Path) -> CaveatTemplate:
+    match = _NAME.match(path.name)
+    if not match:
+        raise Fs2fError(f"{path}: caveat template names must look like 01-topic-v1.md")
+    data = path.read_bytes()
+    text = data.decode("utf-8")
+    parts = text.split("---\n", 2)
+    if len(parts) != 3 or parts[0].strip():
+        raise Fs2fError(f"{path}: caveat template must start with front matter between '---' lines")
+    meta = dict(line.split(":", 1) for line in parts[1].strip().splitlines() if ":" in line)
+    meta = {key.strip(): value.strip() for key, value in meta.items()}
+    if meta.get("version") != match.group(1) or not meta.get("title"):
+        raise Fs2fError(f"{path}: front matter needs a title and a version equal to the file name's (v{match.group(1)})")
+    return CaveatTemplate(name=path.name, title=meta["title"], version=int(meta["version"]),
+                          body=parts[2].strip(), sha256=hashlib.sha256(data).hexdigest())
+
+
+def sentence(text: str) -> str:
+    """The text ending with a full stop (warnings are recorded as clauses)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[str]:
+    """Plain-language caveats for this case, from the run's warnings and the validated durations."""
+    found: list[str] = []
+    if figures is None:
+        found.append("No measured validation figures are available for the model that ran: its error rates are "
+                      "unknown, and every estimate in this report must be treated as unvalidated.")
+    for item in data.findings:
+        name = f"Evidence {item.evidence.id} ({item.evidence.filename})"
+        for warning in item.warnings:
+            found.append(f"{name}: {sentence(warning)}")
+        if not item.speakers:
+            found.append(f"{name}: no speaker was found, so no voice-to-face estimate was made for this recording.")
+        overlap = item.quality.get("overlap_fraction")
+        if overlap is not None and overlap > 0.05:
+            found.append(f"{name}: {100 * overlap:.0f} % of the speech is overlapped by another speaker; estimates may "
+                         "mix voices.")
+        for speaker in item.speakers:
+            own = [warning for warning in speaker.warnings if warning not in item.warnings]  # said once above
+            found.extend(_speaker_caveats(name, speaker.label, speaker.prediction, own, figures))
+    return found
+
+
+def _speaker_caveats(name: str, label: str, prediction: dict, warnings: list[str],
+                     figures: ValidationFigures | None) -> list[str]:
+    found = [f"{name}, {label}: {sentence(warning)}" for warning in dict.fromkeys(warnings)]
+    if not prediction:
+        return found
+    seconds = prediction.get("seconds_used")
+    if figures is not None and figures.by_seconds and seconds is not None:
+        shortest = figures.by_seconds[0].seconds
+        if seconds < shortest:
+            found.append(f"{name}, {label}: only {seconds:.1f} s of speech was used, less than the shortest duration "
+                         f"validated ({shortest:g} s); no measured error rate applies to this estimate.")
+    return found

@@ -1,0 +1,115 @@
+"""What a speaker's estimate is worth, stated from measured validation figures, never from adjectives.
+
+Probabilities are fractions in [0, 1]; `seconds_used` is seconds of speech the model heard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from forensic_s2f.report.validation import ValidationFigures
+
+SPREAD_KEYS = ("{attribute}_std", "{attribute}_spread")
+SPREAD_TABLES = ("spread", "std", "uncertainty", "member_std")
+
+
+def percent(rate: float | None) -> str:
+    """A rate as '96.9 %', or 'not measured'."""
+    return "not measured" if rate is None else f"{100 * rate:.1f} %"
+
+
+def most_probable(probabilities: dict[str, float]) -> tuple[str, float] | None:
+    if not probabilities:
+        return None
+    label, p = max(probabilities.items(), key=lambda item: item[1])
+    return label, float(p)
+
+
+def probability_spread(prediction: dict[str, Any], attribute: str) -> dict[str, float] | None:
+    """Per-class standard deviation of the probabilities across ensemble members, if recorded.
+
+    Accepts `gender_std`/`gender_spread`, a table `spread`/`std`/`uncertainty`/`member_std` keyed by
+    attribute, or a `members` list of per-member predictions (the spread is then computed here).
+    """
+    candidates = [prediction.get(key.format(attribute=attribute)) for key in SPREAD_KEYS]
+    candidates += [table.get(attribute) for name in SPREAD_TABLES if isinstance(table := prediction.get(name), dict)]
+    for candidate in candidates:
+        if isinstance(candidate, dict) and candidate and all(isinstance(v, (int, float)) for v in candidate.values()):
+            return {label: float(value) for label, value in candidate.items()}
+    members = prediction.get("members")
+    if isinstance(members, list) and len(members) > 1 and all(isinstance(m, dict) and isinstance(m.get(attribute), dict) for m in members):
+        labels = list(prediction.get(attribute, members[0][attribute]))
+        values = np.array([[float(m[attribute].get(label, 0.0)) for label in labels] for m in members])
+        return dict(zip(labels, values.std(axis=0).round(6).tolist(), strict=True))
+    return None
+
+
+def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None,
+                         warnings: Sequence[str] = ()) -> list[str]:
+    """Sentences stating how often estimates like this one were right in validation.
+
+    `warnings` are the speaker's audio warnings: validation used clean single-speaker clips, so
+    any warning means the measured figures overstate this estimate's reliability.
+    """
+    if not prediction:
+        return ["No estimate was made for this speaker, so no confidence applies."]
+    if figures is None:
+        return ["No measured validation figures are available for this model: how often such estimates are right "
+                "is unknown. Treat the estimate as unvalidated."]
+    seconds = prediction.get("seconds_used")
+    statements = []
+    row = figures.for_seconds(seconds) if seconds is not None else None
+    if row is None and seconds is not None and figures.by_seconds:
+        statements.append(f"This speaker gave only {seconds:.1f} s of speech, less than the shortest duration "
+                          f"validated ({figures.by_seconds[0].seconds:g} s): the figures below are for longer speech "
+                          "and overstate the reliability of this estimate.")
+
+    def measured(metric: str) -> tuple[float | None, str]:
+        """The metric at the speaker's duration where measured, else on full validation clips."""
+        value = getattr(row, metric) if row is not None else None
+        if value is not None:
+            return value, f"with {row.seconds:g} s of speech per clip (this speaker: {seconds:.1f} s)"
+        return getattr(figures, metric), "on full validation clips"
+
+    protocol = f" ({figures.protocol})" if figures.protocol else ""
+    gender = most_probable(prediction.get("gender", {}))
+    if gender is not None:
+        rate, basis = measured("gender_accuracy")
+        text = (f"Gender: in validation{protocol}, {basis}, the most probable gender was the annotated one for "
+                f"{percent(rate)} of clips.")
+        group = figures.group("gender", gender[0])
+        if group is not None and group.gender_accuracy is not None:
+            text += f" For clips annotated {gender[0]}, it was right for {percent(group.gender_accuracy)}"
+            text += f" ({group.clips} clips)." if group.clips else "."
+        statements.append(text)
+    age = most_probable(prediction.get("age", {}))
+    if age is not None:
+        exact, exact_basis = measured("age_exact")
+        within, within_basis = measured("age_within_one")
+        if exact_basis == within_basis:
+            text = (f"Age bracket: {exact_basis}, the most probable bracket was exactly right for {percent(exact)} "
+                    f"of clips and right or one bracket off for {percent(within)}.")
+        else:
+            text = (f"Age bracket: {within_basis}, the most probable bracket was right or one bracket off for "
+                    f"{percent(within)} of clips; {exact_basis}, it was exactly right for {percent(exact)}.")
+        group = figures.group("age", age[0])
+        if group is not None and (group.age_exact is not None or group.age_within_one is not None):
+            text += (f" For clips annotated {age[0]}: exact {percent(group.age_exact)}, within one bracket "
+                     f"{percent(group.age_within_one)}")
+            text += f" ({group.clips} clips)." if group.clips else "."
+        statements.append(text)
+    recall = {figure.k: figure for figure in figures.retrieval}
+    if recall:
+        best = recall.get(10) or recall[max(recall)]
+        pool = f"{figures.retrieval_pool_size} " if figures.retrieval_pool_size else ""
+        statements.append(f"Face: the true canonical face was among the {best.k} closest of {pool}candidates for "
+                          f"{percent(best.rate)} of validation clips, against {percent(best.chance)} by chance. "
+                          "The face image conveys group-level traits, not an individual's appearance.")
+    if warnings:
+        statements.append(f"These figures were measured on clean, wide-band clips of a single speaker. This speaker's "
+                          f"audio raised {len(warnings)} warning{'s' if len(warnings) != 1 else ''} (listed above), so "
+                          "the figures are likely to overstate the reliability of this estimate.")
+    return statements

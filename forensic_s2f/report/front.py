@@ -1,0 +1,119 @@
+"""The report's front: cover (with summary and contents) and Section 1, the evidence table."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.platypus import Flowable, KeepTogether, PageBreak, Spacer
+from reportlab.platypus.tableofcontents import TableOfContents
+
+from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
+from forensic_s2f.report.data import ReportData
+from forensic_s2f.report.layout import STYLES, boxed, key_values, markup, mono, text
+
+
+def contents() -> TableOfContents:
+    """The table of contents; reportlab fills in the section titles and pages over two passes."""
+    toc = TableOfContents(dotsMinLevel=0)
+    toc.levelStyles = [ParagraphStyle("toc", parent=STYLES["body"], leftIndent=0, firstLineIndent=0, spaceAfter=1)]
+    return toc
+
+
+# -- cover -------------------------------------------------------------------------------
+
+def summary_text(data: ReportData) -> str:
+    """The cover's plain-language summary of what was analysed and found."""
+    total = sum(item.evidence.duration_seconds for item in data.findings)
+    parts = [
+        f"This report sets out the results of analysis run {data.run.id} of case {data.case_id}, started "
+        f"{utc(data.run.started_utc)} by {data.run.examiner}, on {len(data.findings)} evidence "
+        f"recording{'s' if len(data.findings) != 1 else ''} ({total:.1f} s of audio in all)."
+    ]
+    found = [f"{len(item.speakers)} in {item.evidence.filename}" for item in data.findings]
+    count = len(data.speakers)
+    if count == 0:
+        parts.append("No speaker was found in any recording, so no voice-to-face estimate was made; "
+                     "the findings section shows what was measured instead.")
+    else:
+        parts.append(f"Speaker diarization (who spoke when) found {count} speaker{'s' if count != 1 else ''} "
+                     f"({'; '.join(found)}). For each speaker a model estimated from the voice alone the probable "
+                     "gender, the probable age bracket and a canonical face, with the disagreement between the "
+                     "members of a model ensemble as a measure of uncertainty.")
+    warnings = sum(len(item.warnings) + sum(len(s.warnings) for s in item.speakers) for item in data.findings)
+    if warnings:
+        parts.append(f"{warnings} warning{'s were' if warnings != 1 else ' was'} raised about audio quality or the "
+                     "amount of speech; each is listed with its finding and in Section 6.")
+    parts.append("The estimates are statistical and describe group-level traits: they are not portraits and not "
+                 "identification evidence. Section 5 gives the model's measured error rates and Section 6 the "
+                 "caveats that apply.")
+    return " ".join(parts)
+
+
+def cover(ctx: ReportContext) -> list[Flowable]:
+    data = ctx.data
+    title = data.case_title or "untitled case"
+    return [
+        markup("Forensic speaker analysis report", "title"),
+        text(f"Case {data.case_id}: {title}", "subtitle"),
+        key_values([
+            ("Case", text(f"{data.case_id} \u2014 {title} (opened {data.case_created_utc[:10]} by {data.case_created_by})", "cell")),
+            ("Report id", mono(ctx.report_id)),
+            ("Analysis run", text(f"run {data.run.id}, {utc(data.run.started_utc)} to {utc(data.run.ended_utc)}, "
+                                  f"by {data.run.examiner}", "cell")),
+            ("Report written by", text(ctx.examiner, "cell")),
+            ("Date written", text(utc(ctx.written_utc), "cell")),
+            ("Software", text(f"fs2f {ctx.software_version}", "cell")),
+            ("Custody-log head", [mono(data.log_head),
+                                  text(f"entry hash of event {data.custody[-1].seq if data.custody else 0}, the last "
+                                       "event when this report was written; it pins the log printed in Appendix A", "small")]),
+            ("Integrity", text(f"at the time of writing the custody chain of {len(data.custody)} events recomputed "
+                               f"correctly and all {data.vault_objects_verified} vault files (evidence and derived "
+                               "artifacts) matched their recorded SHA-256", "cell")),
+        ]),
+        Spacer(1, 10),
+        markup("Summary", "h2"),
+        text(summary_text(data)),
+        Spacer(1, 6),
+        boxed([markup("<b>Read before use.</b> The faces, genders and age brackets in this report are statistical "
+                      "estimates made from a voice by a model with measured, non-negligible error rates. They are "
+                      "<b>not portraits</b> and <b>not identification evidence</b>; use them for investigative "
+                      "purposes only, together with the caveats in Section 6.", "notice")]),
+        Spacer(1, 10),
+        markup("Contents", "h2"),
+        contents(),
+        text(f"The report id is derived from the report's content (case, evidence, run, results, provenance, caveat "
+             f"templates, validation figures, software version): the same run reported again with the same templates "
+             f"gives the same id and the same content, apart from the date written and the custody log, which grows.",
+             "small"),
+    ]
+
+
+# -- 1 evidence ------------------------------------------------------------------------------
+
+def evidence_section(ctx: ReportContext) -> list[Flowable]:
+    data = ctx.data
+    analysed = set(data.run.evidence_ids)
+    flowables: list[Flowable] = [PageBreak(), markup(SECTION_TITLES[0], "h1"),
+                                 text("Every evidential recording of the case as ingested into the vault. SHA-256 is of the "
+                                      "original bytes; the vault copy is read-only and was re-hashed when this report was written.")]
+    for item in data.evidence:
+        note = "" if item.id in analysed else " (not analysed in this run)"
+        flowables.append(KeepTogether([
+            markup(escape(f"Evidence {item.id}: {item.filename}{note}"), "h3"),
+            key_values([
+                ("Original file", text(item.filename, "cell")),
+                ("Path at intake", text(item.original_path, "cell")),
+                ("SHA-256", mono(item.sha256)),
+                ("Size", text(f"{item.size_bytes:,} bytes", "cell")),
+                ("Media format", text(f"{item.media_type}, {item.codec}, {item.sample_rate_hz} Hz, "
+                                      f"{item.channels} channel{'s' if item.channels != 1 else ''}", "cell")),
+                ("Duration", text(f"{item.duration_seconds:.2f} s", "cell")),
+                ("Intake", text(f"{utc(item.ingested_utc)} by {item.examiner}", "cell")),
+                ("Source", text(item.source or "not recorded", "cell")),
+                ("Note", text(item.note or "none", "cell")),
+            ]),
+        ]))
+    return flowables
+
+

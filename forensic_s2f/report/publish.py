@@ -1,0 +1,82 @@
+"""`fs2f case report`: build a case's report, write it to a new file, record it in the store.
+
+The PDF becomes a vault artifact of a 'report' activity (parameters: the run, the report id,
+the caveat templates' and validation file's SHA-256, the custody-log head it pins) and a
+'report' custody event names the file written. The activity is not part of the run, so a
+report never changes what a later report of the same run says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from forensic_s2f.errors import StoreError
+from forensic_s2f.provenance import software_versions
+from forensic_s2f.report.build import BuiltReport, build_report
+from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
+from forensic_s2f.report.data import gather_report_data
+from forensic_s2f.report.layout import LAYOUT_VERSION
+from forensic_s2f.report.validation import load_validation_figures
+from forensic_s2f.store.case_store import CaseStore
+from forensic_s2f.store.custody import utc_now
+
+
+@dataclass(frozen=True)
+class PublishedReport:
+    path: Path
+    report_id: str
+    sha256: str
+    run_id: int
+    artifact_id: int
+    log_head: str
+
+
+def default_report_path(case_id: str, run_id: int) -> Path:
+    """`./<case>-report-run<run>.pdf` in the current folder."""
+    return Path.cwd() / f"{case_id}-report-run{run_id}.pdf"
+
+
+def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path | None = None,
+                   run_id: int | None = None, validation_path: Path | None = None,
+                   caveats_dir: Path = CAVEATS_DIR) -> PublishedReport:
+    """Write the report of `run_id` (default: the latest completed run) to `output`, never overwriting."""
+    data = gather_report_data(store, case_id, run_id)
+    path = Path(output) if output is not None else default_report_path(case_id, data.run.id)
+    if path.exists():
+        raise StoreError(f"{path}: already exists; choose another --output")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(f"{path.parent}: is not a folder")
+    caveats = load_caveats(caveats_dir)
+    validation = load_validation_figures(validation_path)
+    built = build_report(data, caveats, validation, examiner, utc_now())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with open(path, "xb") as handle:
+            handle.write(built.pdf)
+    except FileExistsError as error:
+        raise StoreError(f"{path}: already exists; choose another --output") from error
+    try:
+        artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats, validation)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return PublishedReport(path=path, report_id=built.report_id, sha256=built.sha256, run_id=data.run.id,
+                           artifact_id=artifact_id, log_head=data.log_head)
+
+
+def _record(store: CaseStore, case_id: str, examiner: str, path: Path, built: BuiltReport, run_id: int,
+            log_head: str, caveats, validation) -> int:
+    parameters = {
+        "run_id": run_id, "report_id": built.report_id, "content_sha256": built.content_sha256,
+        "layout_version": LAYOUT_VERSION, "custody_log_head": log_head,
+        "caveat_templates": [{"name": t.name, "version": t.version, "sha256": t.sha256} for t in caveats],
+        "validation_sha256": validation.sha256 if validation else None,
+    }
+    activity = store.start_activity(case_id, "report", examiner, parameters, software_versions(),
+                                    inputs=[{"run_id": run_id}, {"custody_log_head": log_head}])
+    rows = store.finish_activity(activity.id, examiner, outputs=[{"report_id": built.report_id}], artifacts=[
+        ("report", f"{case_id}-{built.report_id}.pdf", built.pdf, "application/pdf")])
+    store.record_event(case_id, examiner, "report", "artifact", str(rows[0].id), built.sha256,
+                       details={"report_id": built.report_id, "run_id": run_id, "path": str(path.resolve())})
+    return rows[0].id

@@ -1,0 +1,227 @@
+"""`fs2f case report`: the PDF's sections, hashes and figures, its recording in the store,
+reproducibility, and one-line refusals. Cases are real (ingested through the CLI); runs are
+recorded through the store API with drawn images (see report_fixtures.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from pypdf import PdfReader
+
+from conftest import store_snapshot, write_tone
+from forensic_s2f.report import validation
+from forensic_s2f.report.caveats import CAVEATS_DIR
+from forensic_s2f.report.context import SECTION_TITLES
+from forensic_s2f.store.case_store import CaseStore
+from report_fixtures import make_case, write_validation
+
+
+@pytest.fixture
+def figures_file(tmp_path, monkeypatch) -> Path:
+    """The shipped-model validation path pointed at a fixture JSON for the test."""
+    path = write_validation(tmp_path / "validation.json")
+    monkeypatch.setattr(validation, "DEFAULT_VALIDATION_PATH", path)
+    return path
+
+
+@pytest.fixture
+def no_figures(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(validation, "DEFAULT_VALIDATION_PATH", tmp_path / "absent" / "validation.json")
+
+
+def _pages(path: Path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def _report(cli, case_id: str, output: Path, *extra: str) -> tuple[Path, str, list[str]]:
+    result = cli("case", "report", case_id, "--output", output, "-e", "Bob Examiner", *extra)
+    assert result.code == 0, result
+    path, sha = result.stdout.splitlines()[0].split("  sha256 ")
+    assert Path(path) == output and hashlib.sha256(output.read_bytes()).hexdigest() == sha
+    return output, sha, _pages(output)
+
+
+def _flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def test_many_speakers_report_contents(cli, store_dir, tmp_path, figures_file):
+    run_id = make_case(cli, store_dir, tmp_path, "C3", speakers=3)
+    assert cli("case", "add", "C3", write_tone(tmp_path / "later.flac", fmt="FLAC"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    head_before = store.case_summary("C3").head_hash
+    evidence = store.evidence("C3")[0]
+    output, sha, pages = _report(cli, "C3", tmp_path / "out" / "c3.pdf", "-e", "Zoë Ødegård")
+    text = _flat(" ".join(pages))
+    report_id = re.search(r"R-\d+-[0-9a-f]{12}", pages[0]).group(0)
+    assert report_id.startswith(f"R-{run_id}-")
+
+    # every page: case id, report id, page x of y
+    for number, page in enumerate(pages, start=1):
+        assert f"Case C3 · Report {report_id}" in page and f"Page {number} of {len(pages)}" in page
+    # cover: head hash pinned, examiner, software, summary of what was found
+    assert head_before in pages[0] and "Zoë Ødegård" in pages[0] and "fs2f 0.1.0" in pages[0]
+    assert "found 3 speakers" in _flat(pages[0])
+    for title in SECTION_TITLES:
+        assert title in text
+    # evidence table
+    assert evidence.sha256 in text and "384,044 bytes" in text and "exhibit AB/3" in text
+    assert "copied from seized phone" in text and "pcm_s16le, 16000 Hz, 1 channel" in text
+    assert "Evidence 2: later.flac (not analysed in this run)" in text
+    # one page per speaker, each with its three images and the attribute figure
+    reader = PdfReader(output)
+    speaker_pages = [i for i, page in enumerate(pages) if re.search(r"3\.\d Speaker SPEAKER_0\d", page)]
+    assert len(speaker_pages) == 3
+    for index in speaker_pages:
+        assert len(reader.pages[index].images) == 4
+    # confidence from measured figures: SPEAKER_00 used 3.6 s → the 3 s row; SPEAKER_01 only 0.8 s
+    assert "with 3 s of speech per clip (this speaker: 3.6 s)" in text and "93.9 %" in text
+    assert "only 0.8 s of speech, less than the shortest duration validated (1 s)" in text
+    # validation section quotes the file's figures and its hash
+    assert validation.load_validation_figures(figures_file).sha256 in text
+    for figure in ("96.1 %", "0.021", "47.3 %", "91.9 %", "46.8 %", "20.0 %"):
+        assert figure in text
+    # caveats: each template's title, text and SHA-256; case-specific caveats from warnings
+    for template in sorted(CAVEATS_DIR.glob("*.md")):
+        assert hashlib.sha256(template.read_bytes()).hexdigest() in text and template.name in text
+    assert "not identification evidence" in text and "SPEAKER_01: only 0.8 s of speech: low reliability." in text
+    # method: activities with model hash; appendix: every custody event's entry hash
+    assert "speech2face (completed)" in text and "ab" * 32 in text
+    for event in store.custody_log("C3")[:-4]:  # the last four events record this report
+        assert event.entry_hash in text
+
+    # recorded: an artifact of a 'report' activity, a custody event naming the file, a clean audit
+    report_artifact = [a for a in store.artifacts("C3") if a.kind == "report"]
+    assert len(report_artifact) == 1 and report_artifact[0].sha256 == sha
+    last = store.custody_log("C3")[-1]
+    assert (last.action, last.object_sha256) == ("report", sha) and str(output.resolve()) in last.details_json
+    activity = [a for a in store.activities("C3") if a.kind == "report"][0]
+    assert activity.run_id is None and report_id in activity.parameters_json and head_before in activity.parameters_json
+    assert cli("audit", "verify", "C3").code == 0
+
+
+def test_one_speaker_without_figures(cli, store_dir, tmp_path, no_figures):
+    make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    _, _, pages = _report(cli, "C1", tmp_path / "c1.pdf")
+    text = _flat(" ".join(pages))
+    assert "found 1 speaker " in text and "3.1 Speaker SPEAKER_00" in text and "3.2 Speaker" not in text
+    assert "Measured validation figures are unavailable" in text
+    assert "No measured validation figures are available for this model" in text
+    validation_page = next(page for page in pages[1:] if "5 Validation of the model" in page)
+    assert "%" not in validation_page
+
+
+def test_zero_speakers(cli, store_dir, tmp_path, figures_file):
+    make_case(cli, store_dir, tmp_path, "C0", speakers=0)
+    _, _, pages = _report(cli, "C0", tmp_path / "c0.pdf")
+    text = _flat(" ".join(pages))
+    assert "No speaker was found in any recording" in text
+    assert "no speech found: no speakers to analyse" in text
+    assert "there are no speaker estimates to show" in text and "Speaker SPEAKER_" not in text
+
+
+def test_same_run_same_content(cli, store_dir, tmp_path, figures_file):
+    make_case(cli, store_dir, tmp_path, "C2", speakers=2)
+    _, sha_a, first = _report(cli, "C2", tmp_path / "a.pdf")
+    _, sha_b, second = _report(cli, "C2", tmp_path / "b.pdf")
+    assert sha_a != sha_b  # written at another time, and the log grew by the first report
+    furniture = re.compile(r"written \S+ \S+ UTC|Page \d+ of \d+")
+    appendix = next(i for i, page in enumerate(first) if i > 0 and "Appendix A Custody log" in page)
+    for a, b in zip(first[1:appendix], second[1:appendix], strict=True):
+        assert furniture.sub("", a) == furniture.sub("", b)
+    assert re.search(r"R-\d+-[0-9a-f]{12}", first[0]).group(0) == re.search(r"R-\d+-[0-9a-f]{12}", second[0]).group(0)
+
+
+def test_bytes_deterministic(cli, store_dir, tmp_path, figures_file):
+    from forensic_s2f.report.build import build_report
+    from forensic_s2f.report.caveats import load_caveats
+    from forensic_s2f.report.data import gather_report_data
+
+    make_case(cli, store_dir, tmp_path, "D1", speakers=2)
+    data = gather_report_data(CaseStore(store_dir), "D1")
+    args = (data, load_caveats(), validation.load_validation_figures(), "Ann", "2026-01-02T03:04:05.000000Z")
+    assert build_report(*args).pdf == build_report(*args).pdf
+    changed = build_report(data, load_caveats(), None, "Ann", args[-1])
+    assert changed.report_id != build_report(*args).report_id
+
+
+def test_pages_render_non_blank(cli, store_dir, tmp_path, figures_file):
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm not found: install Debian's poppler-utils (make system-deps) to check rendered pages")
+    make_case(cli, store_dir, tmp_path, "R1", speakers=2)
+    output, _, pages = _report(cli, "R1", tmp_path / "r1.pdf")
+    subprocess.run(["pdftoppm", "-png", "-r", "30", str(output), str(tmp_path / "page")], check=True)
+    images = sorted(tmp_path.glob("page-*.png"))
+    assert len(images) == len(pages)
+    for image in images:
+        grey = np.asarray(Image.open(image).convert("L"))
+        body = grey[int(0.08 * grey.shape[0]): int(0.9 * grey.shape[0])]  # without header and footer
+        assert (body < 200).mean() > 0.005, f"{image.name} looks blank"
+
+
+def _one_line_error(result) -> str:
+    assert result.code != 0 and "Traceback" not in result.stderr + result.stdout, result
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    return result.stderr
+
+
+def test_unknown_case(cli, store_dir, tmp_path):
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    line = _one_line_error(cli("case", "report", "NOPE", "-o", tmp_path / "x.pdf", "-e", "Ann"))
+    assert "no case 'NOPE'" in line and not (tmp_path / "x.pdf").exists()
+
+
+def test_case_never_analysed(cli, store_dir, tmp_path):
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    before = store_snapshot(store_dir)
+    line = _one_line_error(cli("case", "report", "C1", "-o", tmp_path / "x.pdf", "-e", "Ann"))
+    assert "no completed analysis" in line and store_snapshot(store_dir) == before
+
+
+def test_unfinished_run_refused(cli, store_dir, tmp_path):
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    run = CaseStore(store_dir).start_run("C1", "Ann", {}, [1])
+    line = _one_line_error(cli("case", "report", "C1", "--run", run.id, "-o", tmp_path / "x.pdf", "-e", "Ann"))
+    assert f"run {run.id} of case 'C1' is running, not completed" in line
+
+
+def test_existing_output_not_overwritten(cli, store_dir, tmp_path, figures_file):
+    make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    target = tmp_path / "taken.pdf"
+    target.write_bytes(b"someone else's file")
+    before = store_snapshot(store_dir)
+    line = _one_line_error(cli("case", "report", "C1", "-o", target, "-e", "Ann"))
+    assert "already exists" in line and target.read_bytes() == b"someone else's file"
+    assert store_snapshot(store_dir) == before
+
+
+def test_default_output_in_current_folder(cli, store_dir, tmp_path, figures_file, monkeypatch):
+    run_id = make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    monkeypatch.chdir(tmp_path)
+    result = cli("case", "report", "C1", "-e", "Ann", "--json")
+    assert result.code == 0, result
+    record = json.loads(result.stdout)
+    path = tmp_path / f"C1-report-run{run_id}.pdf"
+    assert Path(record["path"]) == path and record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record["run_id"] == run_id and record["report_id"].startswith(f"R-{run_id}-")
+
+
+def test_tampered_artifact_refused(cli, store_dir, tmp_path, figures_file):
+    make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    store = CaseStore(store_dir)
+    face = next(a for a in store.artifacts("C1") if a.kind == "face")
+    path = store.vault.path_of(face.sha256)
+    os.chmod(path, 0o644)
+    path.write_bytes(path.read_bytes()[:-1] + b"\x00")
+    line = _one_line_error(cli("case", "report", "C1", "-o", tmp_path / "x.pdf", "-e", "Ann"))
+    assert "fails verification" in line and not (tmp_path / "x.pdf").exists()
+

@@ -1,0 +1,106 @@
+"""The report's parts on known inputs: validation file, caveat templates, confidence wording, figures."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+from PIL import Image
+
+from forensic_s2f.errors import Fs2fError
+from forensic_s2f.report import figures
+from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
+from forensic_s2f.report.confidence import confidence_statement, probability_spread
+from forensic_s2f.report.validation import load_validation_figures
+from report_fixtures import FIXTURE_VALIDATION, write_validation
+
+
+def test_validation_absent_is_none(tmp_path):
+    assert load_validation_figures(tmp_path / "validation.json") is None
+
+
+def test_validation_parsed(tmp_path):
+    path = write_validation(tmp_path / "validation.json")
+    found = load_validation_figures(path)
+    assert found.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (found.gender_accuracy, found.gender_ece, found.age_within_one) == (0.9612, 0.021, 0.9188)
+    assert [(r.k, r.rate, r.chance) for r in found.retrieval] == [(1, 0.0812, 0.02), (5, 0.3044, 0.1), (10, 0.4677, 0.2)]
+    assert [row.seconds for row in found.by_seconds] == [1.0, 3.0, 6.0]
+    assert found.for_seconds(0.5) is None and found.for_seconds(3.0).seconds == 3.0
+    assert found.for_seconds(5.9).seconds == 3.0 and found.for_seconds(40).seconds == 6.0
+    assert found.group("gender", "female").clips == 287 and found.group("age", "60+").age_exact == 0.44
+    assert found.group("age", "90+") is None
+
+
+@pytest.mark.parametrize("broken", [
+    "not json",
+    json.dumps({"gender": {}}),
+    json.dumps({**FIXTURE_VALIDATION, "gender": {"accuracy": 96.1}}),  # a percentage where a fraction belongs
+])
+def test_validation_unreadable_is_an_error(tmp_path, broken):
+    path = tmp_path / "validation.json"
+    path.write_text(broken)
+    with pytest.raises(Fs2fError, match="not a readable validation-figures file"):
+        load_validation_figures(path)
+
+
+def test_shipped_caveats_load_with_hashes():
+    templates = load_caveats()
+    assert [t.name for t in templates] == sorted(p.name for p in CAVEATS_DIR.glob("*.md"))
+    for template in templates:
+        assert template.sha256 == hashlib.sha256((CAVEATS_DIR / template.name).read_bytes()).hexdigest()
+        assert template.title and template.body and not template.body.startswith("---")
+    text = " ".join(t.body for t in templates)
+    for needed in ("not a portrait", "investigative aid", "762 voice-face pairs", "Telephone band", "perceived"):
+        assert needed in text
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("01-topic.md", "---\ntitle: T\nversion: 1\n---\nbody", "names must look like"),
+    ("01-topic-v1.md", "no front matter", "must start with front matter"),
+    ("01-topic-v2.md", "---\ntitle: T\nversion: 1\n---\nbody", "version equal to the file name"),
+    ("01-topic-v1.md", "---\nversion: 1\n---\nbody", "needs a title"),
+])
+def test_malformed_caveat_templates_refused(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(Fs2fError, match=message):
+        load_caveats(tmp_path)
+
+
+def test_no_caveat_templates_refused(tmp_path):
+    with pytest.raises(Fs2fError, match="no caveat templates"):
+        load_caveats(tmp_path)
+
+
+def test_spread_from_members_or_keys():
+    members = [{"gender": {"female": 0.2, "male": 0.8}}, {"gender": {"female": 0.4, "male": 0.6}}]
+    assert probability_spread({"gender": {"female": 0.3, "male": 0.7}, "members": members}, "gender") == \
+        pytest.approx({"female": 0.1, "male": 0.1})
+    assert probability_spread({"age_std": {"<18": 0.05}}, "age") == {"<18": 0.05}
+    assert probability_spread({"spread": {"gender": {"female": 0.02, "male": 0.02}}}, "gender") == {"female": 0.02, "male": 0.02}
+    assert probability_spread({"gender": {"female": 0.3, "male": 0.7}}, "gender") is None
+
+
+def test_confidence_quotes_measured_figures(tmp_path):
+    found = load_validation_figures(write_validation(tmp_path / "validation.json"))
+    prediction = {"gender": {"female": 0.1, "male": 0.9}, "age": {"30-44": 0.6, "45-59": 0.4}, "seconds_used": 7.5}
+    text = " ".join(confidence_statement(prediction, found))
+    assert "with 6 s of speech per clip (this speaker: 7.5 s)" in text and "96.1 %" in text
+    assert "annotated male, it was right for 97.5 % (471 clips)" in text
+    assert "For clips annotated 30-44: exact 42.0 %" in text and "46.8 %" in text and "20.0 %" in text
+    assert "overstate" not in text
+    assert "likely to overstate" in " ".join(confidence_statement(prediction, found, ["narrow band: 3.9 kHz"]))
+    assert "unvalidated" in " ".join(confidence_statement(prediction, None))
+    assert confidence_statement({}, found) == ["No estimate was made for this speaker, so no confidence applies."]
+
+
+def test_figures_deterministic_and_ordered():
+    gender, age = {"male": 0.3, "female": 0.7}, {"60+": 0.1, "18-29": 0.2, "<18": 0.1, "45-59": 0.3, "30-44": 0.3}
+    png = figures.attribute_png(gender, None, age, {"<18": 0.05})
+    assert png == figures.attribute_png(gender, None, age, {"<18": 0.05})
+    assert figures.ordered(age) == ["<18", "18-29", "30-44", "45-59", "60+"]
+    timeline = figures.timeline_png([("A", 0.0, 1.0), ("B", 1.5, 3.0)], 4.0, ["A", "B"])
+    assert timeline == figures.timeline_png([("A", 0.0, 1.0), ("B", 1.5, 3.0)], 4.0, ["A", "B"])
+    assert b"Software" not in timeline and Image.open(io.BytesIO(timeline)).size[0] == figures.DPI * figures.FIGURE_WIDTH_INCHES

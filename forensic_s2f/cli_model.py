@@ -1,0 +1,165 @@
+"""`fs2f model ...`: predict faces and attributes from voices, show the model card, train, evaluate."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from forensic_s2f.errors import Fs2fError, InputError
+
+model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Print an Fs2fError as `error: ...` on stderr and exit non-zero, without a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except Fs2fError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(error.exit_code) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    )
+
+
+@model_app.command()
+@_one_line_errors
+def predict(
+    files: list[Path] = typer.Argument(..., help="Audio files (any format FFmpeg reads)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for one sub-folder per input."),
+    model_dir: Path | None = typer.Option(None, "--model", help="Weights folder (default: shipped)."),
+) -> None:
+    """Estimate gender, age bracket and a canonical face for each file's speaker."""
+    from forensic_s2f.audio.decode import load
+    from forensic_s2f.s2f.model import load_model
+    from forensic_s2f.s2f.predict import write_prediction
+
+    model = load_model(model_dir)
+    table = Table("file", "gender", "age", "speech (s)", "warnings", "output")
+    failed = 0
+    used: set[str] = set()
+    for path in files:
+        try:
+            audio = load(path)
+            try:
+                prediction = model.predict(audio.samples, audio.sample_rate)
+            except InputError:
+                raise
+            except Fs2fError as error:
+                raise InputError(path, str(error)) from None
+        except Fs2fError as error:
+            failed += 1
+            typer.echo(f"error: {error}", err=True)
+            continue
+        name = path.stem
+        for suffix in range(2, len(files) + 2):
+            if name not in used:
+                break
+            name = f"{path.stem}-{suffix}"
+        used.add(name)
+        written = write_prediction(prediction, output / name)
+        gender = max(prediction.gender, key=prediction.gender.get)
+        age = max(prediction.age, key=prediction.age.get)
+        table.add_row(
+            str(path),
+            f"{gender} {prediction.gender[gender]:.2f}",
+            f"{age} {prediction.age[age]:.2f}",
+            f"{prediction.seconds_used:.1f}",
+            "; ".join(prediction.warnings) or "-",
+            str(written["prediction"].parent),
+        )
+    if table.row_count:
+        out.print(table)
+    if failed:
+        typer.echo(f"{failed} of {len(files)} file(s) failed", err=True)
+        raise typer.Exit(1)
+
+
+@model_app.command()
+@_one_line_errors
+def info(
+    model_dir: Path | None = typer.Option(None, "--model", help="Weights folder (default: shipped)."),
+) -> None:
+    """Print the model card: training data, method, validation figures, limitations."""
+    from forensic_s2f.s2f.model import load_model
+
+    typer.echo(load_model(model_dir).card())
+
+
+@model_app.command()
+@_one_line_errors
+def train(
+    data: Path = typer.Option(..., "--data", help="Voice–face pair folder (labels.csv, audio/, face_f2f/)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the new weights."),
+    members: int = typer.Option(5, "--members", min=2, help="Ensemble members."),
+    seed: int = typer.Option(0, "--seed", help="Seed for bootstrap resamples and folds."),
+    limit: int | None = typer.Option(None, "--limit", min=10, help="Train on the first N clips only."),
+) -> None:
+    """Train the model (reproduces the shipped weights from ../shared/data/s2f-pairs)."""
+    from forensic_s2f.s2f.train import train as train_model
+
+    with _progress() as bar:
+        task = bar.add_task("embedding clips", total=None)
+        model = train_model(
+            data, output, members, seed, limit, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    typer.echo(f"wrote {output} (model.npz sha256 {model.sha256})")
+
+
+@model_app.command()
+@_one_line_errors
+def evaluate(
+    data: Path = typer.Option(..., "--data", help="Voice–face pair folder."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds (split by video)."),
+    members: int = typer.Option(5, "--members", min=2, help="Ensemble members."),
+    seed: int = typer.Option(0, "--seed", help="Seed for folds, resamples and retrieval pools."),
+    limit: int | None = typer.Option(None, "--limit", min=10, help="Evaluate on the first N clips only."),
+    json_out: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON here."),
+    attach_to: Path | None = typer.Option(
+        None, "--attach-to", help="Weights folder to receive validation.json (manifest re-signed)."
+    ),
+    card: Path | None = typer.Option(None, "--card", help="Write the model card (markdown) here."),
+) -> None:
+    """Cross-validated gender, age, calibration and face-retrieval figures."""
+    from forensic_s2f.s2f.evaluate import evaluate as evaluate_model
+    from forensic_s2f.s2f.evaluate import format_evaluation
+    from forensic_s2f.s2f.model import attach_validation, load_model
+
+    with _progress() as bar:
+        tasks: dict[str, Any] = {}
+
+        def step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = evaluate_model(data, folds, seed, members, limit=limit, progress=step)
+    typer.echo(format_evaluation(result))
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    if attach_to is not None:
+        attach_validation(attach_to, result)
+    if card is not None:
+        card.write_text(load_model(attach_to).card())
+
+
+if __name__ == "__main__":
+    model_app()

@@ -1,0 +1,77 @@
+"""The model card (markdown), written from the model's configuration and its validation figures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from forensic_s2f.s2f.evaluate import format_evaluation
+
+if TYPE_CHECKING:
+    from forensic_s2f.s2f.model import Speech2FaceModel
+
+
+def model_card(model: Speech2FaceModel) -> str:
+    """Markdown: training data, method, validation figures, limitations."""
+    params = model.get_params()
+    training: dict[str, Any] = model.training
+    hp = training.get("hyperparameters", {})
+    parts = [
+        f"# Model card: {model.name}",
+        "",
+        f"Weights SHA-256 (model.npz): `{model.sha256}`",
+        "",
+        "## Intended use",
+        "An investigative aid that suggests perceived gender, an age bracket and a canonical-face "
+        "impression from a voice, with stated uncertainty. It is not identification evidence: the "
+        "face is an average of faces that voices like this one had in a small training set.",
+        "",
+        "## Training data",
+        f"{training.get('clips', '?')} voice–face pairs from {training.get('videos', '?')} YouTube videos "
+        "(the Speech2Face CVPR 2019 supplementary test examples from AVSpeech): 6 s of speech, the "
+        "speaker's canonical frontal face (224 px) and perceived gender / age-bracket labels from one "
+        "annotator (second-annotator agreement 98.8 % gender, 82.3 % exact age bracket). Skewed to "
+        "English-language online talks, more male, ages 18-59; only 12 speakers under 18.",
+        "",
+        "## Method",
+        "- Voice activity: silero-vad (weights shipped in the `silero_vad` package).",
+        "- Voice: resemblyzer's GE2E speaker encoder (weights shipped in the package). Speech regions "
+        f"are joined, normalised to {params['encoder']['target_dbfs']} dBFS, cut into 1.6 s windows at "
+        f"{params['encoder']['partials_per_second']} windows per second; the embedding is the "
+        "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way.",
+        f"- Face: PCA appearance model of the canonical faces at {params['face']['size']} px with "
+        f"{params['face']['n_components']} components (the face representation); decoded faces are "
+        "upsampled to 224 px.",
+        f"- Heads: an ensemble of {params['heads']['members']} members, each fitted on its own bootstrap "
+        "resample (seeded): logistic regression for gender "
+        f"(C={hp.get('gender_c')}), multinomial logistic regression for the age bracket "
+        f"(C={hp.get('age_c')}), ridge regression for the face coefficients (alpha={hp.get('face_alpha')}) "
+        "with per-coefficient variance from out-of-bag error.",
+        f"- Calibration: temperature scaling on out-of-fold ensemble logits (folds by video): "
+        f"T_gender={params['temperatures']['gender']:.3f}, T_age={params['temperatures']['age']:.3f}.",
+        "- Outputs: calibrated gender and age probabilities with the members' spread, the mean face, "
+        "each member's face and the per-pixel spread across members.",
+        "",
+        "## Validation",
+    ]
+    if model.validation:
+        parts += ["```", format_evaluation(model.validation), "```"]
+    else:
+        parts.append("No validation figures are attached to these weights (run `fs2f model evaluate`).")
+    parts += [
+        "",
+        "## Limitations",
+        "- Age from voice is weak: the age head adds little over always answering the commonest "
+        "bracket; treat the age estimate as a hint, never a finding.",
+        "- The face is a smooth population average conditioned on voice (mainly gender, age and "
+        "accent); it must never be used to identify a person.",
+        "- Fewer than 1 s of speech is refused; 1–3 s is flagged as low reliability; clipped or noisy "
+        "audio, and members that disagree, are flagged in the warnings.",
+        "- Labels are perceived by one annotator; the training population is narrow (see above).",
+        "",
+        "## Reproduction",
+        "`fs2f model train --data ../shared/data/s2f-pairs --output DIR` rebuilds model.npz and "
+        "config.json bit for bit on the same software stack; "
+        "`fs2f model evaluate --data ../shared/data/s2f-pairs` reproduces the figures.",
+        "",
+    ]
+    return "\n".join(parts)

@@ -1,0 +1,266 @@
+"""The Speech2Face model: VAD → GE2E voice embedding → ensemble heads → PCA face decoder.
+
+Weights folder: `model.npz` (arrays, written deterministically), `config.json` (parameters and
+temperatures), optional `validation.json` (cross-validated figures) and `manifest.json` (SHA-256 of
+each of those files, checked on load).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensic_s2f.audio.vad import SileroVAD, speech_seconds
+from forensic_s2f.errors import Fs2fError
+from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
+from forensic_s2f.s2f.checks import input_warnings, require_speech
+from forensic_s2f.s2f.dataset import AGE_BRACKETS, GENDERS
+from forensic_s2f.s2f.encoder import GE2EEncoder
+from forensic_s2f.s2f.face import PCAFaceModel, to_uint8_image
+from forensic_s2f.s2f.heads import EnsembleHeads, HeadOutputs
+from forensic_s2f.s2f.predict import Prediction
+
+DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+MODEL_NAME = "fs2f-s2f-ge2e-pca"
+ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE, MANIFEST_FILE = (
+    "model.npz",
+    "config.json",
+    "validation.json",
+    "manifest.json",
+)
+GENDER_SPREAD_WARNING = 0.15  # std of members' P(male) above which members disagree
+GENDER_UNSURE = 0.8  # below this top gender probability the gender is called uncertain
+
+
+class Speech2FaceModel:
+    """A trained model; build with `load_model()` or `forensic_s2f.s2f.train.fit_model()`."""
+
+    def __init__(
+        self,
+        vad: SileroVAD,
+        encoder: GE2EEncoder,
+        heads: EnsembleHeads,
+        face: PCAFaceModel,
+        temperatures: dict[str, float],
+        training: dict[str, Any],
+        validation: dict[str, Any] | None = None,
+        sha256: str = "",
+    ) -> None:
+        self.vad = vad
+        self.encoder = encoder
+        self.heads = heads
+        self.face = face
+        self.temperatures = temperatures
+        self.training = training
+        self.validation = validation
+        self.sha256 = sha256
+
+    @property
+    def name(self) -> str:
+        return MODEL_NAME
+
+    def get_params(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "vad": self.vad.get_params(),
+            "encoder": self.encoder.get_params(),
+            "heads": self.heads.get_params(),
+            "face": self.face.get_params(),
+            "temperatures": self.temperatures,
+        }
+
+    def load_networks(self) -> None:
+        """Load the VAD and GE2E networks now rather than on the first prediction."""
+        for network in (self.vad.model, self.encoder.model):
+            network.eval()
+
+    def speech_regions(self, samples: np.ndarray, sample_rate: int) -> list[tuple[float, float]]:
+        return self.vad(samples, sample_rate)
+
+    def embed(self, samples: np.ndarray, sample_rate: int, speech_regions: list[tuple[float, float]]):
+        return self.encoder(samples, sample_rate, speech_regions)
+
+    def predict(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        speech_regions: list[tuple[float, float]] | None = None,
+    ) -> Prediction:
+        """Estimate from mono float samples at `sample_rate` Hz; regions in seconds (None: run VAD).
+
+        Raises SpeechError (an Fs2fError) when there is less than 1 s of speech.
+        """
+        samples = np.asarray(samples, dtype=np.float32)
+        if samples.ndim != 1:
+            raise Fs2fError(f"expected mono samples of shape (n,), got {samples.shape}")
+        if not np.all(np.isfinite(samples)):
+            raise Fs2fError("audio contains NaN or infinite samples")
+        regions = self.speech_regions(samples, sample_rate) if speech_regions is None else speech_regions
+        require_speech(speech_seconds(regions))
+        warnings = input_warnings(samples, sample_rate, regions)
+        voice = self.embed(samples, sample_rate, regions)
+        outputs = self.heads(voice.embedding[None, :])
+        prediction = self._assemble(outputs, warnings)
+        prediction.embedding = voice.embedding
+        prediction.seconds_used = voice.seconds_used
+        prediction.speech_regions = [(float(a), float(b)) for a, b in regions]
+        return prediction
+
+    def attribute_probabilities(self, outputs: HeadOutputs) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated ensemble P(male) (n,) and age-bracket probabilities (n, 5)."""
+        gender = binary_probabilities(outputs.gender_logits.mean(axis=0), self.temperatures["gender"])
+        age = class_probabilities(outputs.age_logits.mean(axis=0), self.temperatures["age"])
+        return gender, age
+
+    def _assemble(self, outputs: HeadOutputs, warnings: list[str]) -> Prediction:
+        p_male, p_age = self.attribute_probabilities(outputs)
+        member_male = binary_probabilities(outputs.gender_logits[:, 0], self.temperatures["gender"])
+        member_age = class_probabilities(outputs.age_logits[:, 0], self.temperatures["age"])
+        codes = outputs.face_mean[:, 0, :]
+        code = codes.mean(axis=0)
+        code_variance = outputs.face_variance.mean(axis=0) + codes.var(axis=0)
+        member_small = self.face.decode(codes)
+        members = [to_uint8_image(face) for face in member_small]
+        stack = np.stack(members).astype(np.float32) / 255.0
+        face_std = stack.std(axis=0).mean(axis=2)
+        gender = {"female": float(1 - p_male[0]), "male": float(p_male[0])}
+        spread = float(member_male.std())
+        if spread > GENDER_SPREAD_WARNING:
+            warnings.append(f"ensemble members disagree on gender (spread {spread:.2f})")
+        if max(gender.values()) < GENDER_UNSURE:
+            warnings.append(f"gender uncertain (top probability {max(gender.values()):.2f})")
+        return Prediction(
+            gender=gender,
+            gender_spread={"female": spread, "male": spread},
+            age={b: float(p) for b, p in zip(AGE_BRACKETS, p_age[0])},
+            age_spread={b: float(s) for b, s in zip(AGE_BRACKETS, member_age.std(axis=0))},
+            face=to_uint8_image(self.face.decode(code[None])[0]),
+            face_std=face_std,
+            member_faces=members,
+            face_code=code,
+            face_code_variance=code_variance,
+            embedding=np.zeros(0, np.float32),
+            seconds_used=0.0,
+            speech_regions=[],
+            model_name=self.name,
+            model_sha256=self.sha256,
+            warnings=warnings,
+        )
+
+    def card(self) -> str:
+        """The model card (markdown) with the measured validation figures."""
+        from forensic_s2f.s2f.card import model_card
+
+        return model_card(self)
+
+    def save(self, directory: Path) -> dict[str, str]:
+        """Write model.npz, config.json and manifest.json (plus validation.json if set)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_arrays(directory / ARRAYS_FILE, {**self.heads.arrays(), **self.face.arrays()})
+        config = {
+            "name": self.name,
+            "format": 1,
+            "params": self.get_params(),
+            "training": self.training,
+        }
+        (directory / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        files = [ARRAYS_FILE, CONFIG_FILE]
+        if self.validation is not None:
+            write_validation(directory, self.validation)
+            files.append(VALIDATION_FILE)
+        manifest = write_manifest(directory, files)
+        self.sha256 = manifest[ARRAYS_FILE]
+        return manifest
+
+
+def write_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz readable by numpy.load, byte-identical for identical arrays (fixed zip dates)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            buffer = io.BytesIO()
+            np.save(buffer, np.ascontiguousarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, buffer.getvalue())
+
+
+def write_validation(directory: Path, validation: dict[str, Any]) -> None:
+    (Path(directory) / VALIDATION_FILE).write_text(json.dumps(validation, indent=2, sort_keys=True) + "\n")
+
+
+def attach_validation(directory: Path, validation: dict[str, Any]) -> dict[str, str]:
+    """Add (or replace) validation.json in a weights folder and re-sign its manifest."""
+    load_model(directory)  # refuse to sign a folder whose files do not match its manifest
+    write_validation(directory, validation)
+    return write_manifest(directory, [ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE])
+
+
+def write_manifest(directory: Path, files: list[str]) -> dict[str, str]:
+    """manifest.json: {"files": {name: sha256}} for `files` in `directory`."""
+    hashes = {name: file_sha256(Path(directory) / name) for name in sorted(files)}
+    (Path(directory) / MANIFEST_FILE).write_text(json.dumps({"files": hashes}, indent=2) + "\n")
+    return hashes
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_model(path: Path | None = None) -> Speech2FaceModel:
+    """Load and verify a weights folder (None: the shipped default weights).
+
+    Raises Fs2fError naming the file when the manifest or a listed file is missing or altered.
+    """
+    directory = Path(path) if path is not None else DEFAULT_WEIGHTS_DIR
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise Fs2fError(f"model weights {directory}: no {MANIFEST_FILE}")
+    try:
+        expected = json.loads(manifest_path.read_text())["files"]
+    except (ValueError, KeyError, TypeError):
+        raise Fs2fError(f"model weights {manifest_path}: not a valid manifest") from None
+    for required in (ARRAYS_FILE, CONFIG_FILE):
+        if required not in expected:
+            raise Fs2fError(f"model weights {manifest_path}: does not list {required}")
+    for name, digest in expected.items():
+        file = directory / name
+        if not file.is_file():
+            raise Fs2fError(f"model weights {file}: missing")
+        actual = file_sha256(file)
+        if actual != digest:
+            raise Fs2fError(
+                f"model weights {file}: SHA-256 mismatch (manifest {digest[:12]}…, file {actual[:12]}…); "
+                "the file was altered or corrupted"
+            )
+    config = json.loads((directory / CONFIG_FILE).read_text())
+    with np.load(directory / ARRAYS_FILE, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    params = config["params"]
+    validation = None
+    if VALIDATION_FILE in expected:
+        validation = json.loads((directory / VALIDATION_FILE).read_text())
+    encoder_params = {k: v for k, v in params["encoder"].items() if k != "encoder"}
+    vad_params = {k: v for k, v in params["vad"].items() if k != "model"}
+    model = Speech2FaceModel(
+        vad=SileroVAD(**vad_params),
+        encoder=GE2EEncoder(**encoder_params),
+        heads=EnsembleHeads.from_arrays(arrays, params["heads"]),
+        face=PCAFaceModel.from_arrays(arrays, size=params["face"]["size"]),
+        temperatures=params["temperatures"],
+        training=config["training"],
+        validation=validation,
+        sha256=expected[ARRAYS_FILE],
+    )
+    model.load_networks()
+    return model

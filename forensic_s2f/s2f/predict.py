@@ -1,0 +1,94 @@
+"""A voice-to-face estimate and its files: face.png, uncertainty.png, members.png, prediction.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+UNCERTAINTY_FULL_SCALE = 0.15  # per-pixel std (intensity in [0, 1]) drawn as the hottest colour
+
+
+@dataclass
+class Prediction:
+    """What the model says about one voice, with its uncertainty.
+
+    gender / age: calibrated ensemble probabilities; *_spread: std of the members' probabilities.
+    face: mean canonical face, uint8 (224, 224, 3). face_std: per-pixel std across members'
+    faces, float32 (224, 224), intensity units in [0, 1]. member_faces: one uint8 face per member.
+    face_code: the predicted face representation (PCA coefficients); face_code_variance: its
+    predictive variance (members' out-of-bag error plus spread between members).
+    embedding: the 256-d GE2E voice embedding. seconds_used: seconds of speech embedded.
+    """
+
+    gender: dict[str, float]
+    gender_spread: dict[str, float]
+    age: dict[str, float]
+    age_spread: dict[str, float]
+    face: np.ndarray
+    face_std: np.ndarray
+    member_faces: list[np.ndarray]
+    face_code: np.ndarray
+    face_code_variance: np.ndarray
+    embedding: np.ndarray
+    seconds_used: float
+    speech_regions: list[tuple[float, float]]
+    model_name: str
+    model_sha256: str
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON document written as prediction.json."""
+        return {
+            "gender": _rounded(self.gender),
+            "age": _rounded(self.age),
+            "gender_member_spread": _rounded(self.gender_spread),
+            "age_member_spread": _rounded(self.age_spread),
+            "seconds_used": round(float(self.seconds_used), 3),
+            "speech_regions": [[round(a, 3), round(b, 3)] for a, b in self.speech_regions],
+            "face": {
+                "image": "face.png",
+                "uncertainty_image": "uncertainty.png",
+                "members_image": "members.png",
+                "uncertainty_full_scale_std": UNCERTAINTY_FULL_SCALE,
+                "mean_pixel_std": round(float(self.face_std.mean()), 5),
+                "members": len(self.member_faces),
+                "code": [round(float(v), 5) for v in self.face_code],
+                "code_variance": [round(float(v), 6) for v in self.face_code_variance],
+            },
+            "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "warnings": list(self.warnings),
+        }
+
+
+def uncertainty_image(face_std: np.ndarray) -> np.ndarray:
+    """Per-pixel std (h, w) as a uint8 RGB heat map (black = none, yellow = UNCERTAINTY_FULL_SCALE)."""
+    from matplotlib import colormaps
+
+    level = np.clip(face_std / UNCERTAINTY_FULL_SCALE, 0.0, 1.0)
+    return (colormaps["inferno"](level)[..., :3] * 255).round().astype(np.uint8)
+
+
+def write_prediction(prediction: Prediction, out_dir: Path) -> dict[str, Path]:
+    """Write the four files into `out_dir` (created if needed); returns {name: path}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "face": out_dir / "face.png",
+        "uncertainty": out_dir / "uncertainty.png",
+        "members": out_dir / "members.png",
+        "prediction": out_dir / "prediction.json",
+    }
+    Image.fromarray(prediction.face).save(paths["face"])
+    Image.fromarray(uncertainty_image(prediction.face_std)).save(paths["uncertainty"])
+    Image.fromarray(np.concatenate(prediction.member_faces, axis=1)).save(paths["members"])
+    paths["prediction"].write_text(json.dumps(prediction.to_json(), indent=2) + "\n")
+    return paths
+
+
+def _rounded(values: dict[str, float]) -> dict[str, float]:
+    return {name: round(float(value), 4) for name, value in values.items()}

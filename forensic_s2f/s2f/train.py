@@ -1,0 +1,147 @@
+"""Training: embed every clip, fit the face PCA, the ensemble heads and the temperatures.
+
+Temperatures are fitted on out-of-fold ensemble logits (folds split by source video), so the
+shipped probabilities are calibrated on clips the heads did not see.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensic_s2f.audio.decode import load
+from forensic_s2f.audio.vad import SileroVAD
+from forensic_s2f.s2f.calibration import fit_temperature
+from forensic_s2f.s2f.dataset import PairSet, cached_embeddings, load_faces, load_pairs
+from forensic_s2f.s2f.encoder import GE2EEncoder, truncate_regions
+from forensic_s2f.s2f.face import PCAFaceModel
+from forensic_s2f.s2f.heads import EnsembleHeads
+from forensic_s2f.s2f.model import Speech2FaceModel
+
+DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
+    "face_size": 64,
+    "face_components": 32,
+    "face_alpha": 100.0,
+    "gender_c": 0.01,
+    "age_c": 0.01,
+    "calibration_folds": 5,
+}
+
+
+def grouped_folds(groups: list[str], folds: int, seed: int) -> np.ndarray:
+    """Fold index (n,) per item: groups shuffled by `seed`, dealt round-robin, so a group stays whole."""
+    unique = sorted(set(groups))
+    order = np.random.default_rng(seed).permutation(len(unique))
+    fold_of = {unique[g]: i % folds for i, g in enumerate(order)}
+    return np.array([fold_of[g] for g in groups], dtype=np.int64)
+
+
+def embed_clips(
+    data_dir: Path,
+    ids: list[str],
+    vad: SileroVAD,
+    encoder: GE2EEncoder,
+    seconds: float | None = None,
+    cache_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> np.ndarray:
+    """GE2E embeddings (n, 256) of each clip's speech (its first `seconds` of speech if given)."""
+    done = [0]
+
+    def embed(path: Path) -> np.ndarray:
+        audio = load(path)
+        regions = vad(audio.samples, audio.sample_rate) or [(0.0, audio.duration_seconds)]
+        if seconds is not None:
+            regions = truncate_regions(regions, seconds)
+        done[0] += 1
+        if progress is not None:
+            progress(done[0], len(ids))
+        return encoder(audio.samples, audio.sample_rate, regions).embedding
+
+    key = {"vad": vad.get_params(), "encoder": encoder.get_params(), "seconds": seconds}
+    return cached_embeddings(data_dir, ids, embed, key, cache_dir)
+
+
+def fit_model(
+    embeddings: np.ndarray,
+    pairs: PairSet,
+    faces: np.ndarray,
+    members: int = 5,
+    seed: int = 0,
+    hyperparameters: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+) -> Speech2FaceModel:
+    """Fit a model on embeddings (n, 256), labels and faces (n, size, size, 3) in memory."""
+    hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
+    face = PCAFaceModel(size=hp["face_size"], n_components=hp["face_components"]).fit(faces)
+    codes = face.encode(faces)
+
+    def make_heads() -> EnsembleHeads:
+        return EnsembleHeads(
+            members=members,
+            seed=seed,
+            gender_c=hp["gender_c"],
+            age_c=hp["age_c"],
+            face_alpha=hp["face_alpha"],
+        )
+
+    fold = grouped_folds(pairs.videos, hp["calibration_folds"], seed)
+    gender_logits = np.zeros(len(pairs.ids))
+    age_logits = np.zeros((len(pairs.ids), 5))
+    for f in range(hp["calibration_folds"]):
+        train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+        outputs = make_heads().fit(embeddings[train], pairs.gender[train], pairs.age[train], codes[train])(
+            embeddings[held]
+        )
+        gender_logits[held] = outputs.gender_logits.mean(axis=0)
+        age_logits[held] = outputs.age_logits.mean(axis=0)
+    g, a = pairs.gender >= 0, pairs.age >= 0
+    temperatures = {
+        "gender": round(fit_temperature(gender_logits[g], pairs.gender[g]), 6),
+        "age": round(fit_temperature(age_logits[a], pairs.age[a]), 6),
+    }
+    heads = make_heads().fit(embeddings, pairs.gender, pairs.age, codes)
+    return Speech2FaceModel(
+        vad=SileroVAD(),
+        encoder=GE2EEncoder(),
+        heads=heads,
+        face=face,
+        temperatures=temperatures,
+        training={**(training or {}), "hyperparameters": hp, "members": members, "seed": seed},
+    )
+
+
+def train(
+    data_dir: Path,
+    output_dir: Path,
+    members: int = 5,
+    seed: int = 0,
+    limit: int | None = None,
+    cache_dir: Path | None = None,
+    hyperparameters: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Speech2FaceModel:
+    """Train on the pair folder `data_dir` (the first `limit` clips by id if given); save to `output_dir`."""
+    if members < 2:
+        raise ValueError("an ensemble needs at least 2 members")
+    data_dir = Path(data_dir)
+    pairs = load_pairs(data_dir)
+    if limit is not None:
+        pairs = pairs.subset(np.arange(min(limit, len(pairs.ids))))
+    hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
+    embeddings = embed_clips(data_dir, pairs.ids, SileroVAD(), GE2EEncoder(), None, cache_dir, progress)
+    faces = load_faces(data_dir, pairs.ids, hp["face_size"])
+    training = {
+        "data": "s2f-pairs (Speech2Face CVPR 2019 supplementary AVSpeech test examples)",
+        "clips": len(pairs.ids),
+        "videos": len(set(pairs.videos)),
+        "labels_sha256": hashlib.sha256((data_dir / "labels.csv").read_bytes()).hexdigest(),
+        "ids_sha256": hashlib.sha256("\n".join(pairs.ids).encode()).hexdigest(),
+    }
+    model = fit_model(embeddings, pairs, faces, members, seed, hp, training)
+    model.save(Path(output_dir))
+    return model

@@ -1,0 +1,159 @@
+"""The shipped Speech2Face model: offline loading, manifest checks, predictions, bad input."""
+
+import json
+import shutil
+import socket
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from forensic_s2f.audio.decode import load
+from forensic_s2f.errors import Fs2fError
+from forensic_s2f.s2f.checks import SpeechError
+from forensic_s2f.s2f.dataset import load_pairs
+from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, load_model
+from forensic_s2f.s2f.predict import write_prediction
+from tests.s2f_helpers import noise_file, pairs_dir
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def clip():
+    data = pairs_dir()
+    pairs = load_pairs(data)
+    audio = load(data / "audio" / f"{pairs.ids[0]}.flac")
+    return audio.samples, audio.sample_rate
+
+
+def test_shipped_model_loads_and_predicts_without_network(monkeypatch, clip):
+    def refuse(*args, **kwargs):
+        raise OSError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    model = load_model()
+    assert len(model.sha256) == 64
+    prediction = model.predict(*clip)
+    assert prediction.model_sha256 == model.sha256
+
+
+def test_manifest_mismatch_and_missing_files_are_clear_errors(tmp_path):
+    weights = tmp_path / "weights"
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, weights)
+    data = bytearray((weights / "model.npz").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (weights / "model.npz").write_bytes(bytes(data))
+    with pytest.raises(Fs2fError, match="model.npz: SHA-256 mismatch"):
+        load_model(weights)
+    (weights / "config.json").unlink()
+    shutil.copy(DEFAULT_WEIGHTS_DIR / "model.npz", weights / "model.npz")
+    with pytest.raises(Fs2fError, match="config.json: missing"):
+        load_model(weights)
+    (weights / "manifest.json").unlink()
+    with pytest.raises(Fs2fError, match="no manifest.json"):
+        load_model(weights)
+
+
+def test_prediction_contents_and_files(model, clip, tmp_path):
+    prediction = model.predict(*clip)
+    assert sum(prediction.gender.values()) == pytest.approx(1.0)
+    assert list(prediction.age) == ["<18", "18-29", "30-44", "45-59", "60+"]
+    assert sum(prediction.age.values()) == pytest.approx(1.0)
+    assert 5.0 < prediction.seconds_used <= 6.0
+    assert prediction.face.shape == (224, 224, 3) and prediction.face.dtype == np.uint8
+    assert len(prediction.member_faces) >= 5
+    assert prediction.face_std.shape == (224, 224) and prediction.face_std.max() > 0
+    paths = write_prediction(prediction, tmp_path / "out")
+    assert {p.name for p in paths.values()} == {"face.png", "uncertainty.png", "members.png", "prediction.json"}
+    assert Image.open(paths["face"]).size == (224, 224) and Image.open(paths["face"]).mode == "RGB"
+    assert Image.open(paths["members"]).size == (224 * len(prediction.member_faces), 224)
+    document = json.loads(paths["prediction"].read_text())
+    assert set(document["gender"]) == {"female", "male"}
+    assert document["model"] == {"name": model.name, "sha256": model.sha256}
+    assert document["seconds_used"] == pytest.approx(prediction.seconds_used, abs=1e-3)
+    assert isinstance(document["warnings"], list)
+
+
+def test_predictions_are_deterministic(model, clip):
+    first, second = model.predict(*clip), model.predict(*clip)
+    assert first.gender == second.gender and first.age == second.age
+    assert np.array_equal(first.face, second.face)
+
+
+def test_gender_of_real_clips():
+    data = pairs_dir()
+    pairs = load_pairs(data)
+    model = load_model()
+    chosen = [i for code in (0, 1) for i in np.flatnonzero(pairs.gender == code)[:4]]
+    right = 0
+    for i in chosen:
+        audio = load(data / "audio" / f"{pairs.ids[i]}.flac")
+        p = model.predict(audio.samples, audio.sample_rate)
+        right += int((p.gender["male"] > 0.5) == bool(pairs.gender[i]))
+    assert right >= 7
+
+
+def test_silence_and_noise_only_are_refused(model):
+    with pytest.raises(SpeechError, match="no speech"):
+        model.predict(np.zeros(16000 * 4, np.float32), 16000)
+    noise = np.random.default_rng(0).normal(0, 0.1, 16000 * 4).astype(np.float32)
+    with pytest.raises(SpeechError, match="no speech"):
+        model.predict(noise, 16000)
+
+
+def test_cafe_noise_alone_gives_no_confident_answer(model):
+    cafe = load(noise_file()).samples
+    looped = np.tile(cafe, 2)[: 16000 * 8]
+    try:
+        prediction = model.predict(looped, 16000)
+    except SpeechError:
+        return
+    assert prediction.warnings
+
+
+def test_less_than_one_second_of_speech_is_refused(model, clip):
+    samples, rate = clip
+    short = np.concatenate([np.zeros(rate, np.float32), samples[rate : int(1.7 * rate)], np.zeros(rate, np.float32)])
+    with pytest.raises(SpeechError, match=r"only 0\.\d s of speech"):
+        model.predict(short, rate)
+
+
+def test_short_speech_is_flagged(model, clip):
+    samples, rate = clip
+    prediction = model.predict(samples[: 2 * rate], rate)
+    assert any("low reliability" in w for w in prediction.warnings)
+    assert prediction.seconds_used < 3
+
+
+def test_clipped_audio_is_flagged(model, clip):
+    samples, rate = clip
+    clipped = np.clip(samples * 30, -1, 1)
+    assert any("clipped" in w for w in model.predict(clipped, rate).warnings)
+    assert not any("clipped" in w for w in model.predict(samples, rate).warnings)
+
+
+def test_noisy_audio_is_flagged(model, clip):
+    samples, rate = clip
+    cafe = load(noise_file()).samples
+    noise = np.tile(cafe, 4)[: len(samples) + 2 * rate]
+    speech = np.concatenate([np.zeros(rate, np.float32), samples, np.zeros(rate, np.float32)])
+    scale = np.sqrt(np.mean(samples**2) / np.mean(noise**2))
+    noisy = (speech + scale * noise).astype(np.float32)
+    try:
+        warnings = model.predict(noisy, rate).warnings
+    except SpeechError:
+        return
+    assert any("signal-to-noise" in w for w in warnings)
+
+
+def test_card_names_data_method_figures_and_limits(model):
+    card = model.card()
+    for heading in ("## Training data", "## Method", "## Validation", "## Limitations"):
+        assert heading in card
+    assert model.sha256 in card

@@ -1,0 +1,60 @@
+"""Training and evaluation end to end on a small subset of the shared pairs; bit-for-bit determinism."""
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from forensic_s2f.audio.decode import load
+from forensic_s2f.cli_model import model_app
+from forensic_s2f.s2f.evaluate import evaluate, format_evaluation
+from forensic_s2f.s2f.model import load_model
+from forensic_s2f.s2f.train import train
+from tests.s2f_helpers import pairs_dir
+
+SUBSET = 40
+
+
+@pytest.mark.slow
+def test_train_on_subset_is_deterministic_and_loads(tmp_path):
+    data = pairs_dir()
+    model = train(data, tmp_path / "a", members=3, seed=7, limit=SUBSET)
+    app = typer.Typer()
+    app.add_typer(model_app, name="model")
+    result = CliRunner().invoke(
+        app,
+        ["model", "train", "--data", str(data), "--output", str(tmp_path / "b"),
+         "--members", "3", "--seed", "7", "--limit", str(SUBSET)],
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("model.npz", "config.json", "manifest.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert model.sha256 in result.stdout
+    config = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert config["training"]["clips"] == SUBSET and config["params"]["heads"]["members"] == 3
+    other_seed = train(data, tmp_path / "c", members=3, seed=8, limit=SUBSET)
+    assert other_seed.sha256 != model.sha256
+
+    loaded = load_model(tmp_path / "a")
+    audio = load(sorted((data / "audio").glob("*.flac"))[0])
+    prediction = loaded.predict(audio.samples, audio.sample_rate)
+    assert len(prediction.member_faces) == 3
+    assert sum(prediction.gender.values()) == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_evaluate_on_subset_reports_every_figure():
+    data = pairs_dir()
+    result = evaluate(data, folds=2, seed=0, members=2, seconds=(1.0,), pool_size=10, limit=SUBSET)
+    overall = result["overall"]
+    for key in ("gender_accuracy", "age_exact", "age_within_one", "gender_ece", "R@1", "R@5", "R@10"):
+        assert 0.0 <= overall[key] <= 1.0
+    assert overall["R@1"] <= overall["R@5"] <= overall["R@10"]
+    assert overall["age_exact"] <= overall["age_within_one"]
+    assert set(result["by_seconds"]) == {"whole clip", "1 s"}
+    assert set(result["by_gender"]) == {"female", "male"}
+    assert result["clips"] == SUBSET
+    table = format_evaluation(result)
+    assert "voice gender accuracy" in table and "R@10" in table
+    json.dumps(result, allow_nan=False)  # JSON-able: empty groups give None, never NaN

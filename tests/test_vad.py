@@ -1,0 +1,71 @@
+"""Silero VAD: speech regions in seconds on real speech, silence, noise; resampling; bounded blocks."""
+
+import json
+
+import numpy as np
+import pytest
+
+import forensic_s2f  # noqa: F401  (offline settings before pyannote)
+from forensic_s2f.audio.decode import load
+from forensic_s2f.audio.vad import SileroVAD, speech_seconds
+
+
+@pytest.fixture(scope="module")
+def sample():
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    audio = load(SAMPLE_FILE["audio"])
+    return audio.samples, audio.sample_rate, SAMPLE_FILE["annotation"]
+
+
+@pytest.fixture(scope="module")
+def vad():
+    return SileroVAD()
+
+
+def _overlap(a, b):
+    return sum(max(0.0, min(e1, e2) - max(s1, s2)) for s1, e1 in a for s2, e2 in b)
+
+
+def test_regions_match_reference_speech(sample, vad):
+    samples, rate, annotation = sample
+    regions = vad(samples, rate)
+    reference = [(s.start, s.end) for s in annotation.get_timeline().support()]
+    hit = _overlap(regions, reference)
+    assert hit / speech_seconds(reference) > 0.95  # recall of reference speech
+    assert hit / speech_seconds(regions) > 0.9  # precision
+    assert all(0 <= a < b <= len(samples) / rate for a, b in regions)
+    assert all(regions[i][1] <= regions[i + 1][0] for i in range(len(regions) - 1))
+
+
+def test_silence_and_white_noise_have_no_speech(vad):
+    rng = np.random.default_rng(0)
+    assert vad(np.zeros(16000 * 3, np.float32), 16000) == []
+    assert vad(rng.normal(0, 0.1, 16000 * 3).astype(np.float32), 16000) == []
+
+
+def test_block_size_does_not_change_regions(sample):
+    samples, rate, _ = sample
+    assert SileroVAD(block_seconds=7.3)(samples, rate) == SileroVAD(block_seconds=600)(samples, rate)
+
+
+def test_other_sample_rates_give_the_same_regions(sample, vad):
+    from scipy.signal import resample_poly
+
+    samples, rate, _ = sample
+    at_44k = resample_poly(samples, 441, 160).astype(np.float32)
+    regions_16k, regions_44k = vad(samples, rate), vad(at_44k, 44100)
+    assert len(regions_44k) == len(regions_16k)
+    assert np.allclose(regions_44k, regions_16k, atol=0.1)
+
+
+def test_min_speech_drops_short_regions(sample):
+    samples, rate, _ = sample
+    regions = SileroVAD(min_speech_seconds=2.0)(samples, rate)
+    assert regions and all(b - a >= 2.0 for a, b in regions)
+
+
+def test_params_are_json_and_stereo_is_refused(vad):
+    assert json.loads(json.dumps(vad.get_params()))["threshold"] == 0.5
+    with pytest.raises(ValueError):
+        vad(np.zeros((2, 16000), np.float32), 16000)

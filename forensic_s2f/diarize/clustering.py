@@ -1,10 +1,13 @@
 """Group window embeddings by speaker, choosing the number of speakers when it is not given.
 
-Average-linkage agglomerative clustering on cosine distance, cut at `threshold` (chosen by
-cross-validated benchmark, see benchmarks/diarization.py) unless `num_speakers` fixes the
-count; `min_speakers`/`max_speakers` bound an automatic count. Clusters holding less than
-`min_cluster_seconds` of windows are folded into their nearest large cluster: a few stray
-windows (a laugh, a cough, a noise burst) are not a speaker.
+Two stages. First, average-linkage agglomerative clustering of the windows on cosine
+distance, cut at `threshold`: single 1.6 s windows are noisy (same-speaker windows lie about
+0.2 apart), so this cut over-splits on purpose. Second, clusters are merged greedily while the
+cosine distance between their centroids (averages over many windows, far steadier) is below
+`merge_threshold` (chosen by cross-validated benchmark, see benchmarks/diarization.py).
+`num_speakers` fixes the count instead; `min_speakers`/`max_speakers` bound an automatic
+count. Clusters holding less than `min_cluster_seconds` of windows are folded into their
+nearest large cluster: a few stray windows (a laugh, a cough, a noise burst) are not a speaker.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ class SpeakerClustering:
 
     def __init__(
         self,
-        threshold: float = 0.3,
+        threshold: float = 0.25,
+        merge_threshold: float = 0.2,
         linkage_method: str = "average",
         min_cluster_seconds: float = 3.0,
         max_points: int = 3000,
     ) -> None:
         self.threshold = threshold
+        self.merge_threshold = merge_threshold
         self.linkage_method = linkage_method
         self.min_cluster_seconds = min_cluster_seconds
         self.max_points = max_points
@@ -40,6 +45,7 @@ class SpeakerClustering:
             "method": "agglomerative",
             "metric": "cosine",
             "threshold": self.threshold,
+            "merge_threshold": self.merge_threshold,
             "linkage_method": self.linkage_method,
             "min_cluster_seconds": self.min_cluster_seconds,
             "max_points": self.max_points,
@@ -61,14 +67,32 @@ class SpeakerClustering:
             return np.zeros(1, dtype=int)
         chosen = np.unique(np.linspace(0, count - 1, min(count, self.max_points)).round().astype(int))
         tree = linkage(pdist(vectors[chosen], metric="cosine"), method=self.linkage_method)
+        if low == high:
+            labels = fcluster(tree, t=low, criterion="maxclust") - 1
+            return _relabel_by_first_appearance(_assign_all(vectors, chosen, labels))
         labels = fcluster(tree, t=self.threshold, criterion="distance") - 1
-        found = labels.max() + 1
-        if found < low or found > high:
-            labels = fcluster(tree, t=int(np.clip(found, low, high)), criterion="maxclust") - 1
+        if labels.max() + 1 < low:
+            labels = fcluster(tree, t=low, criterion="maxclust") - 1
         labels = _assign_all(vectors, chosen, labels)
-        if num_speakers is None:
-            labels = self._fold_small(vectors, seconds, labels, low)
+        labels = self._fold_small(vectors, seconds, labels, low)
+        labels = self._merge_centroids(vectors, labels, low, high)
         return _relabel_by_first_appearance(labels)
+
+    def _merge_centroids(self, vectors: np.ndarray, labels: np.ndarray, low: int, high: int) -> np.ndarray:
+        """Join the two clusters with the closest centroids while they are closer than
+        `merge_threshold` (or while there are more than `high`), never below `low` clusters."""
+        labels = labels.copy()
+        while True:
+            names = np.unique(labels)
+            if len(names) <= max(low, 1):
+                return labels
+            centroids = _centroids(vectors, labels, names)
+            distance = 1.0 - centroids @ centroids.T
+            np.fill_diagonal(distance, np.inf)
+            a, b = np.unravel_index(int(np.argmin(distance)), distance.shape)
+            if distance[a, b] >= self.merge_threshold and len(names) <= high:
+                return labels
+            labels[labels == names[b]] = names[a]
 
     def _fold_small(self, vectors: np.ndarray, seconds: np.ndarray, labels: np.ndarray, low: int) -> np.ndarray:
         """Move windows of clusters under `min_cluster_seconds` to the nearest remaining cluster."""

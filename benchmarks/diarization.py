@@ -23,11 +23,12 @@ from benchmarks.conversations import CONDITIONS, FOLDS, RATE, Conversation, buil
 from forensic_s2f.audio.denoise import SpectralGateDenoiser
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
+from forensic_s2f.diarize.embeddings import WindowEmbeddings
 from forensic_s2f.diarize.pipeline import Diarizer
 from pyannote.core import Annotation
 from pyannote.metrics.diarization import DiarizationErrorRate
 
-THRESHOLDS = (0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3)  # centroid merge_threshold grid
+THRESHOLDS = (0.85, 0.9, 0.95, 1.0, 1.05)  # SpeakerClustering.threshold grid
 
 
 @dataclass
@@ -85,25 +86,41 @@ class Fs2fSteps:
         regions, windows = prepared
         if len(windows) == 0:
             return Annotation()
-        seconds = np.minimum(windows.ends - windows.starts, self.diarizer.embedder.hop_seconds)
-        clustering = SpeakerClustering(merge_threshold=threshold)
-        labels = clustering(windows.vectors, seconds)
-        return build_annotation(self.diarizer.resegmenter(windows, labels, regions))
+        clustering = SpeakerClustering(threshold=threshold)
+        labels = clustering(windows)
+        clustered = WindowEmbeddings(windows.starts, windows.ends, clustering.normalise(windows.vectors))
+        return build_annotation(self.diarizer.resegmenter(clustered, labels, regions))
 
 
 class HandRecipe:
     """What users assemble by hand: silero's get_speech_timestamps, resemblyzer's
-    embed_utterance(return_partials=True, rate=16) on the concatenated speech, and
-    spectralcluster's SpectralClusterer (2..8 clusters), partial labels mapped back to time."""
+    embed_utterance(return_partials=True, rate=16) on the concatenated speech (resemblyzer's
+    diarization demo), and spectralcluster's SpectralClusterer with the ICASSP 2018 refinement
+    its README gives (2..8 clusters); partial labels mapped back to time."""
 
     def __init__(self) -> None:
         from resemblyzer import VoiceEncoder
         from silero_vad import load_silero_vad
-        from spectralcluster import SpectralClusterer
+        from spectralcluster import (
+            ICASSP2018_REFINEMENT_SEQUENCE,
+            RefinementOptions,
+            SpectralClusterer,
+            ThresholdType,
+        )
 
         self.vad_model = load_silero_vad()
         self.encoder = VoiceEncoder("cpu", verbose=False)
-        self.clusterer = SpectralClusterer(min_clusters=1, max_clusters=8)
+        refinement = RefinementOptions(
+            gaussian_blur_sigma=1,
+            p_percentile=0.95,
+            thresholding_soft_multiplier=0.01,
+            thresholding_type=ThresholdType.RowMax,
+            refinement_sequence=ICASSP2018_REFINEMENT_SEQUENCE,
+        )
+        self.clusterer = SpectralClusterer(
+            min_clusters=2, max_clusters=8, autotune=None, laplacian_type=None,
+            refinement_options=refinement, custom_dist="cosine",
+        )
 
     def __call__(self, samples: np.ndarray) -> Annotation:
         import torch

@@ -1,13 +1,16 @@
 """Group window embeddings by speaker, choosing the number of speakers when it is not given.
 
-Two stages. First, average-linkage agglomerative clustering of the windows on cosine
-distance, cut at `threshold`: single 1.6 s windows are noisy (same-speaker windows lie about
-0.2 apart), so this cut over-splits on purpose. Second, clusters are merged greedily while the
-cosine distance between their centroids (averages over many windows, far steadier) is below
-`merge_threshold` (chosen by cross-validated benchmark, see benchmarks/diarization.py).
-`num_speakers` fixes the count instead; `min_speakers`/`max_speakers` bound an automatic
-count. Clusters holding less than `min_cluster_seconds` of windows are folded into their
-nearest large cluster: a few stray windows (a laugh, a cough, a noise burst) are not a speaker.
+Single 1.6 s GE2E windows are noisy (same-speaker windows lie about 0.2 apart in cosine
+distance, while two speakers on one microphone may lie only 0.3 apart), so clustering works on
+"pieces": runs of `piece_windows` consecutive windows of continuous speech, averaged. The
+recording's mean embedding is removed first (what all speech in the recording shares:
+channel, room, codec), which spreads speakers apart and makes one threshold fit clean,
+noisy and telephone audio alike. Pieces are then grouped by average-linkage agglomerative
+clustering on cosine distance, cut at `threshold` (cross-validated in
+benchmarks/diarization.py) unless `num_speakers` fixes the count; `min_speakers` and
+`max_speakers` bound an automatic count. Clusters holding less than `min_cluster_seconds` of
+speech are folded into their nearest large cluster: a few stray windows (a laugh, a cough, a
+noise burst) are not a speaker.
 """
 
 from __future__ import annotations
@@ -16,26 +19,30 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
 
+from forensic_s2f.diarize.embeddings import WindowEmbeddings
+
 
 class SpeakerClustering:
-    """`__call__(vectors, seconds, ...) -> labels` (0..K-1, by first appearance).
+    """`__call__(windows, ...) -> labels` (0..K-1 by first appearance), one per window.
 
-    vectors: (N, D) L2-normalised embeddings in time order; seconds: (N,) speech time each
-    window stands for (its hop), used to weigh cluster sizes. At most `max_points` windows are
-    clustered directly (evenly spaced); the rest join the nearest centroid, so memory stays
-    bounded on long recordings.
+    At most `max_points` pieces are clustered directly (evenly spaced); the rest join the
+    nearest centroid, so memory stays bounded on long recordings.
     """
 
     def __init__(
         self,
-        threshold: float = 0.25,
-        merge_threshold: float = 0.2,
+        threshold: float = 0.95,
+        piece_windows: int = 2,
+        center: bool = True,
         linkage_method: str = "average",
         min_cluster_seconds: float = 3.0,
         max_points: int = 3000,
     ) -> None:
+        if piece_windows < 1:
+            raise ValueError("piece_windows must be at least 1")
         self.threshold = threshold
-        self.merge_threshold = merge_threshold
+        self.piece_windows = piece_windows
+        self.center = center
         self.linkage_method = linkage_method
         self.min_cluster_seconds = min_cluster_seconds
         self.max_points = max_points
@@ -45,57 +52,53 @@ class SpeakerClustering:
             "method": "agglomerative",
             "metric": "cosine",
             "threshold": self.threshold,
-            "merge_threshold": self.merge_threshold,
+            "piece_windows": self.piece_windows,
+            "center": self.center,
             "linkage_method": self.linkage_method,
             "min_cluster_seconds": self.min_cluster_seconds,
             "max_points": self.max_points,
         }
 
+    def normalise(self, vectors: np.ndarray) -> np.ndarray:
+        """The vectors as clustered: recording mean removed (if `center`), unit length."""
+        if self.center and len(vectors) > 1:
+            vectors = vectors - vectors.mean(axis=0)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
     def __call__(
         self,
-        vectors: np.ndarray,
-        seconds: np.ndarray,
+        windows: WindowEmbeddings,
         num_speakers: int | None = None,
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> np.ndarray:
-        count = len(vectors)
-        if count == 0:
+        if len(windows) == 0:
             return np.zeros(0, dtype=int)
+        pieces = _pieces(windows, self.piece_windows)
+        count = int(pieces.max()) + 1
         low, high = _bounds(count, num_speakers, min_speakers, max_speakers)
+        seconds = np.bincount(pieces, weights=_own_seconds(windows), minlength=count)
+        sums = np.zeros((count, windows.vectors.shape[1]))
+        np.add.at(sums, pieces, windows.vectors)
+        vectors = self.normalise(sums / np.bincount(pieces, minlength=count)[:, None])
         if count == 1:
-            return np.zeros(1, dtype=int)
+            return np.zeros(len(windows), dtype=int)
         chosen = np.unique(np.linspace(0, count - 1, min(count, self.max_points)).round().astype(int))
         tree = linkage(pdist(vectors[chosen], metric="cosine"), method=self.linkage_method)
         if low == high:
             labels = fcluster(tree, t=low, criterion="maxclust") - 1
-            return _relabel_by_first_appearance(_assign_all(vectors, chosen, labels))
-        labels = fcluster(tree, t=self.threshold, criterion="distance") - 1
-        if labels.max() + 1 < low:
-            labels = fcluster(tree, t=low, criterion="maxclust") - 1
+        else:
+            labels = fcluster(tree, t=self.threshold, criterion="distance") - 1
+            found = int(labels.max()) + 1
+            if not low <= found <= high:
+                labels = fcluster(tree, t=int(np.clip(found, low, high)), criterion="maxclust") - 1
         labels = _assign_all(vectors, chosen, labels)
-        labels = self._fold_small(vectors, seconds, labels, low)
-        labels = self._merge_centroids(vectors, labels, low, high)
-        return _relabel_by_first_appearance(labels)
-
-    def _merge_centroids(self, vectors: np.ndarray, labels: np.ndarray, low: int, high: int) -> np.ndarray:
-        """Join the two clusters with the closest centroids while they are closer than
-        `merge_threshold` (or while there are more than `high`), never below `low` clusters."""
-        labels = labels.copy()
-        while True:
-            names = np.unique(labels)
-            if len(names) <= max(low, 1):
-                return labels
-            centroids = _centroids(vectors, labels, names)
-            distance = 1.0 - centroids @ centroids.T
-            np.fill_diagonal(distance, np.inf)
-            a, b = np.unravel_index(int(np.argmin(distance)), distance.shape)
-            if distance[a, b] >= self.merge_threshold and len(names) <= high:
-                return labels
-            labels[labels == names[b]] = names[a]
+        if num_speakers is None:
+            labels = self._fold_small(vectors, seconds, labels, low)
+        return _relabel_by_first_appearance(labels[pieces])
 
     def _fold_small(self, vectors: np.ndarray, seconds: np.ndarray, labels: np.ndarray, low: int) -> np.ndarray:
-        """Move windows of clusters under `min_cluster_seconds` to the nearest remaining cluster."""
+        """Move pieces of clusters under `min_cluster_seconds` to the nearest remaining cluster."""
         while True:
             names = np.unique(labels)
             sizes = np.array([seconds[labels == k].sum() for k in names])
@@ -107,6 +110,25 @@ class SpeakerClustering:
             moved = labels == names[smallest]
             labels = labels.copy()
             labels[moved] = keep[np.argmax(vectors[moved] @ centroids.T, axis=1)]
+
+
+def _pieces(windows: WindowEmbeddings, size: int) -> np.ndarray:
+    """Piece index of each window: runs of at most `size` windows that touch in time."""
+    pieces = np.zeros(len(windows), dtype=int)
+    current, run = 0, 1
+    for index in range(1, len(windows)):
+        if windows.starts[index] > windows.ends[index - 1] + 1e-6 or run >= size:
+            current, run = current + 1, 0
+        run += 1
+        pieces[index] = current
+    return pieces
+
+
+def _own_seconds(windows: WindowEmbeddings) -> np.ndarray:
+    """Speech time each window stands for: up to the next window's start when they overlap."""
+    ends = windows.ends.copy()
+    ends[:-1] = np.minimum(ends[:-1], np.maximum(windows.starts[1:], windows.starts[:-1]))
+    return ends - windows.starts
 
 
 def _bounds(count: int, num: int | None, low: int | None, high: int | None) -> tuple[int, int]:

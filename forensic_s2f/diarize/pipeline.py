@@ -14,7 +14,7 @@ from scipy.signal import resample_poly
 
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
-from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder
+from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
 from forensic_s2f.diarize.resegment import ViterbiResegmenter
 from forensic_s2f.diarize.speech_regions import SileroSpeechRegions
 
@@ -69,9 +69,10 @@ class Diarizer:
         windows = self.embedder(samples, sample_rate, regions)
         if len(windows) == 0:
             return Annotation()
-        seconds = np.minimum(windows.ends - windows.starts, self.embedder.hop_seconds)
-        labels = self.clustering(windows.vectors, seconds, num_speakers, min_speakers, max_speakers)
-        return build_annotation(self.resegmenter(windows, labels, regions))
+        labels = self.clustering(windows, num_speakers, min_speakers, max_speakers)
+        # boundaries are refined in the space the clusters were found in
+        clustered = WindowEmbeddings(windows.starts, windows.ends, self.clustering.normalise(windows.vectors))
+        return build_annotation(self.resegmenter(clustered, labels, regions))
 
 
 def _params_of(step: object) -> dict:

@@ -1,0 +1,190 @@
+"""Signal quality of one recording (or one speaker's speech): what limits how far it can be trusted.
+
+Units: seconds, Hz, dB. Samples are float32 mono in [-1, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy.signal import welch
+
+FRAME_SECONDS = 0.025
+HOP_SECONDS = 0.010
+MIN_NOISE_SECONDS = 0.5  # pauses needed before SNR is measured against them instead of blindly
+TELEPHONE_MAX_BANDWIDTH_HZ = 5_000.0  # telephone and 8 kHz sources measure 3.4-4.6 kHz, wideband speech 5.5-8 kHz
+BANDWIDTH_FLOOR_DB = 50.0  # content this far below the spectral peak counts as absent
+BANDWIDTH_SMOOTH_HZ = 250.0
+CLIP_LEVEL = 0.999  # of the recording's peak magnitude
+MIN_CLIP_RUN = 2  # consecutive samples at the peak that make a flat top
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """Measured quality; `speech_seconds` is None when no speech regions were given."""
+
+    duration_seconds: float
+    speech_seconds: float | None
+    snr_db: float | None
+    snr_method: str
+    clipping_fraction: float
+    effective_bandwidth_hz: float | None
+    is_telephone_band: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def warnings(
+        self,
+        min_duration_seconds: float = 1.0,
+        min_speech_seconds: float = 3.0,
+        min_snr_db: float = 10.0,
+        max_clipping_fraction: float = 0.001,
+    ) -> list[str]:
+        """Plain-language warnings, each naming the measured value and the limit it crosses."""
+        found: list[str] = []
+        if self.duration_seconds < min_duration_seconds:
+            found.append(
+                f"very short recording: {self.duration_seconds:.2f} s "
+                f"(under {min_duration_seconds:.1f} s)"
+            )
+        if self.speech_seconds is not None:
+            if self.speech_seconds == 0.0:
+                found.append("no speech detected")
+            elif self.speech_seconds < min_speech_seconds:
+                found.append(
+                    f"little speech: {self.speech_seconds:.1f} s (under {min_speech_seconds:.1f} s); "
+                    "speaker estimates are unreliable"
+                )
+        if self.snr_db is not None and self.snr_db < min_snr_db:
+            found.append(
+                f"low signal-to-noise ratio: estimated {self.snr_db:.1f} dB "
+                f"(under {min_snr_db:.0f} dB, {self.snr_method})"
+            )
+        if self.clipping_fraction > max_clipping_fraction:
+            found.append(
+                f"clipped: {100 * self.clipping_fraction:.2f} % of samples at the peak level "
+                f"(over {100 * max_clipping_fraction:.1f} %)"
+            )
+        if self.is_telephone_band and self.effective_bandwidth_hz is not None:
+            found.append(
+                f"narrow band: effective bandwidth {self.effective_bandwidth_hz / 1000:.1f} kHz "
+                f"(telephone or 8 kHz source, at most {TELEPHONE_MAX_BANDWIDTH_HZ / 1000:.0f} kHz)"
+            )
+        return found
+
+
+def measure_quality(
+    samples: np.ndarray,
+    sample_rate: int,
+    speech_regions: Sequence[tuple[float, float]] | None = None,
+) -> QualityReport:
+    """Measure duration, speech time, SNR, clipping and bandwidth.
+
+    `speech_regions` are (start, end) seconds. With at least 0.5 s of non-speech, SNR compares
+    the power of speech frames with that of the pauses; otherwise it is a blind percentile
+    estimate (loud frames against the quietest tenth), which is rougher.
+    """
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    duration = len(samples) / float(sample_rate)
+    speech_mask = _frame_mask(speech_regions, _frame_count(len(samples), sample_rate))
+    speech_seconds = None
+    if speech_regions is not None:
+        speech_seconds = float(sum(max(0.0, min(e, duration) - max(s, 0.0)) for s, e in speech_regions))
+    power = _frame_power(samples, sample_rate)
+    snr_db, snr_method = _snr(power, speech_mask)
+    bandwidth = _effective_bandwidth(samples, sample_rate, speech_regions)
+    return QualityReport(
+        duration_seconds=duration,
+        speech_seconds=speech_seconds,
+        snr_db=snr_db,
+        snr_method=snr_method,
+        clipping_fraction=clipping_fraction(samples),
+        effective_bandwidth_hz=bandwidth,
+        is_telephone_band=bandwidth is not None and bandwidth <= TELEPHONE_MAX_BANDWIDTH_HZ,
+    )
+
+
+def clipping_fraction(samples: np.ndarray) -> float:
+    """Fraction of samples on flat tops at the recording's peak magnitude (a clipped waveform)."""
+    if len(samples) == 0:
+        return 0.0
+    magnitude = np.abs(samples)
+    peak = float(magnitude.max())
+    if peak == 0.0:
+        return 0.0
+    at_peak = magnitude >= CLIP_LEVEL * peak
+    # keep only samples in runs of MIN_CLIP_RUN or more: isolated peaks are natural
+    padded = np.concatenate([[False], at_peak, [False]])
+    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+    starts, stops = edges[0::2], edges[1::2]
+    lengths = stops - starts
+    return float(lengths[lengths >= MIN_CLIP_RUN].sum()) / len(samples)
+
+
+def _frame_count(n_samples: int, sample_rate: int) -> int:
+    frame, hop = int(FRAME_SECONDS * sample_rate), int(HOP_SECONDS * sample_rate)
+    return 0 if n_samples < frame else 1 + (n_samples - frame) // hop
+
+
+def _frame_power(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean power per 25 ms frame, 10 ms hop."""
+    frame, hop = int(FRAME_SECONDS * sample_rate), int(HOP_SECONDS * sample_rate)
+    count = _frame_count(len(samples), sample_rate)
+    if count == 0:
+        return np.zeros(0)
+    squared = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
+    starts = np.arange(count) * hop
+    return (squared[starts + frame] - squared[starts]) / frame
+
+
+def _frame_mask(regions: Sequence[tuple[float, float]] | None, count: int) -> np.ndarray | None:
+    """True for frames whose centre lies in a region."""
+    if regions is None:
+        return None
+    centres = np.arange(count) * HOP_SECONDS + FRAME_SECONDS / 2
+    mask = np.zeros(count, dtype=bool)
+    for start, end in regions:
+        mask |= (centres >= start) & (centres < end)
+    return mask
+
+
+def _snr(power: np.ndarray, speech_mask: np.ndarray | None) -> tuple[float | None, str]:
+    """SNR in dB of speech over noise power, and how it was estimated."""
+    if len(power) == 0 or power.max() <= 0.0:
+        return None, "no signal"
+    if speech_mask is not None and not speech_mask.any():
+        return None, "no speech"
+    min_noise_frames = int(MIN_NOISE_SECONDS / HOP_SECONDS)
+    if speech_mask is not None and speech_mask.any() and (~speech_mask).sum() >= min_noise_frames:
+        signal, noise, method = power[speech_mask].mean(), power[~speech_mask].mean(), "speech vs pauses"
+    else:
+        ordered = np.sort(power)
+        tenth = max(1, len(ordered) // 10)
+        noise = ordered[:tenth].mean()
+        signal = ordered[len(ordered) // 2 :].mean()
+        method = "blind percentile estimate"
+    noise = max(float(noise), 1e-12)
+    clean = max(float(signal) - noise, 1e-12)
+    return float(np.clip(10 * np.log10(clean / noise), -20.0, 100.0)), method
+
+
+def _effective_bandwidth(
+    samples: np.ndarray, sample_rate: int, regions: Sequence[tuple[float, float]] | None
+) -> float | None:
+    """Highest frequency (Hz) whose long-term level is within 60 dB of the spectral peak."""
+    if regions:
+        pieces = [samples[int(s * sample_rate) : int(e * sample_rate)] for s, e in regions]
+        pieces = [p for p in pieces if len(p) > 0]
+        if pieces:
+            samples = np.concatenate(pieces)
+    n_fft = 1024 if sample_rate >= 16_000 else 512
+    if len(samples) < n_fft or not np.any(samples):
+        return None
+    frequencies, psd = welch(samples, fs=sample_rate, nperseg=n_fft)
+    smooth = max(1, int(round(BANDWIDTH_SMOOTH_HZ / (frequencies[1] - frequencies[0]))))
+    level = 10 * np.log10(np.convolve(psd, np.ones(smooth) / smooth, mode="same") + 1e-20)
+    present = np.flatnonzero(level >= level.max() - BANDWIDTH_FLOOR_DB)
+    return float(frequencies[present[-1]])

@@ -1,0 +1,75 @@
+"""Plain views of a diarization (pyannote.core Annotation): RTTM, records, overlap, speech time.
+
+All times in seconds.
+"""
+
+from __future__ import annotations
+
+from pyannote.core import Annotation, Segment, Timeline
+
+
+def annotation_to_rttm(annotation: Annotation, uri: str) -> str:
+    """Standard 10-field RTTM: `SPEAKER uri 1 start duration <NA> <NA> speaker <NA> <NA>`."""
+    if not uri or any(c.isspace() for c in uri):
+        raise ValueError(f"RTTM file id must be non-empty without spaces, got {uri!r}")
+    lines = [
+        f"SPEAKER {uri} 1 {segment.start:.3f} {segment.duration:.3f} <NA> <NA> {label} <NA> <NA>\n"
+        for segment, _, label in annotation.itertracks(yield_label=True)
+    ]
+    return "".join(lines)
+
+
+def annotation_to_records(annotation: Annotation) -> list[dict]:
+    """One dict per segment (start, end, duration, speaker, overlapped), in time order."""
+    overlap = annotation.get_overlap()
+    records = []
+    for segment, _, label in annotation.itertracks(yield_label=True):
+        overlapped = sum(s.duration for s in overlap.crop(segment, mode="intersection"))
+        records.append(
+            {
+                "start": round(segment.start, 3),
+                "end": round(segment.end, 3),
+                "duration": round(segment.duration, 3),
+                "speaker": str(label),
+                "overlapped_seconds": round(overlapped, 3),
+            }
+        )
+    return records
+
+
+def overlap_fraction(annotation: Annotation) -> float:
+    """Share of speech time where two or more speakers talk at once (0 when there is no speech)."""
+    speech = annotation.get_timeline().support().duration()
+    if speech == 0.0:
+        return 0.0
+    return annotation.get_overlap().duration() / speech
+
+
+def speech_seconds_by_speaker(annotation: Annotation) -> dict[str, float]:
+    """Total speech time of each speaker, overlapped parts included."""
+    return {str(label): float(annotation.label_duration(label)) for label in annotation.labels()}
+
+
+def solo_regions(annotation: Annotation, speaker: str) -> list[tuple[float, float]]:
+    """Where `speaker` talks and nobody else does: the cleanest audio to describe them with."""
+    own = annotation.label_timeline(speaker).support()
+    others = Timeline([s for s, _, label in annotation.itertracks(yield_label=True) if label != speaker]).support()
+    solo = own.extrude(others) if others else own
+    return [(segment.start, segment.end) for segment in solo if segment.duration > 0]
+
+
+def label_by_first_appearance(annotation: Annotation, prefix: str = "SPEAKER_") -> Annotation:
+    """The same diarization with speakers renamed SPEAKER_00, SPEAKER_01 … in order of first speech."""
+    order: dict = {}
+    for _, _, label in annotation.itertracks(yield_label=True):
+        order.setdefault(label, f"{prefix}{len(order):02d}")
+    return annotation.rename_labels(mapping=order)
+
+
+def build_annotation(segments: list[tuple[float, float, object]], uri: str | None = None) -> Annotation:
+    """An Annotation from (start, end, label) triples, labels renamed by first appearance."""
+    annotation = Annotation(uri=uri)
+    for index, (start, end, label) in enumerate(sorted(segments, key=lambda s: (s[0], s[1]))):
+        if end > start:
+            annotation[Segment(start, end), index] = label
+    return label_by_first_appearance(annotation)

@@ -1,0 +1,167 @@
+"""Group window embeddings by speaker, choosing the number of speakers when it is not given.
+
+Single 1.6 s GE2E windows are noisy (same-speaker windows lie about 0.2 apart in cosine
+distance, while two speakers on one microphone may lie only 0.3 apart), so clustering works on
+"pieces": runs of `piece_windows` consecutive windows of continuous speech, averaged. The
+recording's mean embedding is removed first (what all speech in the recording shares:
+channel, room, codec), which spreads speakers apart and makes one threshold fit clean,
+noisy and telephone audio alike. Pieces are then grouped by average-linkage agglomerative
+clustering on cosine distance, cut at `threshold` (cross-validated in
+benchmarks/diarization.py) unless `num_speakers` fixes the count; `min_speakers` and
+`max_speakers` bound an automatic count. Clusters holding less than `min_cluster_seconds` of
+speech are folded into their nearest large cluster: a few stray windows (a laugh, a cough, a
+noise burst) are not a speaker.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.spatial.distance import pdist
+
+from forensic_s2f.diarize.embeddings import WindowEmbeddings
+
+
+class SpeakerClustering:
+    """`__call__(windows, ...) -> labels` (0..K-1 by first appearance), one per window.
+
+    At most `max_points` pieces are clustered directly (evenly spaced); the rest join the
+    nearest centroid, so memory stays bounded on long recordings.
+    """
+
+    def __init__(
+        self,
+        threshold: float = 0.95,
+        piece_windows: int = 2,
+        center: bool = True,
+        linkage_method: str = "average",
+        min_cluster_seconds: float = 3.0,
+        max_points: int = 3000,
+    ) -> None:
+        if piece_windows < 1:
+            raise ValueError("piece_windows must be at least 1")
+        self.threshold = threshold
+        self.piece_windows = piece_windows
+        self.center = center
+        self.linkage_method = linkage_method
+        self.min_cluster_seconds = min_cluster_seconds
+        self.max_points = max_points
+
+    def get_params(self) -> dict:
+        return {
+            "method": "agglomerative",
+            "metric": "cosine",
+            "threshold": self.threshold,
+            "piece_windows": self.piece_windows,
+            "center": self.center,
+            "linkage_method": self.linkage_method,
+            "min_cluster_seconds": self.min_cluster_seconds,
+            "max_points": self.max_points,
+        }
+
+    def normalise(self, vectors: np.ndarray) -> np.ndarray:
+        """The vectors as clustered: recording mean removed (if `center`), unit length."""
+        if self.center and len(vectors) > 1:
+            vectors = vectors - vectors.mean(axis=0)
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+    def __call__(
+        self,
+        windows: WindowEmbeddings,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> np.ndarray:
+        if len(windows) == 0:
+            return np.zeros(0, dtype=int)
+        pieces = _pieces(windows, self.piece_windows)
+        count = int(pieces.max()) + 1
+        low, high = _bounds(count, num_speakers, min_speakers, max_speakers)
+        seconds = np.bincount(pieces, weights=_own_seconds(windows), minlength=count)
+        sums = np.zeros((count, windows.vectors.shape[1]))
+        np.add.at(sums, pieces, windows.vectors)
+        vectors = self.normalise(sums / np.bincount(pieces, minlength=count)[:, None])
+        if count == 1:
+            return np.zeros(len(windows), dtype=int)
+        chosen = np.unique(np.linspace(0, count - 1, min(count, self.max_points)).round().astype(int))
+        tree = linkage(pdist(vectors[chosen], metric="cosine"), method=self.linkage_method)
+        if low == high:
+            labels = fcluster(tree, t=low, criterion="maxclust") - 1
+        else:
+            labels = fcluster(tree, t=self.threshold, criterion="distance") - 1
+            found = int(labels.max()) + 1
+            if not low <= found <= high:
+                labels = fcluster(tree, t=int(np.clip(found, low, high)), criterion="maxclust") - 1
+        labels = _assign_all(vectors, chosen, labels)
+        if num_speakers is None:
+            labels = self._fold_small(vectors, seconds, labels, low)
+        return _relabel_by_first_appearance(labels[pieces])
+
+    def _fold_small(self, vectors: np.ndarray, seconds: np.ndarray, labels: np.ndarray, low: int) -> np.ndarray:
+        """Move pieces of clusters under `min_cluster_seconds` to the nearest remaining cluster."""
+        while True:
+            names = np.unique(labels)
+            sizes = np.array([seconds[labels == k].sum() for k in names])
+            smallest = int(np.argmin(sizes))
+            if len(names) <= max(low, 1) or sizes[smallest] >= self.min_cluster_seconds:
+                return labels
+            keep = names[names != names[smallest]]
+            centroids = _centroids(vectors, labels, keep)
+            moved = labels == names[smallest]
+            labels = labels.copy()
+            labels[moved] = keep[np.argmax(vectors[moved] @ centroids.T, axis=1)]
+
+
+def _pieces(windows: WindowEmbeddings, size: int) -> np.ndarray:
+    """Piece index of each window: runs of at most `size` windows that touch in time."""
+    pieces = np.zeros(len(windows), dtype=int)
+    current, run = 0, 1
+    for index in range(1, len(windows)):
+        if windows.starts[index] > windows.ends[index - 1] + 1e-6 or run >= size:
+            current, run = current + 1, 0
+        run += 1
+        pieces[index] = current
+    return pieces
+
+
+def _own_seconds(windows: WindowEmbeddings) -> np.ndarray:
+    """Speech time each window stands for: up to the next window's start when they overlap."""
+    ends = windows.ends.copy()
+    ends[:-1] = np.minimum(ends[:-1], np.maximum(windows.starts[1:], windows.starts[:-1]))
+    return ends - windows.starts
+
+
+def _bounds(count: int, num: int | None, low: int | None, high: int | None) -> tuple[int, int]:
+    """The allowed number of clusters, given what the user fixed."""
+    if num is not None:
+        if num < 1:
+            raise ValueError("num_speakers must be at least 1")
+        return min(num, count), min(num, count)
+    low = 1 if low is None else low
+    high = count if high is None else high
+    if low < 1 or high < low:
+        raise ValueError("need 1 <= min_speakers <= max_speakers")
+    return min(low, count), min(high, count)
+
+
+def _centroids(vectors: np.ndarray, labels: np.ndarray, names: np.ndarray) -> np.ndarray:
+    centroids = np.stack([vectors[labels == k].mean(axis=0) for k in names])
+    return centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+
+
+def _assign_all(vectors: np.ndarray, chosen: np.ndarray, chosen_labels: np.ndarray) -> np.ndarray:
+    """Labels for every window: clustered ones keep theirs, the others take the nearest centroid."""
+    if len(chosen) == len(vectors):
+        return chosen_labels
+    names = np.unique(chosen_labels)
+    centroids = _centroids(vectors[chosen], chosen_labels, names)
+    labels = names[np.argmax(vectors @ centroids.T, axis=1)]
+    labels[chosen] = chosen_labels
+    return labels
+
+
+def _relabel_by_first_appearance(labels: np.ndarray) -> np.ndarray:
+    order = {}
+    for label in labels:
+        order.setdefault(int(label), len(order))
+    return np.array([order[int(label)] for label in labels], dtype=int)

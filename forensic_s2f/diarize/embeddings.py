@@ -1,0 +1,159 @@
+"""Speaker embeddings on sliding windows over speech: resemblyzer's GE2E encoder (weights ship
+in the package), batched.
+
+Times are seconds; audio 16 kHz mono float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from forensic_s2f.diarize.versions import package_version
+
+ENCODER_SAMPLE_RATE = 16_000
+MEL_HOP_SECONDS = 0.010
+TARGET_DBFS = -30.0  # resemblyzer's training-time loudness (raised only, never lowered)
+
+
+@dataclass(frozen=True)
+class WindowEmbeddings:
+    """One L2-normalised embedding per window; `starts`/`ends` in seconds.
+
+    A window shorter than `window_seconds` occurs only where a speech region is shorter than a
+    window; its span is the region, while the encoder saw audio centred on it.
+    """
+
+    starts: np.ndarray
+    ends: np.ndarray
+    vectors: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+class WindowEmbedder:
+    """GE2E embeddings of `window_seconds` windows every `hop_seconds` inside speech regions.
+
+    Regions shorter than `min_region_seconds` are left out (too short to say who spoke; the
+    resegmentation labels them from their neighbours). `batch_size` windows go through the
+    LSTM at once, on `num_threads` torch threads (None: torch's setting).
+    """
+
+    def __init__(
+        self,
+        window_seconds: float = 1.6,
+        hop_seconds: float = 0.8,
+        min_region_seconds: float = 0.3,
+        batch_size: int = 64,
+        num_threads: int | None = None,
+    ) -> None:
+        if hop_seconds <= 0 or window_seconds <= 0:
+            raise ValueError("window_seconds and hop_seconds must be positive")
+        self.window_seconds = window_seconds
+        self.hop_seconds = hop_seconds
+        self.min_region_seconds = min_region_seconds
+        self.batch_size = batch_size
+        self.num_threads = num_threads
+        self._encoder = None
+
+    def get_params(self) -> dict:
+        return {
+            "encoder": "resemblyzer GE2E",
+            "encoder_version": package_version("resemblyzer"),
+            "window_seconds": self.window_seconds,
+            "hop_seconds": self.hop_seconds,
+            "min_region_seconds": self.min_region_seconds,
+            "batch_size": self.batch_size,
+            "num_threads": self.num_threads,
+        }
+
+    def __call__(
+        self, samples: np.ndarray, sample_rate: int, regions: Sequence[tuple[float, float]]
+    ) -> WindowEmbeddings:
+        if sample_rate != ENCODER_SAMPLE_RATE:
+            raise ValueError(f"the encoder needs {ENCODER_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+        samples = _normalise_loudness(np.asarray(samples, dtype=np.float32).reshape(-1), regions)
+        spans, pending, vectors = [], [], []
+        for start, end in regions:
+            if end - start < self.min_region_seconds:
+                continue
+            for span, mel in self._windows(samples, start, end):
+                spans.append(span)
+                pending.append(mel)
+                if len(pending) == self.batch_size:  # embed as we go: memory stays one batch
+                    vectors.append(self._embed(np.stack(pending)))
+                    pending = []
+        if pending:
+            vectors.append(self._embed(np.stack(pending)))
+        if not spans:
+            return WindowEmbeddings(np.zeros(0), np.zeros(0), np.zeros((0, 256), dtype=np.float32))
+        starts, ends = (np.array(v, dtype=np.float64) for v in zip(*spans))
+        return WindowEmbeddings(starts, ends, np.concatenate(vectors))
+
+    def _windows(self, samples: np.ndarray, start: float, end: float):
+        """(span, mel frames) for each window in one region; mel computed once per region."""
+        from resemblyzer.audio import wav_to_mel_spectrogram
+
+        frames = int(round(self.window_seconds / MEL_HOP_SECONDS))
+        duration = len(samples) / ENCODER_SAMPLE_RATE
+        if end - start < self.window_seconds:  # one window centred on the short region
+            centre = (start + end) / 2
+            left = min(max(0.0, centre - self.window_seconds / 2), max(0.0, duration - self.window_seconds))
+            offsets, audio_start = [0.0], left
+            audio_end = left + self.window_seconds
+            span_of = lambda _: (start, end)  # noqa: E731 - the window stands for the region
+        else:
+            count = int(np.floor((end - start - self.window_seconds) / self.hop_seconds)) + 1
+            offsets = [i * self.hop_seconds for i in range(count)]
+            if offsets[-1] + self.window_seconds < end - start - 1e-6:
+                offsets.append(end - start - self.window_seconds)
+            audio_start, audio_end = start, end
+            span_of = lambda off: (start + off, start + off + self.window_seconds)  # noqa: E731
+        first_sample = int(audio_start * ENCODER_SAMPLE_RATE)
+        last_sample = int(np.ceil(audio_end * ENCODER_SAMPLE_RATE))
+        piece = samples[first_sample:last_sample]
+        if len(piece) < last_sample - first_sample:  # a recording shorter than one window
+            piece = np.pad(piece, (0, last_sample - first_sample - len(piece)))
+        mel = wav_to_mel_spectrogram(piece)
+        if len(mel) < frames:
+            mel = np.pad(mel, ((0, frames - len(mel)), (0, 0)))
+        for offset in offsets:
+            first = min(int(round(offset / MEL_HOP_SECONDS)), len(mel) - frames)
+            yield span_of(offset), mel[first : first + frames]
+
+    def _embed(self, mels: np.ndarray) -> np.ndarray:
+        import torch
+
+        encoder = self._load()
+        previous = torch.get_num_threads()
+        if self.num_threads:
+            torch.set_num_threads(self.num_threads)
+        try:
+            with torch.inference_mode():
+                return encoder(torch.from_numpy(mels)).numpy().astype(np.float32)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _load(self):
+        if self._encoder is None:
+            from resemblyzer import VoiceEncoder
+
+            self._encoder = VoiceEncoder("cpu", verbose=False).eval()
+        return self._encoder
+
+
+def _normalise_loudness(samples: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Raise the speech's RMS to -30 dBFS, as the encoder saw in training; never lowers it."""
+    pieces = [samples[int(s * ENCODER_SAMPLE_RATE) : int(e * ENCODER_SAMPLE_RATE)] for s, e in regions]
+    energy = sum(float(np.dot(p, p)) for p in pieces)
+    count = sum(len(p) for p in pieces)
+    if count == 0 or energy == 0.0:
+        return samples
+    rms_db = 10 * np.log10(energy / count)
+    gain_db = TARGET_DBFS - rms_db
+    if gain_db <= 0:
+        return samples
+    return samples * np.float32(10 ** (gain_db / 20))

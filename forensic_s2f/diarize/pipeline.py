@@ -1,0 +1,82 @@
+"""Who spoke when: speech regions → window embeddings → clustering → resegmentation.
+
+`Diarizer()(samples, sample_rate)` returns a pyannote.core Annotation, speakers labelled
+SPEAKER_00, SPEAKER_01 … in order of first appearance. Times in seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from pyannote.core import Annotation
+from scipy.signal import resample_poly
+
+from forensic_s2f.diarize.annotation import build_annotation
+from forensic_s2f.diarize.clustering import SpeakerClustering
+from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
+from forensic_s2f.diarize.resegment import ViterbiResegmenter
+from forensic_s2f.diarize.speech_regions import SileroSpeechRegions
+
+SpeechRegions = Callable[[np.ndarray, int], list[tuple[float, float]]]
+
+
+class Diarizer:
+    """Speaker diarization with an automatic speaker count.
+
+    vad: `(samples, sample_rate) -> [(start, end)]` seconds, used when no speech regions are
+    passed; embedder, clustering, resegmenter: the swappable steps (see their modules).
+    Audio at another rate is resampled to 16 kHz first.
+    """
+
+    def __init__(
+        self,
+        vad: SpeechRegions | None = None,
+        embedder: WindowEmbedder | None = None,
+        clustering: SpeakerClustering | None = None,
+        resegmenter: ViterbiResegmenter | None = None,
+    ) -> None:
+        self.vad = vad if vad is not None else SileroSpeechRegions()
+        self.embedder = embedder if embedder is not None else WindowEmbedder()
+        self.clustering = clustering if clustering is not None else SpeakerClustering()
+        self.resegmenter = resegmenter if resegmenter is not None else ViterbiResegmenter()
+
+    def get_params(self) -> dict:
+        return {
+            "vad": _params_of(self.vad),
+            "embedder": self.embedder.get_params(),
+            "clustering": self.clustering.get_params(),
+            "resegmenter": self.resegmenter.get_params(),
+        }
+
+    def __call__(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        speech_regions: Sequence[tuple[float, float]] | None = None,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Annotation:
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if sample_rate != ENCODER_SAMPLE_RATE:
+            samples = resample_poly(samples, ENCODER_SAMPLE_RATE, sample_rate).astype(np.float32)
+            sample_rate = ENCODER_SAMPLE_RATE
+        duration = len(samples) / sample_rate
+        regions = self.vad(samples, sample_rate) if speech_regions is None else speech_regions
+        regions = [(max(0.0, float(s)), min(duration, float(e))) for s, e in regions]
+        regions = [(s, e) for s, e in sorted(regions) if e > s]
+        windows = self.embedder(samples, sample_rate, regions)
+        if len(windows) == 0:
+            return Annotation()
+        labels = self.clustering(windows, num_speakers, min_speakers, max_speakers)
+        # boundaries are refined in the space the clusters were found in
+        clustered = WindowEmbeddings(windows.starts, windows.ends, self.clustering.normalise(windows.vectors))
+        return build_annotation(self.resegmenter(clustered, labels, regions))
+
+
+def _params_of(step: object) -> dict:
+    """A step's recorded parameters; a plain function is recorded by its qualified name."""
+    if hasattr(step, "get_params"):
+        return step.get_params()
+    return {"callable": f"{getattr(step, '__module__', '?')}.{getattr(step, '__qualname__', type(step).__name__)}"}

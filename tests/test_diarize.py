@@ -1,0 +1,179 @@
+import json
+
+import numpy as np
+import pytest
+from pyannote.core import Annotation, Segment
+from pyannote.metrics.diarization import DiarizationErrorRate
+
+import forensic_s2f  # noqa: F401
+from forensic_s2f.audio.decode import load
+from forensic_s2f.diarize.annotation import (
+    annotation_to_records,
+    annotation_to_rttm,
+    overlap_fraction,
+    solo_regions,
+    speech_seconds_by_speaker,
+)
+from forensic_s2f.diarize.clustering import SpeakerClustering
+from forensic_s2f.diarize.embeddings import WindowEmbeddings
+from forensic_s2f.diarize.pipeline import Diarizer
+from forensic_s2f.errors import InputError
+from tests._shared_data import distinct_speakers
+
+RATE = 16_000
+
+
+@pytest.fixture(scope="module")
+def diarizer() -> Diarizer:
+    return Diarizer()
+
+
+def _turns(clips, order, pause=0.6):
+    """Concatenate 3 s halves of the clips in `order` with pauses; returns audio and reference."""
+    audio = [load(c).samples for c in clips]
+    pieces, reference, cursor = [], Annotation(), 0.0
+    used = [0] * len(clips)
+    for speaker in order:
+        half = audio[speaker][used[speaker] * 3 * RATE : (used[speaker] + 1) * 3 * RATE]
+        used[speaker] = (used[speaker] + 1) % 2
+        pieces += [half, np.zeros(int(pause * RATE), np.float32)]
+        reference[Segment(cursor, cursor + len(half) / RATE)] = f"ref{speaker}"
+        cursor += len(half) / RATE + pause
+    return np.concatenate(pieces), reference
+
+
+def test_pyannote_sample_two_speakers(diarizer):
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    audio = load(SAMPLE_FILE["audio"])
+    hypothesis = diarizer(audio.samples, audio.sample_rate)
+    assert hypothesis.labels() == ["SPEAKER_00", "SPEAKER_01"]
+    der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(SAMPLE_FILE["annotation"], hypothesis)
+    assert der < 0.25
+
+
+def test_real_voices_alternating_are_two_speakers_labelled_by_first_appearance(diarizer):
+    samples, reference = _turns(distinct_speakers(2), [0, 1, 0, 1])
+    hypothesis = diarizer(samples, RATE)
+    assert hypothesis.labels() == ["SPEAKER_00", "SPEAKER_01"]
+    first = next(iter(hypothesis.itertracks(yield_label=True)))
+    assert first[2] == "SPEAKER_00"
+    assert DiarizationErrorRate(collar=0.25)(reference, hypothesis) < 0.1
+
+
+def test_speaker_count_options_are_honoured(diarizer):
+    samples, _ = _turns(distinct_speakers(3), [0, 1, 2, 0, 1, 2])
+    assert len(diarizer(samples, RATE).labels()) == 3
+    assert len(diarizer(samples, RATE, num_speakers=2).labels()) == 2
+    assert len(diarizer(samples, RATE, max_speakers=2).labels()) <= 2
+    one, _ = _turns(distinct_speakers(1), [0, 0])
+    assert len(diarizer(one, RATE).labels()) == 1
+    assert len(diarizer(one, RATE, min_speakers=2).labels()) == 2
+
+
+def test_given_speech_regions_bound_the_output(diarizer):
+    samples, _ = _turns(distinct_speakers(2), [0, 1])
+    hypothesis = diarizer(samples, RATE, speech_regions=[(0.5, 2.5)])
+    assert hypothesis.get_timeline().extent() == Segment(0.5, 2.5)
+
+
+def test_silence_and_noise_give_no_speakers(diarizer):
+    assert len(diarizer(np.zeros(5 * RATE, np.float32), RATE).labels()) == 0
+    noise = (0.05 * np.random.default_rng(0).standard_normal(5 * RATE)).astype(np.float32)
+    assert len(diarizer(noise, RATE).labels()) == 0
+    assert len(diarizer(np.zeros(0, np.float32), RATE).labels()) == 0
+
+
+def test_half_second_clipped_and_8khz_inputs_still_diarize(diarizer):
+    speech = load(distinct_speakers(1)[0]).samples
+    short = diarizer(speech[RATE : RATE + RATE // 2], RATE)
+    assert len(short.labels()) <= 1
+    clipped = np.clip(speech * 20, -1.0, 1.0)
+    assert len(diarizer(clipped, RATE).labels()) == 1
+    narrow = speech[::2].copy()  # 8 kHz: resampled to 16 kHz inside
+    hypothesis = diarizer(narrow, 8_000)
+    assert len(hypothesis.labels()) == 1
+    assert hypothesis.get_timeline().extent().end <= len(narrow) / 8_000 + 0.01
+
+
+def test_stereo_48khz_file_decodes_to_mono_16khz_and_diarizes(tmp_path, diarizer):
+    import soundfile
+
+    speech = load(distinct_speakers(1)[0]).samples
+    from scipy.signal import resample_poly
+
+    wide = resample_poly(speech, 3, 1).astype(np.float32)
+    path = tmp_path / "stereo48k.wav"
+    soundfile.write(path, np.stack([wide, 0.5 * wide], axis=1), 48_000)
+    audio = load(path)
+    assert audio.sample_rate == RATE and audio.info.channels == 2 and audio.info.sample_rate == 48_000
+    assert len(diarizer(audio.samples, audio.sample_rate).labels()) == 1
+
+
+def test_undecodable_evidence_is_a_one_line_input_error(tmp_path):
+    path = tmp_path / "evidence.wav"
+    path.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really audio" * 10)
+    with pytest.raises(InputError) as raised:
+        load(path)
+    assert "\n" not in str(raised.value) and str(path) in str(raised.value)
+
+
+def test_params_are_json_and_name_the_steps(diarizer):
+    params = json.loads(json.dumps(diarizer.get_params()))
+    assert params["vad"]["name"] == "silero-vad"
+    assert params["embedder"]["encoder"] == "resemblyzer GE2E"
+    assert {"threshold", "piece_windows", "center"} <= set(params["clustering"])
+
+
+def _windows(vectors: np.ndarray, gap: float = 0.4) -> WindowEmbeddings:
+    """Windows 1.6 s long, `gap` s apart (a gap > 0 keeps each window its own piece)."""
+    starts = np.arange(len(vectors)) * (1.6 + gap)
+    return WindowEmbeddings(starts, starts + 1.6, vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+
+
+def test_clustering_finds_separated_groups_and_respects_bounds():
+    rng = np.random.default_rng(0)
+    directions = np.eye(8)[:3]
+    windows = _windows(np.concatenate([d + 0.05 * rng.standard_normal((20, 8)) for d in directions]))
+    clustering = SpeakerClustering()
+    labels = clustering(windows)
+    assert len(set(labels)) == 3 and list(labels[:20]) == [0] * 20
+    assert len(set(clustering(windows, num_speakers=2))) == 2
+    assert len(set(clustering(windows, max_speakers=2))) == 2
+    assert len(set(clustering(windows, min_speakers=4))) == 4
+    stray = _windows(np.concatenate([windows.vectors[:20], windows.vectors[20:22]]))  # 3.2 s of a voice
+    assert len(set(SpeakerClustering(min_cluster_seconds=4.0)(stray))) == 1
+    with pytest.raises(ValueError):
+        clustering(windows, min_speakers=3, max_speakers=2)
+
+
+def test_touching_windows_are_clustered_as_pieces():
+    rng = np.random.default_rng(1)
+    vectors = np.concatenate([np.eye(4)[0] + 0.05 * rng.standard_normal((6, 4)), np.eye(4)[1] + 0.05 * rng.standard_normal((6, 4))])
+    touching = _windows(vectors, gap=-0.8)  # 50 % overlap: pieces of two windows
+    labels = SpeakerClustering(piece_windows=2, min_cluster_seconds=1.0)(touching)
+    assert list(labels) == [0] * 6 + [1] * 6
+    assert all(labels[i] == labels[i + 1] for i in range(0, 12, 2))
+
+
+def test_rttm_records_overlap_and_solo_regions(tmp_path):
+    from pyannote.database.util import load_rttm
+
+    annotation = Annotation(uri="case1")
+    annotation[Segment(0.0, 4.0)] = "SPEAKER_00"
+    annotation[Segment(3.0, 6.0)] = "SPEAKER_01"
+    text = annotation_to_rttm(annotation, "evidence_1")
+    lines = text.splitlines()
+    assert len(lines) == 2 and all(len(line.split()) == 10 for line in lines)
+    assert lines[0].split()[:5] == ["SPEAKER", "evidence_1", "1", "0.000", "4.000"]
+    (tmp_path / "e.rttm").write_text(text)
+    loaded = load_rttm(tmp_path / "e.rttm")["evidence_1"]
+    assert DiarizationErrorRate()(annotation, loaded) == 0.0
+    assert overlap_fraction(annotation) == pytest.approx(1.0 / 6.0)
+    assert overlap_fraction(Annotation()) == 0.0
+    assert solo_regions(annotation, "SPEAKER_00") == [(0.0, 3.0)]
+    assert speech_seconds_by_speaker(annotation) == {"SPEAKER_00": 4.0, "SPEAKER_01": 3.0}
+    records = annotation_to_records(annotation)
+    assert records[0]["overlapped_seconds"] == 1.0 and records[1]["speaker"] == "SPEAKER_01"
+    with pytest.raises(ValueError):
+        annotation_to_rttm(annotation, "has space")

@@ -1,0 +1,86 @@
+import json
+
+import numpy as np
+import pytest
+from scipy.signal import butter, resample_poly, sosfilt
+
+import forensic_s2f  # noqa: F401  (offline settings before third-party imports)
+from forensic_s2f.audio.decode import load
+from forensic_s2f.audio.quality import clipping_fraction, measure_quality
+from tests._shared_data import pair_clips
+
+RATE = 16_000
+
+
+def _tone_in_noise(speech_db: float, noise_db: float, seconds: float = 6.0, seed: int = 0):
+    """A harmonic 'voice' in the middle third, over white noise throughout; powers in dBFS."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    voice = sum(np.sin(2 * np.pi * f * t) for f in (150, 300, 450, 900)) / 2
+    voice *= np.sqrt(10 ** (speech_db / 10) / np.mean(voice**2))
+    mask = (t >= seconds / 3) & (t < 2 * seconds / 3)
+    noise = rng.standard_normal(len(t)) * np.sqrt(10 ** (noise_db / 10))
+    return (voice * mask + noise).astype(np.float32), [(seconds / 3, 2 * seconds / 3)]
+
+
+def test_snr_against_pauses_matches_the_mixing_level():
+    samples, regions = _tone_in_noise(-20.0, -35.0, seconds=12.0)
+    report = measure_quality(samples, RATE, regions)
+    assert report.snr_method == "speech vs pauses"
+    assert report.snr_db == pytest.approx(15.0, abs=1.0)
+    assert report.speech_seconds == pytest.approx(4.0)
+    assert report.warnings() == []
+
+
+def test_low_snr_is_warned_with_its_value():
+    samples, regions = _tone_in_noise(-30.0, -33.0)
+    report = measure_quality(samples, RATE, regions)
+    assert report.snr_db == pytest.approx(3.0, abs=1.0)
+    assert any(w.startswith("low signal-to-noise ratio: estimated 3.") for w in report.warnings())
+
+
+def test_blind_snr_without_regions_orders_clean_above_noisy():
+    clean, _ = _tone_in_noise(-20.0, -60.0)
+    noisy, _ = _tone_in_noise(-20.0, -25.0)
+    high, low = measure_quality(clean, RATE), measure_quality(noisy, RATE)
+    assert high.snr_method == low.snr_method == "blind percentile estimate"
+    assert high.snr_db > low.snr_db + 15
+
+
+def test_clipping_counts_flat_tops_only():
+    t = np.arange(RATE) / RATE
+    sine = np.sin(2 * np.pi * 200 * t).astype(np.float32) * 0.5
+    assert clipping_fraction(sine) < 0.001
+    clipped = np.clip(sine * 4, -0.5, 0.5)
+    fraction = clipping_fraction(clipped)
+    assert fraction > 0.5
+    warnings = measure_quality(clipped, RATE, [(0.0, 1.0)]).warnings()
+    assert any(w.startswith("clipped: ") for w in warnings)
+
+
+def test_silence_and_short_inputs_give_warnings_not_errors():
+    silent = measure_quality(np.zeros(RATE // 2, np.float32), RATE, [])
+    assert silent.snr_db is None and silent.clipping_fraction == 0.0
+    assert silent.warnings() == ["very short recording: 0.50 s (under 1.0 s)", "no speech detected"]
+    empty = measure_quality(np.zeros(0, np.float32), RATE)
+    assert empty.duration_seconds == 0.0 and empty.effective_bandwidth_hz is None
+    json.dumps(empty.to_dict())
+
+
+def test_white_noise_bandwidth_and_telephone_band():
+    rng = np.random.default_rng(1)
+    noise = rng.standard_normal(3 * RATE).astype(np.float32) * 0.1
+    wide = measure_quality(noise, RATE)
+    assert wide.effective_bandwidth_hz > 7_500 and not wide.is_telephone_band
+    band = sosfilt(butter(8, [300, 3400], btype="band", fs=RATE, output="sos"), noise)
+    narrow = measure_quality(resample_poly(resample_poly(band, 1, 2), 2, 1).astype(np.float32), RATE)
+    assert narrow.is_telephone_band and narrow.effective_bandwidth_hz < 5_000
+    assert any(w.startswith("narrow band: effective bandwidth") for w in narrow.warnings())
+
+
+def test_real_speech_is_wideband_and_its_telephone_copy_is_not():
+    audio = load(pair_clips(1)[0])
+    assert not measure_quality(audio.samples, audio.sample_rate).is_telephone_band
+    eight_khz = resample_poly(audio.samples, 1, 2)
+    phone = resample_poly(sosfilt(butter(8, [300, 3400], btype="band", fs=8000, output="sos"), eight_khz), 2, 1)
+    assert measure_quality(phone.astype(np.float32), RATE).is_telephone_band

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from forensic_s2f.errors import Fs2fError, InputError
+from forensic_s2f.errors import Fs2fError
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -75,7 +75,7 @@ class CaseAnalysis:
         from forensic_s2f.audio.denoise import SpectralGateDenoiser
         from forensic_s2f.audio.vad import SileroVAD
         from forensic_s2f.diarize.pipeline import Diarizer
-        from forensic_s2f.s2f import load_model
+        from forensic_s2f.s2f.model import load_model
 
         options.validate()
         self.store, self.case_id, self.examiner, self.options = store, case_id, examiner, options
@@ -119,7 +119,8 @@ class CaseAnalysis:
     def _evidence(self, run_id: int, evidence: Evidence) -> EvidenceResult:
         from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, load
         from forensic_s2f.audio.quality import measure_quality
-        from forensic_s2f.diarize.annotation import annotation_to_rttm, overlap_fraction
+        from forensic_s2f.diarize.annotation import overlap_fraction
+        from forensic_s2f.exports import rttm_text
 
         source = {"evidence_id": evidence.id, "sha256": evidence.sha256}
         activity = self._activity(run_id, "decode", {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels"}, [source])
@@ -154,8 +155,8 @@ class CaseAnalysis:
         activity = self._activity(run_id, "diarize", parameters, [pcm])
         annotation = self.diarizer(diarize_audio, rate, speech_regions=regions, num_speakers=self.options.num_speakers,
                                    min_speakers=self.options.min_speakers, max_speakers=self.options.max_speakers)
-        uri = Path(evidence.original_filename).stem or f"E{evidence.id}"
-        rttm = annotation_to_rttm(annotation, uri)
+        segments = [(label, seg.start, seg.end) for seg, _, label in annotation.itertracks(yield_label=True)]
+        rttm = rttm_text(f"E{evidence.id}", segments)
         self.store.finish_activity(activity, self.examiner, outputs=[{"speakers": len(annotation.labels())}], artifacts=[
             ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
 
@@ -164,13 +165,13 @@ class CaseAnalysis:
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
         speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate) for label in annotation.labels()]
-        segments = [(label, seg.start, seg.end) for seg, _, label in annotation.itertracks(yield_label=True)]
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
     def _speaker(self, run_id: int, evidence: Evidence, annotation, label: str, samples: np.ndarray, rate: int) -> SpeakerResult:
         from forensic_s2f.audio.quality import measure_quality
         from forensic_s2f.diarize.annotation import solo_regions
-        from forensic_s2f.s2f import write_prediction
+        from forensic_s2f.s2f.checks import SpeechError
+        from forensic_s2f.s2f.predict import write_prediction
 
         timeline = annotation.label_timeline(label)
         total = timeline.duration()
@@ -200,8 +201,8 @@ class CaseAnalysis:
                     if path.suffix == ".json":
                         prediction = _json(path)
             warnings.extend(prediction.get("warnings", []))
-        except InputError as error:
-            warnings.append(f"no voice-to-face estimate: {error.reason}")
+        except SpeechError as error:
+            warnings.append(f"no voice-to-face estimate: {error}")
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
         return SpeakerResult(
             label=label, speech_seconds=round(total, 3), segment_count=len(timeline), prediction=prediction,

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from forensic_s2f import __version__
+from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
 from forensic_s2f.errors import Fs2fError, StoreError
 
@@ -33,6 +34,7 @@ case_app = typer.Typer(no_args_is_help=True, help="Open cases, ingest evidence, 
 audit_app = typer.Typer(no_args_is_help=True, help="The auditor's side: verify the store, read the custody log.")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
+app.add_typer(model_app, name="model")
 
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, highlight=False, soft_wrap=True)

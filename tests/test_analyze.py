@@ -1,0 +1,158 @@
+"""`fs2f case analyze / show / export` end to end on real recordings, and its reliability."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from pyannote.core import Annotation, Segment
+from pyannote.metrics.diarization import DiarizationErrorRate
+
+import forensic_s2f  # noqa: F401
+from pyannote.audio.sample import SAMPLE_FILE
+
+SAMPLE = SAMPLE_FILE["audio"]
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    """The pyannote sample ingested and analysed once, through the real entry point."""
+    home = tmp_path_factory.mktemp("analyzed") / "store"
+    env = {**os.environ, "FS2F_HOME": str(home), "FS2F_EXAMINER": "Ann"}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "forensic_s2f.cli", *map(str, a)],  # noqa: E731
+                                    capture_output=True, text=True, env=env, timeout=600)
+    assert run("case", "add", "S1", SAMPLE).returncode == 0
+    analyzed = run("case", "analyze", "S1", "--json")
+    assert analyzed.returncode == 0, analyzed.stderr
+    return home, run, json.loads(analyzed.stdout)
+
+
+def test_two_speakers_found_with_low_der(sample_run):
+    _, run, result = sample_run
+    assert {s["speaker"] for s in result["speakers"]} == {"SPEAKER_00", "SPEAKER_01"}
+    for speaker in result["speakers"]:
+        assert sum(speaker["gender"].values()) == pytest.approx(1.0, abs=1e-3)
+        assert speaker["seconds_used"] >= 3.0
+    export = json.loads(run("case", "show", "S1", "--json").stdout)
+    assert [r["status"] for r in export["runs"]] == ["completed"]
+
+
+def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
+    home, run, result = sample_run
+    for fmt in ("rttm", "csv", "json"):
+        done = run("case", "export", "S1", "--format", fmt, "--output", tmp_path / fmt)
+        assert done.returncode == 0, done.stderr
+    rttm = (tmp_path / "rttm" / "sample.rttm").read_text().splitlines()
+    assert rttm and all(len(line.split()) == 10 and line.startswith("SPEAKER sample 1 ") for line in rttm)
+    hypothesis = Annotation()
+    for line in rttm:
+        fields = line.split()
+        start, duration = float(fields[3]), float(fields[4])
+        hypothesis[Segment(start, start + duration)] = fields[7]
+    der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(SAMPLE_FILE["annotation"], hypothesis,
+                                                                uem=SAMPLE_FILE["annotated"])
+    assert der < 0.15, f"DER {der:.3f} on the pyannote sample"
+    assert (tmp_path / "csv" / "segments.csv").read_text().startswith("run_id,evidence_id,file,speaker,start_seconds")
+    assert "p_female" in (tmp_path / "csv" / "speakers.csv").read_text().splitlines()[0]
+    document = json.loads((tmp_path / "json" / "analysis.json").read_text())
+    assert len(document["speakers"]) == 2 and document["segments"]
+    log = json.loads(run("audit", "log", "S1", "--json").stdout)
+    assert [e["details"]["format"] for e in log if e["action"] == "export"] == ["rttm", "csv", "json"]
+    refused = run("case", "export", "S1", "--format", "rttm", "--output", tmp_path / "rttm")
+    assert refused.returncode != 0 and "already exists" in refused.stderr
+    assert run("audit", "verify", "S1").returncode == 0
+
+
+def test_provenance_of_every_stage(sample_run):
+    from forensic_s2f.store.case_store import CaseStore
+
+    home, _, result = sample_run
+    store = CaseStore(home)
+    activities = store.activities("S1", result["run_id"])
+    kinds = [a.kind for a in activities]
+    assert kinds[:5] == ["decode", "vad", "denoise", "quality", "diarize"]
+    assert kinds.count("speech2face") == 2
+    for activity in activities:
+        assert activity.status == "completed" and activity.ended_utc and activity.examiner == "Ann"
+        assert json.loads(activity.software_json)["torch"].startswith("2.13.0")
+        assert json.loads(activity.inputs_json)
+    speech2face = [a for a in activities if a.kind == "speech2face"]
+    assert all(len(a.model_sha256) == 64 for a in speech2face)
+    kinds_stored = {a.kind for a in store.artifacts("S1")}
+    assert {"denoised-audio", "rttm", "speech-regions", "face", "uncertainty", "members", "prediction"} <= kinds_stored
+    store.close()
+
+
+def test_rerun_makes_a_new_run_and_options_are_checked(sample_run):
+    _, run, first = sample_run
+    again = run("case", "analyze", "S1", "--num-speakers", "2", "--no-denoise", "--json")
+    assert again.returncode == 0, again.stderr
+    second = json.loads(again.stdout)
+    assert second["run_id"] == first["run_id"] + 1
+    shown = json.loads(run("case", "show", "S1", "--json").stdout)
+    assert [r["run_id"] for r in shown["runs"]] == [first["run_id"], second["run_id"]]
+    for bad in (["--num-speakers", "0"], ["--min-speakers", "3", "--max-speakers", "2"], ["--evidence", "7"]):
+        refused = run("case", "analyze", "S1", *bad)
+        assert refused.returncode != 0 and refused.stderr.startswith("error: ") and "Traceback" not in refused.stderr
+    assert run("case", "analyze", "NOPE").returncode != 0
+
+
+def _write(path, samples, rate, **kwargs):
+    sf.write(path, samples, rate, **kwargs)
+    return path
+
+
+def test_difficult_evidence_gives_clear_outcomes(cli, store_dir, tmp_path):
+    speech, rate = sf.read(SAMPLE, dtype="float32")
+    excerpt = speech[6 * rate: 18 * rate]
+    rng = np.random.default_rng(0)
+    from scipy.signal import resample_poly
+
+    files = {
+        "silence.wav": _write(tmp_path / "silence.wav", np.zeros(5 * rate, np.float32), rate),
+        "noise.wav": _write(tmp_path / "noise.wav", (0.05 * rng.standard_normal(5 * rate)).astype(np.float32), rate),
+        "short.wav": _write(tmp_path / "short.wav", excerpt[rate: rate + rate // 2], rate),
+        "clipped.wav": _write(tmp_path / "clipped.wav", np.clip(excerpt * 20, -1, 1), rate),
+        "narrow.wav": _write(tmp_path / "narrow.wav", resample_poly(excerpt, 1, 2).astype(np.float32), 8000),
+        "stereo48k.flac": _write(tmp_path / "stereo48k.flac",
+                                 np.stack([resample_poly(excerpt, 3, 1)] * 2, axis=1).astype(np.float32), 48000),
+    }
+    assert cli("case", "add", "HARD", *files.values(), "-e", "Ann").code == 0
+    result = cli("case", "analyze", "HARD", "-e", "Ann", "--json")
+    assert result.code == 0, result
+    analysis = json.loads(result.stdout)
+    names = {e["id"]: e["original_filename"] for e in json.loads(cli("case", "show", "HARD", "--json").stdout)["evidence"]}
+    warnings = {names[e["evidence_id"]]: " | ".join(e["warnings"]) for e in analysis["evidence"]}
+    speakers = {name: [s for s in analysis["speakers"] if s["file"] == name] for name in names.values()}
+    assert "no speech" in warnings["silence.wav"] and not speakers["silence.wav"]
+    assert not speakers["noise.wav"] or all(s["warnings"] for s in speakers["noise.wav"])
+    assert "short" in warnings["short.wav"] or "little speech" in warnings["short.wav"]
+    assert all(not s["gender"] for s in speakers["short.wav"])  # under 1 s: no estimate, said so
+    assert "clipped" in warnings["clipped.wav"]
+    assert "narrow band" in warnings["narrow.wav"]
+    assert speakers["stereo48k.flac"] and speakers["stereo48k.flac"][0]["gender"]
+    assert cli("audit", "verify", "HARD").code == 0
+
+
+@pytest.mark.parametrize("delay_seconds", [4.0, 7.0, 10.0])
+def test_killed_analysis_leaves_a_consistent_store(tmp_path, delay_seconds):
+    env = {**os.environ, "FS2F_HOME": str(tmp_path / "store"), "FS2F_EXAMINER": "Ann"}
+    command = [sys.executable, "-m", "forensic_s2f.cli"]
+    assert subprocess.run([*command, "case", "add", "K1", SAMPLE], env=env, capture_output=True, timeout=300).returncode == 0
+    process = subprocess.Popen([*command, "case", "analyze", "K1"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    time.sleep(delay_seconds)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=60)
+    verified = subprocess.run([*command, "audit", "verify", "K1"], env=env, capture_output=True, text=True, timeout=300)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    rerun = subprocess.run([*command, "case", "analyze", "K1", "--json"], env=env, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(json.loads(rerun.stdout)["speakers"]) == 2

@@ -60,9 +60,9 @@ def prediction(seed: int, seconds: float, warnings: list[str]) -> dict:
     age = rng.dirichlet(np.ones(len(AGE_BRACKETS)) * 0.7)
     return {
         "gender": {"female": female, "male": round(1 - female, 3)},
-        "gender_std": {"female": 0.04, "male": 0.04},
+        "gender_member_spread": {"female": 0.04, "male": 0.04},
         "age": {label: float(round(p, 3)) for label, p in zip(AGE_BRACKETS, age, strict=True)},
-        "age_std": {label: 0.05 for label in AGE_BRACKETS},
+        "age_member_spread": {label: 0.05 for label in AGE_BRACKETS},
         "seconds_used": seconds, "model": FIXTURE_MODEL, "warnings": warnings,
     }
 
@@ -117,25 +117,27 @@ def make_case(cli, store_dir: Path, tmp_path: Path, case_id: str, speakers: int,
         store.close()
 
 
+# The layout `fs2f model evaluate` writes into the weights folder (see s2f/evaluate.py), with
+# made-up figures: a test fixture, never shipped.
 FIXTURE_VALIDATION = {
-    "model": FIXTURE_MODEL,
-    "protocol": "fixture: 5-fold cross-validation split by video",
-    "training_data": {"clips": 762, "description": "fixture description of the training data"},
-    "gender": {"accuracy": 0.9612, "ece": 0.021, "n": 758},
-    "age": {"exact": 0.4731, "within_one": 0.9188, "n": 762},
-    "retrieval": {"pool_size": 50, "recall": {"1": {"rate": 0.0812, "chance": 0.02},
-                                              "5": {"rate": 0.3044, "chance": 0.1},
-                                              "10": {"rate": 0.4677, "chance": 0.2}}},
+    "clips": 762, "videos": 736, "folds": 5, "members": 5, "seed": 0, "pool_size": 50, "pools_per_query": 20,
+    "overall": {"n": 762, "gender_accuracy": 0.9612, "gender_ece": 0.021, "age_exact": 0.4731,
+                "age_within_one": 0.9188, "R@1": 0.0812, "R@5": 0.3044, "R@10": 0.4677},
+    "baselines": {"retrieval_chance": {"R@1": 0.02, "R@5": 0.1, "R@10": 0.2}},
     "by_gender": {"female": {"n": 287, "gender_accuracy": 0.9373, "age_exact": 0.45, "age_within_one": 0.9},
                   "male": {"n": 471, "gender_accuracy": 0.9745, "age_exact": 0.49, "age_within_one": 0.93}},
     "by_age": {label: {"n": 100 + i, "gender_accuracy": 0.95, "age_exact": 0.4 + i / 100, "age_within_one": 0.9}
                for i, label in enumerate(AGE_BRACKETS)},
-    "by_seconds": {"1": {"gender_accuracy": 0.8811, "age_exact": 0.3522, "age_within_one": 0.8433},
-                   "3": {"gender_accuracy": 0.9391, "age_within_one": 0.9011},
-                   "6": {"gender_accuracy": 0.9612, "age_exact": 0.4731, "age_within_one": 0.9188}},
+    "by_seconds": {"1 s": {"gender_accuracy": 0.8811, "age_exact": 0.3522, "age_within_one": 0.8433},
+                   "3 s": {"gender_accuracy": 0.9391, "age_within_one": 0.9011},
+                   "whole clip": {"gender_accuracy": 0.9612, "age_exact": 0.4731, "age_within_one": 0.9188}},
 }
 
 
 def write_validation(path: Path) -> Path:
+    """The fixture figures, beside the config and manifest naming the validated weights."""
     path.write_text(json.dumps(FIXTURE_VALIDATION, indent=1))
+    (path.parent / "config.json").write_text(json.dumps({"name": FIXTURE_MODEL["name"],
+                                                         "training": {"data": "fixture description of the training data"}}))
+    (path.parent / "manifest.json").write_text(json.dumps({"files": {"model.npz": FIXTURE_MODEL["sha256"]}}))
     return path

@@ -36,8 +36,8 @@ def test_validation_parsed(tmp_path):
 
 @pytest.mark.parametrize("broken", [
     "not json",
-    json.dumps({"gender": {}}),
-    json.dumps({**FIXTURE_VALIDATION, "gender": {"accuracy": 96.1}}),  # a percentage where a fraction belongs
+    json.dumps({"overall": {}}),
+    json.dumps({**FIXTURE_VALIDATION, "overall": {**FIXTURE_VALIDATION["overall"], "gender_accuracy": 96.1}}),  # a percentage
 ])
 def test_validation_unreadable_is_an_error(tmp_path, broken):
     path = tmp_path / "validation.json"
@@ -74,12 +74,9 @@ def test_no_caveat_templates_refused(tmp_path):
         load_caveats(tmp_path)
 
 
-def test_spread_from_members_or_keys():
-    members = [{"gender": {"female": 0.2, "male": 0.8}}, {"gender": {"female": 0.4, "male": 0.6}}]
-    assert probability_spread({"gender": {"female": 0.3, "male": 0.7}, "members": members}, "gender") == \
-        pytest.approx({"female": 0.1, "male": 0.1})
-    assert probability_spread({"age_std": {"<18": 0.05}}, "age") == {"<18": 0.05}
-    assert probability_spread({"spread": {"gender": {"female": 0.02, "male": 0.02}}}, "gender") == {"female": 0.02, "male": 0.02}
+def test_spread_from_prediction_json():
+    assert probability_spread({"age_member_spread": {"<18": 0.05}}, "age") == {"<18": 0.05}
+    assert probability_spread({"gender_member_spread": {"female": 0.02, "male": 0.02}}, "gender") == {"female": 0.02, "male": 0.02}
     assert probability_spread({"gender": {"female": 0.3, "male": 0.7}}, "gender") is None
 
 

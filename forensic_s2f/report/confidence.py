@@ -8,12 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 
 from forensic_s2f.report.validation import ValidationFigures
 
-SPREAD_KEYS = ("{attribute}_std", "{attribute}_spread")
-SPREAD_TABLES = ("spread", "std", "uncertainty", "member_std")
 
 
 def percent(rate: float | None) -> str:
@@ -29,21 +26,11 @@ def most_probable(probabilities: dict[str, float]) -> tuple[str, float] | None:
 
 
 def probability_spread(prediction: dict[str, Any], attribute: str) -> dict[str, float] | None:
-    """Per-class standard deviation of the probabilities across ensemble members, if recorded.
-
-    Accepts `gender_std`/`gender_spread`, a table `spread`/`std`/`uncertainty`/`member_std` keyed by
-    attribute, or a `members` list of per-member predictions (the spread is then computed here).
-    """
-    candidates = [prediction.get(key.format(attribute=attribute)) for key in SPREAD_KEYS]
-    candidates += [table.get(attribute) for name in SPREAD_TABLES if isinstance(table := prediction.get(name), dict)]
-    for candidate in candidates:
-        if isinstance(candidate, dict) and candidate and all(isinstance(v, (int, float)) for v in candidate.values()):
-            return {label: float(value) for label, value in candidate.items()}
-    members = prediction.get("members")
-    if isinstance(members, list) and len(members) > 1 and all(isinstance(m, dict) and isinstance(m.get(attribute), dict) for m in members):
-        labels = list(prediction.get(attribute, members[0][attribute]))
-        values = np.array([[float(m[attribute].get(label, 0.0)) for label in labels] for m in members])
-        return dict(zip(labels, values.std(axis=0).round(6).tolist(), strict=True))
+    """Per-class standard deviation of the probabilities across ensemble members, as
+    prediction.json records it (`gender_member_spread`, `age_member_spread`); None if absent."""
+    spread = prediction.get(f"{attribute}_member_spread")
+    if isinstance(spread, dict) and spread:
+        return {label: float(value) for label, value in spread.items()}
     return None
 
 

@@ -94,7 +94,7 @@ def load_validation_figures(path: Path | None = None) -> ValidationFigures | Non
         return None
     data = path.read_bytes()
     try:
-        return _parse(json.loads(data), str(path), hashlib.sha256(data).hexdigest())
+        return _parse(json.loads(data), str(path), hashlib.sha256(data).hexdigest(), _weights_identity(path.parent))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise Fs2fError(f"{path}: not a readable validation-figures file ({type(error).__name__}: {error})") from error
 
@@ -119,35 +119,64 @@ def _group(label: str, row: dict[str, Any]) -> GroupFigures:
     )
 
 
-def _parse(raw: dict[str, Any], source: str, sha256: str) -> ValidationFigures:
-    """Map the JSON written by `fs2f model evaluate` onto ValidationFigures (the one place to adapt)."""
-    training = raw.get("training_data", {})
-    retrieval = raw.get("retrieval", {})
+def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any]) -> ValidationFigures:
+    """Map the JSON written by `fs2f model evaluate` onto ValidationFigures (the one place to adapt).
+
+    `weights` holds the name and SHA-256 of the model.npz the figures ship with (from the
+    sibling config.json and manifest.json): the validated model.
+    """
+    overall = raw["overall"]
+    chance = raw.get("baselines", {}).get("retrieval_chance", {})
+    protocol = (
+        f"{raw['folds']}-fold cross-validation with folds split by source video; {raw['clips']} clips from "
+        f"{raw['videos']} videos; ensembles of {raw['members']} members; retrieval among pools of "
+        f"{raw['pool_size']} ({raw.get('pools_per_query', 1)} random pools per clip); seed {raw['seed']}"
+    )
     return ValidationFigures(
         source=source,
         sha256=sha256,
-        model_name=str(raw.get("model", {}).get("name", "")),
-        model_sha256=str(raw.get("model", {}).get("sha256", "")),
-        protocol=str(raw.get("protocol", "")),
-        training_clips=_count(training.get("clips")),
-        training_description=str(training.get("description", "")),
-        gender_accuracy=_rate(raw["gender"]["accuracy"]),
-        gender_ece=_rate(raw["gender"].get("ece")),
-        gender_clips=_count(raw["gender"].get("n")),
-        age_exact=_rate(raw["age"]["exact"]),
-        age_within_one=_rate(raw["age"]["within_one"]),
-        age_clips=_count(raw["age"].get("n")),
-        retrieval_pool_size=_count(retrieval.get("pool_size")),
+        model_name=str(weights.get("name", "")),
+        model_sha256=str(weights.get("sha256", "")),
+        protocol=protocol,
+        training_clips=_count(raw.get("clips")),
+        training_description=str(weights.get("data", "")),
+        gender_accuracy=_rate(overall["gender_accuracy"]),
+        gender_ece=_rate(overall.get("gender_ece")),
+        gender_clips=_count(sum(row.get("n", 0) for row in raw.get("by_gender", {}).values()) or None),
+        age_exact=_rate(overall["age_exact"]),
+        age_within_one=_rate(overall["age_within_one"]),
+        age_clips=_count(sum(row.get("n", 0) for row in raw.get("by_age", {}).values()) or None),
+        retrieval_pool_size=_count(raw.get("pool_size")),
         retrieval=tuple(
-            RetrievalFigure(k=int(k), rate=_rate(row["rate"]), chance=_rate(row["chance"]))
-            for k, row in sorted(retrieval.get("recall", {}).items(), key=lambda item: int(item[0]))
+            RetrievalFigure(k=k, rate=_rate(overall[f"R@{k}"]), chance=_rate(chance.get(f"R@{k}", k / raw["pool_size"])))
+            for k in (1, 5, 10) if f"R@{k}" in overall
         ),
         by_gender=tuple(_group(label, row) for label, row in raw.get("by_gender", {}).items()),
         by_age=tuple(_group(label, row) for label, row in raw.get("by_age", {}).items()),
         by_seconds=tuple(sorted(
-            (DurationFigures(seconds=float(s), gender_accuracy=_rate(row.get("gender_accuracy")),
+            (DurationFigures(seconds=_seconds(label, raw), gender_accuracy=_rate(row.get("gender_accuracy")),
                              age_exact=_rate(row.get("age_exact")), age_within_one=_rate(row.get("age_within_one")))
-             for s, row in raw.get("by_seconds", {}).items()),
+             for label, row in raw.get("by_seconds", {}).items()),
             key=lambda row: row.seconds,
         )),
     )
+
+
+def _seconds(label: str, raw: dict[str, Any]) -> float:
+    """'1 s' → 1.0; 'whole clip' → the clips' length (6 s in the training data)."""
+    if label.endswith(" s"):
+        return float(label[:-2])
+    return float(raw.get("clip_seconds", 6.0))
+
+
+def _weights_identity(folder: Path) -> dict[str, Any]:
+    """The name, data description and model.npz SHA-256 of the weights beside the figures."""
+    identity: dict[str, Any] = {}
+    config, manifest = folder / "config.json", folder / "manifest.json"
+    if config.is_file():
+        loaded = json.loads(config.read_text())
+        identity["name"] = loaded.get("name", "")
+        identity["data"] = loaded.get("training", {}).get("data", "")
+    if manifest.is_file():
+        identity["sha256"] = json.loads(manifest.read_text()).get("files", {}).get("model.npz", "")
+    return identity

@@ -18,6 +18,15 @@ from forensic_s2f.s2f.predict import write_prediction
 from tests.s2f_helpers import noise_file, pairs_dir
 
 
+def median_bracket_name(age: dict[str, float]) -> str:
+    total = 0.0
+    for bracket, p in age.items():
+        total += p
+        if total >= 0.5:
+            return bracket
+    raise AssertionError("probabilities sum below 0.5")
+
+
 @pytest.fixture(scope="module")
 def model():
     return load_model()
@@ -65,6 +74,7 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     assert sum(prediction.gender.values()) == pytest.approx(1.0)
     assert list(prediction.age) == ["<18", "18-29", "30-44", "45-59", "60+"]
     assert sum(prediction.age.values()) == pytest.approx(1.0)
+    assert prediction.age_estimate == median_bracket_name(prediction.age)
     assert 5.0 < prediction.seconds_used <= 6.0
     assert prediction.face.shape == (224, 224, 3) and prediction.face.dtype == np.uint8
     assert len(prediction.member_faces) >= 5
@@ -75,6 +85,7 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     assert Image.open(paths["members"]).size == (224 * len(prediction.member_faces), 224)
     document = json.loads(paths["prediction"].read_text())
     assert set(document["gender"]) == {"female", "male"}
+    assert document["age_estimate"] == prediction.age_estimate
     assert document["model"] == {"name": model.name, "sha256": model.sha256}
     assert document["seconds_used"] == pytest.approx(prediction.seconds_used, abs=1e-3)
     assert isinstance(document["warnings"], list)

@@ -3,7 +3,8 @@
 Each outer fold trains the whole model (face PCA, ensemble, temperatures from inner folds) on the
 other folds and scores the held-out clips. Retrieval: each held-out clip's predicted face
 representation against its true one plus 49 others from the same held-out fold (other videos),
-ranked by L2 distance; 20 random pools per clip. Shorter-speech figures use only the first 1 s or
+ranked by L2 distance; 20 random pools per clip. The age estimate scored is the median bracket of
+the calibrated age distribution. Shorter-speech figures use only the first 1 s or
 3 s of each clip's detected speech with the model trained on whole clips.
 """
 
@@ -26,6 +27,7 @@ from forensic_s2f.s2f.metrics import (
     retrieval_ranks,
     within_one,
 )
+from forensic_s2f.s2f.model import median_bracket
 from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS, embed_clips, fit_model, grouped_folds
 
 POOL_SIZE = 50
@@ -89,7 +91,7 @@ def evaluate(
 
     def scores(name: str, rows: np.ndarray) -> dict[str, Any]:
         gr, ar = rows & g, rows & a
-        predicted_age = p_age[name].argmax(axis=1)
+        predicted_age = median_bracket(p_age[name])
         return {
             "n": int(rows.sum()),
             "gender_accuracy": _finite(accuracy((p_male[name][gr] > 0.5).astype(int), pairs.gender[gr])),

@@ -38,6 +38,11 @@ GENDER_SPREAD_WARNING = 0.15  # std of members' P(male) above which members disa
 GENDER_UNSURE = 0.8  # below this top gender probability the gender is called uncertain
 
 
+def median_bracket(probabilities: np.ndarray) -> np.ndarray:
+    """The ordinal median: first bracket whose cumulative probability reaches 0.5, for rows (n, 5)."""
+    return (np.cumsum(probabilities, axis=-1) >= 0.5).argmax(axis=-1)
+
+
 class Speech2FaceModel:
     """A trained model; build with `load_model()` or `forensic_s2f.s2f.train.fit_model()`."""
 
@@ -139,6 +144,7 @@ class Speech2FaceModel:
             gender=gender,
             gender_spread={"female": spread, "male": spread},
             age={b: float(p) for b, p in zip(AGE_BRACKETS, p_age[0])},
+            age_estimate=AGE_BRACKETS[int(median_bracket(p_age[0]))],
             age_spread={b: float(s) for b, s in zip(AGE_BRACKETS, member_age.std(axis=0))},
             face=to_uint8_image(self.face.decode(code[None])[0]),
             face_std=face_std,

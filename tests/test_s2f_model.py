@@ -3,7 +3,6 @@
 import json
 import shutil
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -34,7 +34,8 @@ def model_card(model: Speech2FaceModel) -> str:
         "",
         "## Method",
         "- Voice activity: silero-vad (weights shipped in the `silero_vad` package).",
-        "- Voice: resemblyzer's GE2E speaker encoder (weights shipped in the package). Speech regions "
+        "- Voice: resemblyzer's GE2E speaker encoder (weights `pretrained.pt` shipped in the package, run "
+        "by project code with the same 40-band mel front end; embeddings equal resemblyzer's). Speech regions "
         f"are joined, normalised to {params['encoder']['target_dbfs']} dBFS, cut into 1.6 s windows at "
         f"{params['encoder']['partials_per_second']} windows per second; the embedding is the "
         "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way.",
@@ -58,7 +59,7 @@ def model_card(model: Speech2FaceModel) -> str:
         "## Validation",
     ]
     if model.validation:
-        parts += ["```", format_evaluation(model.validation), "```"]
+        parts += targets_table(model.validation) + ["", "```", format_evaluation(model.validation), "```"]
     else:
         parts.append("No validation figures are attached to these weights (run `fs2f model evaluate`).")
     parts += [
@@ -79,3 +80,21 @@ def model_card(model: Speech2FaceModel) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+TARGETS = (
+    ("voice gender accuracy", "gender_accuracy", "≥ 97 %", lambda v: v >= 0.97, True),
+    ("age bracket within one", "age_within_one", "≥ 92 %", lambda v: v >= 0.92, True),
+    ("gender ECE (15 bins)", "gender_ece", "≤ 0.03", lambda v: v <= 0.03, False),
+    ("retrieval R@10, pools of 50", "R@10", "≥ 45 %", lambda v: v >= 0.45, True),
+)
+
+
+def targets_table(validation: dict[str, Any]) -> list[str]:
+    """Markdown rows: each project target, the cross-validated figure, met or missed."""
+    rows = ["| measure | target | cross-validated | |", "|---|---|---|---|"]
+    for label, key, target, met, percent in TARGETS:
+        value = validation["overall"][key]
+        shown = f"{100 * value:.1f} %" if percent else f"{value:.3f}"
+        rows.append(f"| {label} | {target} | {shown} | {'met' if met(value) else 'missed'} |")
+    return rows

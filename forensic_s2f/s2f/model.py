@@ -20,7 +20,7 @@ from forensic_s2f.audio.vad import SileroVAD, speech_seconds
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
 from forensic_s2f.s2f.checks import input_warnings, require_speech
-from forensic_s2f.s2f.dataset import AGE_BRACKETS, GENDERS
+from forensic_s2f.s2f.dataset import AGE_BRACKETS
 from forensic_s2f.s2f.encoder import GE2EEncoder
 from forensic_s2f.s2f.face import PCAFaceModel, to_uint8_image
 from forensic_s2f.s2f.heads import EnsembleHeads, HeadOutputs

@@ -77,6 +77,5 @@ def _energy(samples: np.ndarray, block: int = 1 << 20) -> float:
     """Sum of squared samples, accumulated in float64 block by block."""
     total = 0.0
     for start in range(0, len(samples), block):
-        piece = samples[start : start + block].astype(np.float64)
-        total += float(np.dot(piece, piece))
+        total += float(np.square(samples[start : start + block], dtype=np.float64).sum())
     return total

@@ -111,6 +111,8 @@ def test_gender_of_real_clips():
 
 def test_silence_and_noise_only_are_refused(model):
     with pytest.raises(SpeechError, match="no speech"):
+        model.predict(np.zeros(0, np.float32), 16000)
+    with pytest.raises(SpeechError, match="no speech"):
         model.predict(np.zeros(16000 * 4, np.float32), 16000)
     noise = np.random.default_rng(0).normal(0, 0.1, 16000 * 4).astype(np.float32)
     with pytest.raises(SpeechError, match="no speech"):
@@ -125,6 +127,16 @@ def test_cafe_noise_alone_gives_no_confident_answer(model):
     except SpeechError:
         return
     assert prediction.warnings
+
+
+def test_malformed_samples_are_refused(model, clip):
+    samples, rate = clip
+    with pytest.raises(Fs2fError, match="mono"):
+        model.predict(np.stack([samples, samples]), rate)
+    broken = samples.copy()
+    broken[100] = np.nan
+    with pytest.raises(Fs2fError, match="NaN"):
+        model.predict(broken, rate)
 
 
 def test_less_than_one_second_of_speech_is_refused(model, clip):

@@ -69,6 +69,11 @@ def model_card(model: Speech2FaceModel) -> str:
         "bracket; treat the age estimate as a hint, never a finding.",
         "- The face is a smooth population average conditioned on voice (mainly gender, age and "
         "accent); it must never be used to identify a person.",
+        "- Retrieval is measured in this model's face representation (PCA of canonical-face pixels), "
+        "not in the face-recognition feature space of the published Speech2Face figure, so the two "
+        "are not directly comparable. In this representation even the mean face of the TRUE gender "
+        "and age bracket retrieves no better than the reference line in the validation table: hair, "
+        "pose residue and lighting that a voice cannot predict dominate pixel distances.",
         "- Fewer than 1 s of speech is refused; 1–3 s is flagged as low reliability; clipped or noisy "
         "audio, and members that disagree, are flagged in the warnings.",
         "- Labels are perceived by one annotator; the training population is narrow (see above).",

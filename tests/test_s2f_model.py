@@ -39,7 +39,9 @@ def clip():
     return audio.samples, audio.sample_rate
 
 
-def test_shipped_model_loads_and_predicts_without_network(monkeypatch, clip):
+def test_shipped_model_loads_and_predicts_without_network(monkeypatch):
+    from pyannote.audio.sample import SAMPLE_FILE  # real two-speaker speech shipped with pyannote.audio
+
     def refuse(*args, **kwargs):
         raise OSError("network access attempted")
 
@@ -47,8 +49,10 @@ def test_shipped_model_loads_and_predicts_without_network(monkeypatch, clip):
     monkeypatch.setattr(socket, "create_connection", refuse)
     model = load_model()
     assert len(model.sha256) == 64
-    prediction = model.predict(*clip)
+    audio = load(SAMPLE_FILE["audio"])
+    prediction = model.predict(audio.samples[6 * audio.sample_rate : 14 * audio.sample_rate], audio.sample_rate)
     assert prediction.model_sha256 == model.sha256
+    assert 5.0 < prediction.seconds_used <= 8.0
 
 
 def test_manifest_mismatch_and_missing_files_are_clear_errors(tmp_path):

@@ -77,7 +77,7 @@ def predict(
         used.add(name)
         written = write_prediction(prediction, output / name)
         gender = max(prediction.gender, key=prediction.gender.get)
-        age = max(prediction.age, key=prediction.age.get)
+        age = prediction.age_estimate
         table.add_row(
             str(path),
             f"{gender} {prediction.gender[gender]:.2f}",
@@ -112,6 +112,7 @@ def train(
     members: int = typer.Option(5, "--members", min=2, help="Ensemble members."),
     seed: int = typer.Option(0, "--seed", help="Seed for bootstrap resamples and folds."),
     limit: int | None = typer.Option(None, "--limit", min=10, help="Train on the first N clips only."),
+    cache: Path | None = typer.Option(None, "--cache", help="Folder to keep clip embeddings between runs."),
 ) -> None:
     """Train the model (reproduces the shipped weights from ../shared/data/s2f-pairs)."""
     from forensic_s2f.s2f.train import train as train_model
@@ -119,7 +120,13 @@ def train(
     with _progress() as bar:
         task = bar.add_task("embedding clips", total=None)
         model = train_model(
-            data, output, members, seed, limit, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            data,
+            output,
+            members,
+            seed,
+            limit,
+            cache_dir=cache,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
         )
     typer.echo(f"wrote {output} (model.npz sha256 {model.sha256})")
 
@@ -132,11 +139,14 @@ def evaluate(
     members: int = typer.Option(5, "--members", min=2, help="Ensemble members."),
     seed: int = typer.Option(0, "--seed", help="Seed for folds, resamples and retrieval pools."),
     limit: int | None = typer.Option(None, "--limit", min=10, help="Evaluate on the first N clips only."),
+    cache: Path | None = typer.Option(None, "--cache", help="Folder to keep clip embeddings between runs."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the figures as JSON here."),
     attach_to: Path | None = typer.Option(
         None, "--attach-to", help="Weights folder to receive validation.json (manifest re-signed)."
     ),
-    card: Path | None = typer.Option(None, "--card", help="Write the model card (markdown) here."),
+    card: Path | None = typer.Option(
+        None, "--card", help="Write the model card of --attach-to's weights (default: shipped) here."
+    ),
 ) -> None:
     """Cross-validated gender, age, calibration and face-retrieval figures."""
     from forensic_s2f.s2f.evaluate import evaluate as evaluate_model
@@ -151,7 +161,7 @@ def evaluate(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate_model(data, folds, seed, members, limit=limit, progress=step)
+        result = evaluate_model(data, folds, seed, members, limit=limit, cache_dir=cache, progress=step)
     typer.echo(format_evaluation(result))
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

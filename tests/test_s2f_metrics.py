@@ -11,6 +11,7 @@ from forensic_s2f.s2f.metrics import (
     retrieval_ranks,
     within_one,
 )
+from forensic_s2f.s2f.model import median_bracket
 from forensic_s2f.s2f.train import grouped_folds
 
 
@@ -68,3 +69,8 @@ def test_grouped_folds_keep_groups_whole_and_are_seeded():
     assert sorted(np.bincount(folds)) == [8] * 5
     assert np.array_equal(folds, grouped_folds(groups, 5, seed=3))
     assert not np.array_equal(folds, grouped_folds(groups, 5, seed=4))
+
+
+def test_median_bracket_is_the_ordinal_median():
+    probabilities = np.array([[0.4, 0.05, 0.1, 0.05, 0.4], [0.0, 0.5, 0.5, 0.0, 0.0], [0.1, 0.1, 0.1, 0.1, 0.6]])
+    assert median_bracket(probabilities).tolist() == [2, 1, 4]

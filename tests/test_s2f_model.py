@@ -3,7 +3,6 @@
 import json
 import shutil
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +15,15 @@ from forensic_s2f.s2f.dataset import load_pairs
 from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, load_model
 from forensic_s2f.s2f.predict import write_prediction
 from tests.s2f_helpers import noise_file, pairs_dir
+
+
+def median_bracket_name(age: dict[str, float]) -> str:
+    total = 0.0
+    for bracket, p in age.items():
+        total += p
+        if total >= 0.5:
+            return bracket
+    raise AssertionError("probabilities sum below 0.5")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +39,9 @@ def clip():
     return audio.samples, audio.sample_rate
 
 
-def test_shipped_model_loads_and_predicts_without_network(monkeypatch, clip):
+def test_shipped_model_loads_and_predicts_without_network(monkeypatch):
+    from pyannote.audio.sample import SAMPLE_FILE  # real two-speaker speech shipped with pyannote.audio
+
     def refuse(*args, **kwargs):
         raise OSError("network access attempted")
 
@@ -39,8 +49,10 @@ def test_shipped_model_loads_and_predicts_without_network(monkeypatch, clip):
     monkeypatch.setattr(socket, "create_connection", refuse)
     model = load_model()
     assert len(model.sha256) == 64
-    prediction = model.predict(*clip)
+    audio = load(SAMPLE_FILE["audio"])
+    prediction = model.predict(audio.samples[6 * audio.sample_rate : 14 * audio.sample_rate], audio.sample_rate)
     assert prediction.model_sha256 == model.sha256
+    assert 5.0 < prediction.seconds_used <= 8.0
 
 
 def test_manifest_mismatch_and_missing_files_are_clear_errors(tmp_path):
@@ -65,6 +77,7 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     assert sum(prediction.gender.values()) == pytest.approx(1.0)
     assert list(prediction.age) == ["<18", "18-29", "30-44", "45-59", "60+"]
     assert sum(prediction.age.values()) == pytest.approx(1.0)
+    assert prediction.age_estimate == median_bracket_name(prediction.age)
     assert 5.0 < prediction.seconds_used <= 6.0
     assert prediction.face.shape == (224, 224, 3) and prediction.face.dtype == np.uint8
     assert len(prediction.member_faces) >= 5
@@ -75,6 +88,7 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     assert Image.open(paths["members"]).size == (224 * len(prediction.member_faces), 224)
     document = json.loads(paths["prediction"].read_text())
     assert set(document["gender"]) == {"female", "male"}
+    assert document["age_estimate"] == prediction.age_estimate
     assert document["model"] == {"name": model.name, "sha256": model.sha256}
     assert document["seconds_used"] == pytest.approx(prediction.seconds_used, abs=1e-3)
     assert isinstance(document["warnings"], list)
@@ -101,6 +115,8 @@ def test_gender_of_real_clips():
 
 def test_silence_and_noise_only_are_refused(model):
     with pytest.raises(SpeechError, match="no speech"):
+        model.predict(np.zeros(0, np.float32), 16000)
+    with pytest.raises(SpeechError, match="no speech"):
         model.predict(np.zeros(16000 * 4, np.float32), 16000)
     noise = np.random.default_rng(0).normal(0, 0.1, 16000 * 4).astype(np.float32)
     with pytest.raises(SpeechError, match="no speech"):
@@ -115,6 +131,16 @@ def test_cafe_noise_alone_gives_no_confident_answer(model):
     except SpeechError:
         return
     assert prediction.warnings
+
+
+def test_malformed_samples_are_refused(model, clip):
+    samples, rate = clip
+    with pytest.raises(Fs2fError, match="mono"):
+        model.predict(np.stack([samples, samples]), rate)
+    broken = samples.copy()
+    broken[100] = np.nan
+    with pytest.raises(Fs2fError, match="NaN"):
+        model.predict(broken, rate)
 
 
 def test_less_than_one_second_of_speech_is_refused(model, clip):

@@ -44,9 +44,14 @@ def test_silence_and_white_noise_have_no_speech(vad):
     assert vad(rng.normal(0, 0.1, 16000 * 3).astype(np.float32), 16000) == []
 
 
-def test_block_size_does_not_change_regions(sample):
+def test_block_and_batch_sizes_do_not_change_regions(sample):
     samples, rate, _ = sample
     assert SileroVAD(block_seconds=7.3)(samples, rate) == SileroVAD(block_seconds=600)(samples, rate)
+    longer = np.tile(samples, 3)  # 90 s: several 20 s streams
+    one_by_one = SileroVAD(stream_seconds=20, streams_per_batch=1)(longer, rate)
+    batched = SileroVAD(stream_seconds=20, streams_per_batch=3, block_seconds=7.3)(longer, rate)
+    assert one_by_one == batched
+    assert 3 * 20 < speech_seconds(batched) < 3 * 25
 
 
 def test_other_sample_rates_give_the_same_regions(sample, vad):

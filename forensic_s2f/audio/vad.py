@@ -1,12 +1,13 @@
 """Voice activity detection with silero-vad, whose weights ship inside the `silero_vad` package.
 
 Input is mono float32 samples at any sample rate (Hz); output is speech regions in seconds.
-Audio is scored in blocks of `block_seconds` with the model's recurrent state carried across
-blocks, so memory stays bounded by one block plus one float per 32 ms frame, whatever the length.
+Audio is scored in independent streams of `stream_seconds`, several side by side as one batch,
+so memory stays bounded by one batch plus one float per 32 ms frame, whatever the length.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from math import gcd
 from typing import Any
 
@@ -26,7 +27,10 @@ class SileroVAD:
     min_speech_seconds: shorter speech regions are dropped.
     min_silence_seconds: silences shorter than this do not split a region.
     pad_seconds: each region is widened by this on both sides (clipped to the signal).
-    block_seconds: audio scored per block (bounds memory for long inputs).
+    block_seconds: audio decoded/resampled per block.
+    stream_seconds: the signal is scored in independent streams of this length (fresh model state
+        each), run `streams_per_batch` at a time as one batch: memory stays bounded by one batch
+        (16 × 60 s by default) and long input runs about `streams_per_batch` times faster.
     """
 
     def __init__(
@@ -37,6 +41,8 @@ class SileroVAD:
         min_silence_seconds: float = 0.1,
         pad_seconds: float = 0.03,
         block_seconds: float = 60.0,
+        stream_seconds: float = 60.0,
+        streams_per_batch: int = 16,
     ) -> None:
         self.threshold = threshold
         self.neg_threshold = neg_threshold
@@ -44,6 +50,8 @@ class SileroVAD:
         self.min_silence_seconds = min_silence_seconds
         self.pad_seconds = pad_seconds
         self.block_seconds = block_seconds
+        self.stream_seconds = stream_seconds
+        self.streams_per_batch = streams_per_batch
         self._model: Any = None
 
     def get_params(self) -> dict[str, Any]:
@@ -55,6 +63,8 @@ class SileroVAD:
             "min_silence_seconds": self.min_silence_seconds,
             "pad_seconds": self.pad_seconds,
             "block_seconds": self.block_seconds,
+            "stream_seconds": self.stream_seconds,
+            "streams_per_batch": self.streams_per_batch,
             "model": "silero-vad (JIT, shipped in the silero_vad package)",
         }
 
@@ -68,35 +78,61 @@ class SileroVAD:
         return self._model
 
     def frame_probabilities(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
-        """Speech probability per 32 ms frame (512 samples at 16 kHz), float32."""
+        """Speech probability per 32 ms frame (512 samples at 16 kHz), float32.
+
+        The 16 kHz signal is cut into streams of `stream_seconds`, each scored from a fresh model
+        state; `streams_per_batch` streams run side by side as one batch (the result does not
+        depend on the batch or block size).
+        """
         samples = np.asarray(samples, dtype=np.float32)
         if samples.ndim != 1:
             raise ValueError(f"expected mono samples of shape (n,), got {samples.shape}")
-        model = self.model
-        model.reset_states()
+        stream_frames = max(1, int(round(self.stream_seconds * VAD_SAMPLE_RATE / FRAME_SAMPLES)))
+        batch_samples = stream_frames * self.streams_per_batch * FRAME_SAMPLES
+        probabilities: list[np.ndarray] = []
+        pending = np.zeros(0, dtype=np.float32)
+        with torch.inference_mode():
+            for chunk in self._frames_16k(samples, sample_rate):
+                pending = np.concatenate([pending, chunk])
+                while len(pending) >= batch_samples:
+                    probabilities.append(self._score(pending[:batch_samples], stream_frames))
+                    pending = pending[batch_samples:]
+            if len(pending):
+                probabilities.append(self._score(pending, stream_frames))
+        return np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
+
+    def _frames_16k(self, samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
+        """The signal at 16 kHz in blocks of whole 512-sample frames (the last one zero-padded)."""
         block = max(FRAME_SAMPLES, int(self.block_seconds * sample_rate))
         up, down = _resample_ratio(sample_rate)
-        probabilities: list[np.ndarray] = []
         carry = np.zeros(0, dtype=np.float32)
-        with torch.inference_mode():
-            for start in range(0, len(samples), block):
-                chunk = samples[start : start + block]
-                if up != down:
-                    chunk = resample_poly(chunk, up, down).astype(np.float32)
-                chunk = np.concatenate([carry, chunk])
-                usable = len(chunk) - len(chunk) % FRAME_SAMPLES
-                last_block = start + block >= len(samples)
-                if last_block and usable < len(chunk):
-                    chunk = np.pad(chunk, (0, FRAME_SAMPLES - len(chunk) % FRAME_SAMPLES))
-                    usable = len(chunk)
-                carry = chunk[usable:]
-                frames = torch.from_numpy(np.ascontiguousarray(chunk[:usable]))
-                out = np.empty(usable // FRAME_SAMPLES, dtype=np.float32)
-                for i in range(len(out)):
-                    frame = frames[i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
-                    out[i] = float(model(frame, VAD_SAMPLE_RATE))
-                probabilities.append(out)
-        return np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
+        for start in range(0, len(samples), block):
+            chunk = samples[start : start + block]
+            if up != down:
+                chunk = resample_poly(chunk, up, down).astype(np.float32)
+            chunk = np.concatenate([carry, chunk])
+            usable = len(chunk) - len(chunk) % FRAME_SAMPLES
+            if start + block >= len(samples) and usable < len(chunk):
+                chunk = np.pad(chunk, (0, FRAME_SAMPLES - len(chunk) % FRAME_SAMPLES))
+                usable = len(chunk)
+            carry = chunk[usable:]
+            yield chunk[:usable]
+
+    def _score(self, audio: np.ndarray, stream_frames: int) -> np.ndarray:
+        """Probabilities for whole frames of 16 kHz `audio`, streams of `stream_frames` in one batch."""
+        frames = len(audio) // FRAME_SAMPLES
+        length = min(stream_frames, frames)
+        streams = -(-frames // length)
+        batch = np.zeros((streams, length * FRAME_SAMPLES), dtype=np.float32)
+        batch.reshape(-1)[: len(audio)] = audio
+        batch_tensor = torch.from_numpy(batch)
+        model = self.model
+        model.reset_states()
+        out = np.empty((streams, length), dtype=np.float32)
+        for i in range(length):
+            frame = batch_tensor[:, i * FRAME_SAMPLES : (i + 1) * FRAME_SAMPLES]
+            out[:, i] = model(frame, VAD_SAMPLE_RATE).numpy()[:, 0]
+        return out.reshape(-1)[:frames]
 
     def regions_from_probabilities(
         self, probabilities: np.ndarray, duration_seconds: float

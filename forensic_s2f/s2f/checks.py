@@ -34,7 +34,7 @@ def input_warnings(samples: np.ndarray, sample_rate: int, regions: list[tuple[fl
     seconds = float(sum(b - a for a, b in regions))
     if seconds < LOW_RELIABILITY_SECONDS:
         warnings.append(f"only {seconds:.1f} s of speech: low reliability")
-    clipped = float(np.mean(np.abs(samples) >= CLIP_LEVEL)) if len(samples) else 0.0
+    clipped = _clipped_fraction(samples)
     if clipped > CLIP_FRACTION:
         warnings.append(f"clipped audio: {100 * clipped:.2f} % of samples at full scale")
     snr = speech_to_noise_db(samples, sample_rate, regions)
@@ -43,17 +43,39 @@ def input_warnings(samples: np.ndarray, sample_rate: int, regions: list[tuple[fl
     return warnings
 
 
+def _clipped_fraction(samples: np.ndarray, block: int = 1 << 20) -> float:
+    """Fraction of samples at or above CLIP_LEVEL in magnitude."""
+    if not len(samples):
+        return 0.0
+    count = sum(
+        int(np.count_nonzero(np.abs(samples[i : i + block]) >= CLIP_LEVEL)) for i in range(0, len(samples), block)
+    )
+    return count / len(samples)
+
+
 def speech_to_noise_db(
     samples: np.ndarray, sample_rate: int, regions: list[tuple[float, float]]
 ) -> float | None:
-    """Power in speech regions over power outside them, in dB; None without ≥ 0.5 s of each."""
-    mask = np.zeros(len(samples), dtype=bool)
-    for a, b in regions:
-        mask[int(a * sample_rate) : int(b * sample_rate)] = True
-    if mask.sum() < MIN_NOISE_SECONDS * sample_rate or (~mask).sum() < MIN_NOISE_SECONDS * sample_rate:
+    """Power in speech regions over power outside them, in dB; None without ≥ 0.5 s of each.
+
+    Sums run over blocks, so memory stays small for hour-long input.
+    """
+    total = _energy(samples)
+    speech = sum(_energy(samples[int(a * sample_rate) : int(b * sample_rate)]) for a, b in regions)
+    speech_count = sum(len(samples[int(a * sample_rate) : int(b * sample_rate)]) for a, b in regions)
+    noise_count = len(samples) - speech_count
+    if min(speech_count, noise_count) < MIN_NOISE_SECONDS * sample_rate:
         return None
-    speech = float(np.mean(samples[mask].astype(np.float64) ** 2))
-    noise = float(np.mean(samples[~mask].astype(np.float64) ** 2))
-    if noise <= 1e-12:
+    speech_power = speech / speech_count
+    noise_power = max(total - speech, 0.0) / noise_count
+    if noise_power <= 1e-12:
         return None
-    return 10.0 * np.log10(max(speech - noise, 1e-12) / noise)
+    return 10.0 * np.log10(max(speech_power - noise_power, 1e-12) / noise_power)
+
+
+def _energy(samples: np.ndarray, block: int = 1 << 20) -> float:
+    """Sum of squared samples, accumulated in float64 block by block."""
+    total = 0.0
+    for start in range(0, len(samples), block):
+        total += float(np.square(samples[start : start + block], dtype=np.float64).sum())
+    return total

@@ -20,7 +20,6 @@ from PIL import Image
 from forensic_s2f.errors import InputError
 
 AGE_BRACKETS = ("<18", "18-29", "30-44", "45-59", "60+")
-GENDERS = ("female", "male")
 _GENDER_CODES = {"F": 0, "M": 1}
 
 

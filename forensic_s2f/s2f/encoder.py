@@ -9,18 +9,94 @@ windows. Long input is processed in blocks of `block_seconds` of speech, so memo
 
 from __future__ import annotations
 
-import warnings
+import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from math import gcd
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
+from scipy.signal import get_window, resample_poly
+
+from forensic_s2f.errors import Fs2fError
 
 ENCODER_SAMPLE_RATE = 16_000
-PARTIAL_SECONDS = 1.6  # GE2E's window: 160 mel frames of 10 ms
+N_FFT = 400  # 25 ms analysis window
+HOP_SAMPLES = 160  # 10 ms frame step
+N_MELS = 40
+PARTIAL_FRAMES = 160  # GE2E's window: 160 mel frames = 1.6 s
+
+
+class GE2ENetwork(torch.nn.Module):
+    """resemblyzer's GE2E network (3-layer LSTM, 256 units, linear + ReLU, L2-normalised output).
+
+    Built here and loaded from the package's `pretrained.pt` without importing resemblyzer, whose
+    import pulls in webrtcvad and librosa's slow first-call compilation.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)
+        self.linear = torch.nn.Linear(256, 256)
+        self.relu = torch.nn.ReLU()
+        self.mel_basis = mel_filterbank()
+
+    @classmethod
+    def pretrained(cls) -> GE2ENetwork:
+        spec = importlib.util.find_spec("resemblyzer")
+        if spec is None or spec.origin is None:
+            raise Fs2fError("the resemblyzer package (GE2E weights) is not installed")
+        weights = Path(spec.origin).parent / "pretrained.pt"
+        network = cls()
+        state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
+        network.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")})
+        return network.eval()
+
+    def forward(self, mels: torch.Tensor) -> torch.Tensor:
+        """Embeddings (batch, 256) of mel spectrograms (batch, frames, 40)."""
+        _, (hidden, _) = self.lstm(mels)
+        raw = self.relu(self.linear(hidden[-1]))
+        return raw / torch.norm(raw, dim=1, keepdim=True)
+
+
+def mel_filterbank() -> np.ndarray:
+    """Slaney-style mel filters (40, 201) for 16 kHz, n_fft 400: the ones GE2E was trained with."""
+    from librosa.filters import mel
+
+    return mel(sr=ENCODER_SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
+
+
+def mel_spectrogram(wav: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Mel power spectrogram (frames, 40) of 16 kHz audio: centred 25 ms Hann frames every 10 ms.
+
+    Equals resemblyzer's `wav_to_mel_spectrogram` (librosa, zero padding) up to float rounding.
+    """
+    padded = np.pad(np.asarray(wav, np.float32), N_FFT // 2)
+    frames = 1 + (len(padded) - N_FFT) // HOP_SAMPLES
+    index = np.arange(N_FFT)[None, :] + HOP_SAMPLES * np.arange(frames)[:, None]
+    window = get_window("hann", N_FFT, fftbins=True).astype(np.float32)
+    power = np.abs(np.fft.rfft(padded[index] * window, axis=1)) ** 2
+    return (power.astype(np.float32) @ basis.T).astype(np.float32)
+
+
+def window_starts(n_samples: int, rate: float, min_coverage: float) -> list[int]:
+    """First mel frame of each 1.6 s window over n_samples of audio (resemblyzer's slicing).
+
+    Windows start every round(100 / rate) frames; the last one is kept only if at least
+    `min_coverage` of it lies inside the audio, unless it is the only window.
+    """
+    n_frames = int(np.ceil((n_samples + 1) / HOP_SAMPLES))
+    step = int(np.round(ENCODER_SAMPLE_RATE / rate / HOP_SAMPLES))
+    if not 0 < step <= PARTIAL_FRAMES:
+        raise ValueError(f"window rate {rate} per second must be between 0.625 and 100")
+    starts = list(range(0, max(1, n_frames - PARTIAL_FRAMES + step + 1), step))
+    last = starts[-1] * HOP_SAMPLES
+    coverage = (n_samples - last) / (PARTIAL_FRAMES * HOP_SAMPLES)
+    if coverage < min_coverage and len(starts) > 1:
+        starts = starts[:-1]
+    return starts
 
 
 @dataclass(frozen=True)
@@ -52,7 +128,7 @@ class GE2EEncoder:
         self.min_coverage = min_coverage
         self.target_dbfs = target_dbfs
         self.block_seconds = block_seconds
-        self._model: Any = None
+        self._model: GE2ENetwork | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -64,13 +140,9 @@ class GE2EEncoder:
         }
 
     @property
-    def model(self) -> Any:
+    def model(self) -> GE2ENetwork:
         if self._model is None:
-            with warnings.catch_warnings():  # webrtcvad, imported by resemblyzer, warns about pkg_resources
-                warnings.simplefilter("ignore")
-                from resemblyzer import VoiceEncoder
-
-                self._model = VoiceEncoder(device="cpu", verbose=False)
+            self._model = GE2ENetwork.pretrained()
         return self._model
 
     def __call__(
@@ -78,8 +150,6 @@ class GE2EEncoder:
     ) -> VoiceEmbedding:
         """Embed the speech inside `speech_regions` (seconds) of mono `samples` at `sample_rate` Hz."""
         model = self.model
-        from resemblyzer.audio import wav_to_mel_spectrogram
-
         samples = np.asarray(samples, dtype=np.float32)
         regions = _clip_regions(speech_regions, len(samples) / sample_rate)
         seconds = float(sum(b - a for a, b in regions))
@@ -90,14 +160,12 @@ class GE2EEncoder:
         with torch.inference_mode():
             for block in _speech_blocks(samples, sample_rate, regions, self.block_seconds):
                 wav = _to_16k(block, sample_rate) * gain
-                wav_slices, mel_slices = model.compute_partial_slices(
-                    len(wav), self.partials_per_second, self.min_coverage
-                )
-                if len(partials) and wav_slices[-1].stop - len(wav) > len(wav):
+                starts = window_starts(len(wav), self.partials_per_second, self.min_coverage)
+                if partials and (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES > 2 * len(wav):
                     continue  # a block tail shorter than half a window adds nothing reliable
-                wav = np.pad(wav, (0, max(0, wav_slices[-1].stop - len(wav))))
-                mel = wav_to_mel_spectrogram(wav)
-                mels = torch.from_numpy(np.stack([mel[s] for s in mel_slices]))
+                wav = np.pad(wav, (0, max(0, (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES - len(wav))))
+                mel = mel_spectrogram(wav, model.mel_basis)
+                mels = torch.from_numpy(np.stack([mel[s : s + PARTIAL_FRAMES] for s in starts]))
                 partials.append(model(mels).numpy())
         stacked = np.concatenate(partials).astype(np.float32)
         mean = stacked.mean(axis=0)

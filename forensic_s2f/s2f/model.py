@@ -20,7 +20,7 @@ from forensic_s2f.audio.vad import SileroVAD, speech_seconds
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
 from forensic_s2f.s2f.checks import input_warnings, require_speech
-from forensic_s2f.s2f.dataset import AGE_BRACKETS, GENDERS
+from forensic_s2f.s2f.dataset import AGE_BRACKETS
 from forensic_s2f.s2f.encoder import GE2EEncoder
 from forensic_s2f.s2f.face import PCAFaceModel, to_uint8_image
 from forensic_s2f.s2f.heads import EnsembleHeads, HeadOutputs
@@ -36,6 +36,11 @@ ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE, MANIFEST_FILE = (
 )
 GENDER_SPREAD_WARNING = 0.15  # std of members' P(male) above which members disagree
 GENDER_UNSURE = 0.8  # below this top gender probability the gender is called uncertain
+
+
+def median_bracket(probabilities: np.ndarray) -> np.ndarray:
+    """The ordinal median: first bracket whose cumulative probability reaches 0.5, for rows (n, 5)."""
+    return (np.cumsum(probabilities, axis=-1) >= 0.5).argmax(axis=-1)
 
 
 class Speech2FaceModel:
@@ -139,6 +144,7 @@ class Speech2FaceModel:
             gender=gender,
             gender_spread={"female": spread, "male": spread},
             age={b: float(p) for b, p in zip(AGE_BRACKETS, p_age[0])},
+            age_estimate=AGE_BRACKETS[int(median_bracket(p_age[0]))],
             age_spread={b: float(s) for b, s in zip(AGE_BRACKETS, member_age.std(axis=0))},
             face=to_uint8_image(self.face.decode(code[None])[0]),
             face_std=face_std,

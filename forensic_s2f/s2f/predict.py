@@ -18,6 +18,7 @@ class Prediction:
     """What the model says about one voice, with its uncertainty.
 
     gender / age: calibrated ensemble probabilities; *_spread: std of the members' probabilities.
+    age_estimate: the median bracket of `age` (ordinal: fewest brackets off on average).
     face: mean canonical face, uint8 (224, 224, 3). face_std: per-pixel std across members'
     faces, float32 (224, 224), intensity units in [0, 1]. member_faces: one uint8 face per member.
     face_code: the predicted face representation (PCA coefficients); face_code_variance: its
@@ -29,6 +30,7 @@ class Prediction:
     gender_spread: dict[str, float]
     age: dict[str, float]
     age_spread: dict[str, float]
+    age_estimate: str
     face: np.ndarray
     face_std: np.ndarray
     member_faces: list[np.ndarray]
@@ -46,6 +48,7 @@ class Prediction:
         return {
             "gender": _rounded(self.gender),
             "age": _rounded(self.age),
+            "age_estimate": self.age_estimate,
             "gender_member_spread": _rounded(self.gender_spread),
             "age_member_spread": _rounded(self.age_spread),
             "seconds_used": round(float(self.seconds_used), 3),

@@ -27,7 +27,7 @@ DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "face_components": 32,
     "face_alpha": 100.0,
     "gender_c": 0.01,
-    "age_c": 0.01,
+    "age_c": 0.003,
     "calibration_folds": 5,
 }
 

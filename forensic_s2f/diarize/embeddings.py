@@ -75,14 +75,15 @@ class WindowEmbedder:
     ) -> WindowEmbeddings:
         if sample_rate != ENCODER_SAMPLE_RATE:
             raise ValueError(f"the encoder needs {ENCODER_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
-        samples = _normalise_loudness(np.asarray(samples, dtype=np.float32).reshape(-1), regions)
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        power_gain = _loudness_gain(samples, regions) ** 2  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
         for start, end in regions:
             if end - start < self.min_region_seconds:
                 continue
             for span, mel in self._windows(samples, start, end):
                 spans.append(span)
-                pending.append(mel)
+                pending.append(mel * power_gain)
                 if len(pending) == self.batch_size:  # embed as we go: memory stays one batch
                     vectors.append(self._embed(np.stack(pending)))
                     pending = []
@@ -145,15 +146,15 @@ class WindowEmbedder:
         return self._encoder
 
 
-def _normalise_loudness(samples: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Raise the speech's RMS to -30 dBFS, as the encoder saw in training; never lowers it."""
-    pieces = [samples[int(s * ENCODER_SAMPLE_RATE) : int(e * ENCODER_SAMPLE_RATE)] for s, e in regions]
-    energy = sum(float(np.dot(p, p)) for p in pieces)
-    count = sum(len(p) for p in pieces)
+def _loudness_gain(samples: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.float32:
+    """Amplitude gain that raises the speech's RMS to -30 dBFS, as the encoder saw in training;
+    never below 1 (quiet speech is raised, loud speech left alone)."""
+    energy, count = 0.0, 0
+    for start, end in regions:
+        piece = samples[int(start * ENCODER_SAMPLE_RATE) : int(end * ENCODER_SAMPLE_RATE)]
+        energy += float(np.dot(piece, piece))
+        count += len(piece)
     if count == 0 or energy == 0.0:
-        return samples
-    rms_db = 10 * np.log10(energy / count)
-    gain_db = TARGET_DBFS - rms_db
-    if gain_db <= 0:
-        return samples
-    return samples * np.float32(10 ** (gain_db / 20))
+        return np.float32(1.0)
+    gain_db = TARGET_DBFS - 10 * np.log10(energy / count)
+    return np.float32(10 ** (max(gain_db, 0.0) / 20))

@@ -7,7 +7,7 @@ RTF = processing seconds / audio seconds; loading the models (once per process, 
 seconds) is reported apart. The Speech2Face stage is timed when
 `forensic_s2f.s2f.load_model` exists.
 
-    PYTHONPATH=. python benchmarks/speed.py --minutes 10 60 --threads 2
+    PYTHONPATH=. python benchmarks/speed.py --minutes 10 60 [--threads 1] [--denoise]
 """
 
 from __future__ import annotations
@@ -59,11 +59,11 @@ def worker(path: Path, threads: int, denoise: bool) -> dict:
     from forensic_s2f.audio.decode import load
     from forensic_s2f.audio.denoise import SpectralGateDenoiser
     from forensic_s2f.audio.quality import measure_quality
-    from forensic_s2f.diarize.embeddings import WindowEmbeddings
+    from forensic_s2f.diarize.embeddings import WindowEmbedder, WindowEmbeddings
     from forensic_s2f.diarize.pipeline import Diarizer
 
     torch.set_num_threads(threads)
-    diarizer = Diarizer()
+    diarizer = Diarizer(embedder=WindowEmbedder(num_threads=threads))
     times: dict[str, float] = {}
     start = time.perf_counter()  # loading models once per process is not per-audio work
     warm = np.zeros(3 * 16_000, dtype=np.float32)
@@ -111,7 +111,7 @@ def worker(path: Path, threads: int, denoise: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, nargs="+", default=[10.0, 60.0])
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for the encoder")
     parser.add_argument("--denoise", action="store_true", help="include the denoising stage")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()

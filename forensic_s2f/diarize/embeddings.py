@@ -102,7 +102,7 @@ class WindowEmbedder:
         return WindowEmbeddings(starts, ends, np.concatenate(vectors))
 
     def _windows(self, samples: np.ndarray, start: float, end: float):
-        """(span, mel frames) for each window in one region; mel computed once per region."""
+        """(span, mel frames) for each window in one block of speech; one spectrogram per block."""
         frames = int(round(self.window_seconds / MEL_HOP_SECONDS))
         duration = len(samples) / ENCODER_SAMPLE_RATE
         if end - start < self.window_seconds:  # one window centred on the short region

@@ -58,6 +58,8 @@ class Conversation:
 
 def clips() -> list[Clip]:
     root = shared_data() / "s2f-pairs"
+    if not (root / "labels.csv").is_file():
+        raise SystemExit(f"shared data not found under {root}: set FS2F_SHARED_DATA to the data folder")
     with open(root / "labels.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     found = []

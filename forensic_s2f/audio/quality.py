@@ -19,6 +19,8 @@ BANDWIDTH_FLOOR_DB = 50.0  # content this far below the spectral peak counts as 
 BANDWIDTH_SMOOTH_HZ = 250.0
 CLIP_LEVEL = 0.999  # of the recording's peak magnitude
 MIN_CLIP_RUN = 2  # consecutive samples at the peak that make a flat top
+POWER_BLOCK_SECONDS = 60.0
+BANDWIDTH_MAX_SECONDS = 120.0  # speech sampled evenly for the long-term spectrum
 
 
 @dataclass(frozen=True)
@@ -130,14 +132,18 @@ def _frame_count(n_samples: int, sample_rate: int) -> int:
 
 
 def _frame_power(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """Mean power per 25 ms frame, 10 ms hop."""
+    """Mean power per 25 ms frame, 10 ms hop; computed a minute at a time to bound memory."""
     frame, hop = int(FRAME_SECONDS * sample_rate), int(HOP_SECONDS * sample_rate)
     count = _frame_count(len(samples), sample_rate)
-    if count == 0:
-        return np.zeros(0)
-    squared = np.concatenate([[0.0], np.cumsum(samples.astype(np.float64) ** 2)])
-    starts = np.arange(count) * hop
-    return (squared[starts + frame] - squared[starts]) / frame
+    power = np.zeros(count)
+    per_block = max(1, int(POWER_BLOCK_SECONDS / HOP_SECONDS))
+    for first in range(0, count, per_block):
+        frames = min(per_block, count - first)
+        block = samples[first * hop : (first + frames - 1) * hop + frame].astype(np.float64)
+        squared = np.concatenate([[0.0], np.cumsum(block * block)])
+        starts = np.arange(frames) * hop
+        power[first : first + frames] = (squared[starts + frame] - squared[starts]) / frame
+    return power
 
 
 def _frame_mask(regions: Sequence[tuple[float, float]] | None, count: int) -> np.ndarray | None:
@@ -179,7 +185,13 @@ def _effective_bandwidth(
         pieces = [samples[int(s * sample_rate) : int(e * sample_rate)] for s, e in regions]
         pieces = [p for p in pieces if len(p) > 0]
         if pieces:
-            samples = np.concatenate(pieces)
+            # a long recording is represented by evenly spaced regions, to bound time and memory
+            total = sum(len(p) for p in pieces)
+            step = max(1, int(np.ceil(total / (BANDWIDTH_MAX_SECONDS * sample_rate))))
+            samples = np.concatenate(pieces[::step])
+    elif len(samples) > BANDWIDTH_MAX_SECONDS * sample_rate:
+        middle = (len(samples) - int(BANDWIDTH_MAX_SECONDS * sample_rate)) // 2
+        samples = samples[middle : middle + int(BANDWIDTH_MAX_SECONDS * sample_rate)]
     n_fft = 1024 if sample_rate >= 16_000 else 512
     if len(samples) < n_fft or not np.any(samples):
         return None

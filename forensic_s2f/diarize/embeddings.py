@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -15,6 +16,10 @@ from forensic_s2f.diarize.versions import package_version
 
 ENCODER_SAMPLE_RATE = 16_000
 MEL_HOP_SECONDS = 0.010
+MEL_HOP = 160  # samples: 10 ms at 16 kHz
+MEL_FFT = 400  # samples: 25 ms window
+MEL_BANDS = 40
+BLOCK_SECONDS = 60.0
 TARGET_DBFS = -30.0  # resemblyzer's training-time loudness (raised only, never lowered)
 
 
@@ -39,7 +44,9 @@ class WindowEmbedder:
 
     Regions shorter than `min_region_seconds` are left out (too short to say who spoke; the
     resegmentation labels them from their neighbours). `batch_size` windows go through the
-    LSTM at once, on `num_threads` torch threads (None: torch's setting).
+    LSTM at once, on `num_threads` torch threads (set explicitly, because importing silero-vad
+    sets torch to one thread). One is the default: on 2 cores shared with other work, two
+    threads measured 15 times slower than one (OpenMP threads spin against other processes).
     """
 
     def __init__(
@@ -48,8 +55,10 @@ class WindowEmbedder:
         hop_seconds: float = 0.8,
         min_region_seconds: float = 0.3,
         batch_size: int = 64,
-        num_threads: int | None = None,
+        num_threads: int = 1,
     ) -> None:
+        if num_threads < 1:
+            raise ValueError("num_threads must be at least 1")
         if hop_seconds <= 0 or window_seconds <= 0:
             raise ValueError("window_seconds and hop_seconds must be positive")
         self.window_seconds = window_seconds
@@ -75,14 +84,13 @@ class WindowEmbedder:
     ) -> WindowEmbeddings:
         if sample_rate != ENCODER_SAMPLE_RATE:
             raise ValueError(f"the encoder needs {ENCODER_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
-        samples = _normalise_loudness(np.asarray(samples, dtype=np.float32).reshape(-1), regions)
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        power_gain = _loudness_gain(samples, regions) ** 2  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
-        for start, end in regions:
-            if end - start < self.min_region_seconds:
-                continue
+        for start, end in _blocks(regions, self.min_region_seconds):
             for span, mel in self._windows(samples, start, end):
                 spans.append(span)
-                pending.append(mel)
+                pending.append(mel * power_gain)
                 if len(pending) == self.batch_size:  # embed as we go: memory stays one batch
                     vectors.append(self._embed(np.stack(pending)))
                     pending = []
@@ -94,9 +102,7 @@ class WindowEmbedder:
         return WindowEmbeddings(starts, ends, np.concatenate(vectors))
 
     def _windows(self, samples: np.ndarray, start: float, end: float):
-        """(span, mel frames) for each window in one region; mel computed once per region."""
-        from resemblyzer.audio import wav_to_mel_spectrogram
-
+        """(span, mel frames) for each window in one block of speech; one spectrogram per block."""
         frames = int(round(self.window_seconds / MEL_HOP_SECONDS))
         duration = len(samples) / ENCODER_SAMPLE_RATE
         if end - start < self.window_seconds:  # one window centred on the short region
@@ -117,7 +123,7 @@ class WindowEmbedder:
         piece = samples[first_sample:last_sample]
         if len(piece) < last_sample - first_sample:  # a recording shorter than one window
             piece = np.pad(piece, (0, last_sample - first_sample - len(piece)))
-        mel = wav_to_mel_spectrogram(piece)
+        mel = mel_power_spectrogram(piece)
         if len(mel) < frames:
             mel = np.pad(mel, ((0, frames - len(mel)), (0, 0)))
         for offset in offsets:
@@ -125,12 +131,12 @@ class WindowEmbedder:
             yield span_of(offset), mel[first : first + frames]
 
     def _embed(self, mels: np.ndarray) -> np.ndarray:
+        """GE2E embeddings of a batch of (frames, 40) mel windows."""
         import torch
 
         encoder = self._load()
         previous = torch.get_num_threads()
-        if self.num_threads:
-            torch.set_num_threads(self.num_threads)
+        torch.set_num_threads(self.num_threads)
         try:
             with torch.inference_mode():
                 return encoder(torch.from_numpy(mels)).numpy().astype(np.float32)
@@ -145,15 +151,64 @@ class WindowEmbedder:
         return self._encoder
 
 
-def _normalise_loudness(samples: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.ndarray:
-    """Raise the speech's RMS to -30 dBFS, as the encoder saw in training; never lowers it."""
-    pieces = [samples[int(s * ENCODER_SAMPLE_RATE) : int(e * ENCODER_SAMPLE_RATE)] for s, e in regions]
-    energy = sum(float(np.dot(p, p)) for p in pieces)
-    count = sum(len(p) for p in pieces)
+def _blocks(regions: Sequence[tuple[float, float]], shortest: float) -> list[tuple[float, float]]:
+    """Regions of at least `shortest` seconds, long ones cut into blocks of at most
+    BLOCK_SECONDS so the spectrogram held at once stays small whatever the speech's length."""
+    blocks = []
+    for start, end in regions:
+        if end - start < shortest:
+            continue
+        count = int(np.ceil((end - start) / BLOCK_SECONDS))
+        edges = np.linspace(start, end, count + 1)
+        blocks += [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
+    return blocks
+
+
+def mel_power_spectrogram(samples: np.ndarray) -> np.ndarray:
+    """(frames, 40) mel power spectrogram, as resemblyzer's `wav_to_mel_spectrogram` computes it
+    (librosa: centred 400-sample Hann frames, 160-sample hop, zero padding, Slaney mel bands),
+    through torch.stft, several times faster than librosa."""
+    import torch
+
+    spectrum = torch.stft(
+        torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)),
+        MEL_FFT,
+        MEL_HOP,
+        window=_hann(),
+        center=True,
+        pad_mode="constant",
+        return_complex=True,
+    )
+    power = spectrum.real**2 + spectrum.imag**2
+    return (power.T @ _mel_filters()).numpy()
+
+
+@lru_cache(maxsize=1)
+def _hann():
+    import torch
+
+    return torch.hann_window(MEL_FFT, periodic=True)
+
+
+@lru_cache(maxsize=1)
+def _mel_filters():
+    """(201, 40) Slaney mel filterbank, the one librosa (and so the encoder's training) used."""
+    import librosa
+    import torch
+
+    bank = librosa.filters.mel(sr=ENCODER_SAMPLE_RATE, n_fft=MEL_FFT, n_mels=MEL_BANDS)
+    return torch.from_numpy(np.ascontiguousarray(bank.T, dtype=np.float32))
+
+
+def _loudness_gain(samples: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.float32:
+    """Amplitude gain that raises the speech's RMS to -30 dBFS, as the encoder saw in training;
+    never below 1 (quiet speech is raised, loud speech left alone)."""
+    energy, count = 0.0, 0
+    for start, end in regions:
+        piece = samples[int(start * ENCODER_SAMPLE_RATE) : int(end * ENCODER_SAMPLE_RATE)]
+        energy += float(np.dot(piece, piece))
+        count += len(piece)
     if count == 0 or energy == 0.0:
-        return samples
-    rms_db = 10 * np.log10(energy / count)
-    gain_db = TARGET_DBFS - rms_db
-    if gain_db <= 0:
-        return samples
-    return samples * np.float32(10 ** (gain_db / 20))
+        return np.float32(1.0)
+    gain_db = TARGET_DBFS - 10 * np.log10(energy / count)
+    return np.float32(10 ** (max(gain_db, 0.0) / 20))

@@ -5,6 +5,10 @@ cosine similarity of the windows covering it; a Viterbi pass then picks one spea
 frame, paying `switch_penalty` (in cosine-similarity units) for each change of speaker inside
 continuous speech (a change across a pause is free). Segments end exactly at the speech
 region boundaries. Frames of regions no window covered follow their neighbours.
+
+Overlap (unless `overlap_margin` is None): a frame near a change of speaker inside
+continuous speech, where the neighbouring speaker scores within `overlap_margin` of the
+chosen one, is given to both: the windows there hear two voices at once.
 """
 
 from __future__ import annotations
@@ -19,14 +23,28 @@ from forensic_s2f.diarize.embeddings import WindowEmbeddings
 class ViterbiResegmenter:
     """`__call__(windows, labels, regions) -> [(start, end, speaker_index)]`, seconds."""
 
-    def __init__(self, frame_seconds: float = 0.1, switch_penalty: float = 0.3) -> None:
+    def __init__(
+        self,
+        frame_seconds: float = 0.1,
+        switch_penalty: float = 0.3,
+        overlap_margin: float | None = 0.1,
+        overlap_reach_seconds: float = 0.5,
+    ) -> None:
         if frame_seconds <= 0:
             raise ValueError("frame_seconds must be positive")
         self.frame_seconds = frame_seconds
         self.switch_penalty = switch_penalty
+        self.overlap_margin = overlap_margin
+        self.overlap_reach_seconds = overlap_reach_seconds
 
     def get_params(self) -> dict:
-        return {"method": "viterbi", "frame_seconds": self.frame_seconds, "switch_penalty": self.switch_penalty}
+        return {
+            "method": "viterbi",
+            "frame_seconds": self.frame_seconds,
+            "switch_penalty": self.switch_penalty,
+            "overlap_margin": self.overlap_margin,
+            "overlap_reach_seconds": self.overlap_reach_seconds,
+        }
 
     def __call__(
         self,
@@ -42,7 +60,36 @@ class ViterbiResegmenter:
         frames, region_of = self._speech_frames(regions)
         scores = self._frame_scores(windows, centroids, frames)
         path = self._viterbi(scores, region_of)
-        return self._segments(frames, region_of, names[path], regions)
+        segments = self._segments(frames, region_of, names[path], regions)
+        if self.overlap_margin is not None:
+            segments += self._overlaps(frames, region_of, scores, path, names)
+        return segments
+
+    def _overlaps(
+        self, frames: np.ndarray, region_of: np.ndarray, scores: np.ndarray, path: np.ndarray, names: np.ndarray
+    ) -> list[tuple[float, float, int]]:
+        """Second-speaker segments on frames close to an in-speech change, where that speaker
+        (the one on the other side of the change) scores within the margin."""
+        reach = max(1, int(round(self.overlap_reach_seconds / self.frame_seconds)))
+        second = np.full(len(frames), -1)
+        changes = np.flatnonzero((path[1:] != path[:-1]) & (region_of[1:] == region_of[:-1])) + 1
+        for change in changes:
+            before, after = path[change - 1], path[change]
+            for t in range(max(0, change - reach), min(len(frames), change + reach)):
+                if region_of[t] != region_of[change]:
+                    continue
+                other = after if path[t] == before else before if path[t] == after else -1
+                if other >= 0 and scores[t, path[t]] - scores[t, other] < self.overlap_margin:
+                    second[t] = other
+        extra: list[tuple[float, float, int]] = []
+        for t in np.flatnonzero(second >= 0):
+            start, end = frames[t] * self.frame_seconds, (frames[t] + 1) * self.frame_seconds
+            speaker = int(names[second[t]])
+            if extra and extra[-1][2] == speaker and abs(extra[-1][1] - start) < 1e-9:
+                extra[-1] = (extra[-1][0], end, speaker)
+            else:
+                extra.append((start, end, speaker))
+        return extra
 
     def _speech_frames(self, regions: Sequence[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
         """Indices of frames whose centre lies in speech, and the region each belongs to."""

@@ -57,28 +57,36 @@ class SileroSpeechRegions:
 
     def speech_probabilities(self, samples: np.ndarray) -> np.ndarray:
         """Speech probability per 32 ms window."""
-        import torch
-
         if self._model is None:
             from silero_vad import load_silero_vad
 
             self._model = load_silero_vad()
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         windows = -(-len(samples) // SILERO_WINDOW)
-        if windows == 0:
-            return np.zeros(0, dtype=np.float32)
         per_stream = max(1, int(self.stream_seconds * SILERO_SAMPLE_RATE) // SILERO_WINDOW)
-        streams = -(-windows // per_stream)
-        padded = np.zeros(streams * per_stream * SILERO_WINDOW, dtype=np.float32)
-        padded[: len(samples)] = samples
-        batch = torch.from_numpy(padded.reshape(streams, per_stream, SILERO_WINDOW))
-        out = np.empty((streams, per_stream), dtype=np.float32)
+        whole = len(samples) // (per_stream * SILERO_WINDOW)
+        block = samples[: whole * per_stream * SILERO_WINDOW].reshape(whole, per_stream, SILERO_WINDOW)
+        tail = samples[whole * per_stream * SILERO_WINDOW :]
+        parts = [self._stream_batch(block)] if whole else []
+        if len(tail):  # the last, shorter stream: padded on its own, never copying the whole
+            padded = np.zeros(-(-len(tail) // SILERO_WINDOW) * SILERO_WINDOW, dtype=np.float32)
+            padded[: len(tail)] = tail
+            parts.append(self._stream_batch(padded.reshape(1, -1, SILERO_WINDOW)))
+        probabilities = np.concatenate([p.reshape(-1) for p in parts]) if parts else np.zeros(0, np.float32)
+        return probabilities[:windows]
+
+    def _stream_batch(self, streams: np.ndarray) -> np.ndarray:
+        """Probabilities (streams, steps) for equally long streams run side by side."""
+        import torch
+
+        batch = torch.from_numpy(streams)
+        out = np.empty(streams.shape[:2], dtype=np.float32)
         self._model.reset_states()
         with torch.inference_mode():
-            for index in range(per_stream):
+            for index in range(streams.shape[1]):
                 out[:, index] = self._model(batch[:, index], SILERO_SAMPLE_RATE)[:, 0].numpy()
         self._model.reset_states()
-        return out.reshape(-1)[:windows]
+        return out
 
     def _regions(self, probabilities: np.ndarray, step: float, duration: float) -> list[tuple[float, float]]:
         off_threshold = max(self.threshold - 0.15, 0.01)

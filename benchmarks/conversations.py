@@ -75,12 +75,12 @@ def _clip_audio(clip: Clip) -> np.ndarray:
 
 def clip_speech(all_clips: list[Clip]) -> dict[str, list[tuple[float, float]]]:
     """Silero speech regions of every clean clip (cached under /tmp)."""
-    from forensic_s2f.diarize.speech_regions import SileroSpeechRegions
+    from forensic_s2f.audio.vad import SileroVAD
 
     path = CACHE / "clip_speech.json"
     if path.is_file():
         return {k: [tuple(r) for r in v] for k, v in json.loads(path.read_text()).items()}
-    vad = SileroSpeechRegions()
+    vad = SileroVAD()
     regions = {c.clip_id: vad(_clip_audio(c), RATE) for c in all_clips}
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(regions))

@@ -120,7 +120,7 @@ def test_undecodable_evidence_is_a_one_line_input_error(tmp_path):
 
 def test_params_are_json_and_name_the_steps(diarizer):
     params = json.loads(json.dumps(diarizer.get_params()))
-    assert params["vad"]["name"] == "silero-vad"
+    assert params["vad"]["model"].startswith("silero-vad")
     assert params["embedder"]["encoder"] == "resemblyzer GE2E"
     assert {"threshold", "piece_windows", "center"} <= set(params["clustering"])
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from forensic_s2f.diarize.versions import package_version
+from forensic_s2f.provenance import package_version
 
 ENCODER_SAMPLE_RATE = 16_000
 MEL_HOP_SECONDS = 0.010

@@ -16,7 +16,7 @@ from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
 from forensic_s2f.diarize.resegment import ViterbiResegmenter
-from forensic_s2f.diarize.speech_regions import SileroSpeechRegions
+from forensic_s2f.audio.vad import SileroVAD
 
 SpeechRegions = Callable[[np.ndarray, int], list[tuple[float, float]]]
 
@@ -36,7 +36,7 @@ class Diarizer:
         clustering: SpeakerClustering | None = None,
         resegmenter: ViterbiResegmenter | None = None,
     ) -> None:
-        self.vad = vad if vad is not None else SileroSpeechRegions()
+        self.vad = vad if vad is not None else SileroVAD()
         self.embedder = embedder if embedder is not None else WindowEmbedder()
         self.clustering = clustering if clustering is not None else SpeakerClustering()
         self.resegmenter = resegmenter if resegmenter is not None else ViterbiResegmenter()

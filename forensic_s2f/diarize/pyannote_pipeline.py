@@ -16,7 +16,7 @@ import numpy as np
 from pyannote.core import Annotation
 
 from forensic_s2f.diarize.annotation import label_by_first_appearance
-from forensic_s2f.diarize.versions import package_version
+from forensic_s2f.provenance import package_version
 from forensic_s2f.errors import Fs2fError
 
 ENV_VAR = "FS2F_PYANNOTE_PIPELINE"

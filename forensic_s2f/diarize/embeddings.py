@@ -8,17 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
+from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
+from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain
 from forensic_s2f.provenance import package_version
 
-ENCODER_SAMPLE_RATE = 16_000
 MEL_HOP_SECONDS = 0.010
-MEL_HOP = 160  # samples: 10 ms at 16 kHz
-MEL_FFT = 400  # samples: 25 ms window
-MEL_BANDS = 40
 BLOCK_SECONDS = 60.0
 TARGET_DBFS = -30.0  # resemblyzer's training-time loudness (raised only, never lowered)
 
@@ -66,7 +63,6 @@ class WindowEmbedder:
         self.min_region_seconds = min_region_seconds
         self.batch_size = batch_size
         self.num_threads = num_threads
-        self._encoder = None
 
     def get_params(self) -> dict:
         return {
@@ -85,7 +81,8 @@ class WindowEmbedder:
         if sample_rate != ENCODER_SAMPLE_RATE:
             raise ValueError(f"the encoder needs {ENCODER_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        power_gain = _loudness_gain(samples, regions) ** 2  # the encoder's mel is a power spectrum
+        gain = speech_gain(samples, ENCODER_SAMPLE_RATE, regions, TARGET_DBFS, raise_only=True)
+        power_gain = np.float32(gain**2)  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
         for start, end in _blocks(regions, self.min_region_seconds):
             for span, mel in self._windows(samples, start, end):
@@ -123,7 +120,7 @@ class WindowEmbedder:
         piece = samples[first_sample:last_sample]
         if len(piece) < last_sample - first_sample:  # a recording shorter than one window
             piece = np.pad(piece, (0, last_sample - first_sample - len(piece)))
-        mel = mel_power_spectrogram(piece)
+        mel = mel_spectrogram(piece)
         if len(mel) < frames:
             mel = np.pad(mel, ((0, frames - len(mel)), (0, 0)))
         for offset in offsets:
@@ -134,7 +131,7 @@ class WindowEmbedder:
         """GE2E embeddings of a batch of (frames, 40) mel windows."""
         import torch
 
-        encoder = self._load()
+        encoder = pretrained_network()
         previous = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
@@ -142,13 +139,6 @@ class WindowEmbedder:
                 return encoder(torch.from_numpy(mels)).numpy().astype(np.float32)
         finally:
             torch.set_num_threads(previous)
-
-    def _load(self):
-        if self._encoder is None:
-            from resemblyzer import VoiceEncoder
-
-            self._encoder = VoiceEncoder("cpu", verbose=False).eval()
-        return self._encoder
 
 
 def _blocks(regions: Sequence[tuple[float, float]], shortest: float) -> list[tuple[float, float]]:
@@ -162,53 +152,3 @@ def _blocks(regions: Sequence[tuple[float, float]], shortest: float) -> list[tup
         edges = np.linspace(start, end, count + 1)
         blocks += [(float(a), float(b)) for a, b in zip(edges[:-1], edges[1:])]
     return blocks
-
-
-def mel_power_spectrogram(samples: np.ndarray) -> np.ndarray:
-    """(frames, 40) mel power spectrogram, as resemblyzer's `wav_to_mel_spectrogram` computes it
-    (librosa: centred 400-sample Hann frames, 160-sample hop, zero padding, Slaney mel bands),
-    through torch.stft, several times faster than librosa."""
-    import torch
-
-    spectrum = torch.stft(
-        torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)),
-        MEL_FFT,
-        MEL_HOP,
-        window=_hann(),
-        center=True,
-        pad_mode="constant",
-        return_complex=True,
-    )
-    power = spectrum.real**2 + spectrum.imag**2
-    return (power.T @ _mel_filters()).numpy()
-
-
-@lru_cache(maxsize=1)
-def _hann():
-    import torch
-
-    return torch.hann_window(MEL_FFT, periodic=True)
-
-
-@lru_cache(maxsize=1)
-def _mel_filters():
-    """(201, 40) Slaney mel filterbank, the one librosa (and so the encoder's training) used."""
-    import librosa
-    import torch
-
-    bank = librosa.filters.mel(sr=ENCODER_SAMPLE_RATE, n_fft=MEL_FFT, n_mels=MEL_BANDS)
-    return torch.from_numpy(np.ascontiguousarray(bank.T, dtype=np.float32))
-
-
-def _loudness_gain(samples: np.ndarray, regions: Sequence[tuple[float, float]]) -> np.float32:
-    """Amplitude gain that raises the speech's RMS to -30 dBFS, as the encoder saw in training;
-    never below 1 (quiet speech is raised, loud speech left alone)."""
-    energy, count = 0.0, 0
-    for start, end in regions:
-        piece = samples[int(start * ENCODER_SAMPLE_RATE) : int(end * ENCODER_SAMPLE_RATE)]
-        energy += float(np.dot(piece, piece))
-        count += len(piece)
-    if count == 0 or energy == 0.0:
-        return np.float32(1.0)
-    gain_db = TARGET_DBFS - 10 * np.log10(energy / count)
-    return np.float32(10 ** (max(gain_db, 0.0) / 20))

@@ -9,76 +9,17 @@ windows. Long input is processed in blocks of `block_seconds` of speech, so memo
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from math import gcd
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.signal import get_window, resample_poly
+from scipy.signal import resample_poly
 
-from forensic_s2f.errors import Fs2fError
-
-ENCODER_SAMPLE_RATE = 16_000
-N_FFT = 400  # 25 ms analysis window
-HOP_SAMPLES = 160  # 10 ms frame step
-N_MELS = 40
-PARTIAL_FRAMES = 160  # GE2E's window: 160 mel frames = 1.6 s
-
-
-class GE2ENetwork(torch.nn.Module):
-    """resemblyzer's GE2E network (3-layer LSTM, 256 units, linear + ReLU, L2-normalised output).
-
-    Built here and loaded from the package's `pretrained.pt` without importing resemblyzer, whose
-    import pulls in webrtcvad and librosa's slow first-call compilation.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lstm = torch.nn.LSTM(N_MELS, 256, 3, batch_first=True)
-        self.linear = torch.nn.Linear(256, 256)
-        self.relu = torch.nn.ReLU()
-        self.mel_basis = mel_filterbank()
-
-    @classmethod
-    def pretrained(cls) -> GE2ENetwork:
-        spec = importlib.util.find_spec("resemblyzer")
-        if spec is None or spec.origin is None:
-            raise Fs2fError("the resemblyzer package (GE2E weights) is not installed")
-        weights = Path(spec.origin).parent / "pretrained.pt"
-        network = cls()
-        state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
-        network.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")})
-        return network.eval()
-
-    def forward(self, mels: torch.Tensor) -> torch.Tensor:
-        """Embeddings (batch, 256) of mel spectrograms (batch, frames, 40)."""
-        _, (hidden, _) = self.lstm(mels)
-        raw = self.relu(self.linear(hidden[-1]))
-        return raw / torch.norm(raw, dim=1, keepdim=True)
-
-
-def mel_filterbank() -> np.ndarray:
-    """Slaney-style mel filters (40, 201) for 16 kHz, n_fft 400: the ones GE2E was trained with."""
-    from librosa.filters import mel
-
-    return mel(sr=ENCODER_SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS).astype(np.float32)
-
-
-def mel_spectrogram(wav: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Mel power spectrogram (frames, 40) of 16 kHz audio: centred 25 ms Hann frames every 10 ms.
-
-    Equals resemblyzer's `wav_to_mel_spectrogram` (librosa, zero padding) up to float rounding.
-    """
-    padded = np.pad(np.asarray(wav, np.float32), N_FFT // 2)
-    frames = 1 + (len(padded) - N_FFT) // HOP_SAMPLES
-    index = np.arange(N_FFT)[None, :] + HOP_SAMPLES * np.arange(frames)[:, None]
-    window = get_window("hann", N_FFT, fftbins=True).astype(np.float32)
-    power = np.abs(np.fft.rfft(padded[index] * window, axis=1)) ** 2
-    return (power.astype(np.float32) @ basis.T).astype(np.float32)
+from forensic_s2f.audio.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain
+from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
 
 
 def window_starts(n_samples: int, rate: float, min_coverage: float) -> list[int]:
@@ -128,7 +69,6 @@ class GE2EEncoder:
         self.min_coverage = min_coverage
         self.target_dbfs = target_dbfs
         self.block_seconds = block_seconds
-        self._model: GE2ENetwork | None = None
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -141,9 +81,7 @@ class GE2EEncoder:
 
     @property
     def model(self) -> GE2ENetwork:
-        if self._model is None:
-            self._model = GE2ENetwork.pretrained()
-        return self._model
+        return pretrained_network()
 
     def __call__(
         self, samples: np.ndarray, sample_rate: int, speech_regions: list[tuple[float, float]]
@@ -155,7 +93,7 @@ class GE2EEncoder:
         seconds = float(sum(b - a for a, b in regions))
         if seconds <= 0:
             raise ValueError("no speech to embed")
-        gain = self._gain(samples, sample_rate, regions)
+        gain = speech_gain(samples, sample_rate, regions, self.target_dbfs, raise_only=False)
         partials: list[np.ndarray] = []
         with torch.inference_mode():
             for block in _speech_blocks(samples, sample_rate, regions, self.block_seconds):
@@ -164,7 +102,7 @@ class GE2EEncoder:
                 if partials and (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES > 2 * len(wav):
                     continue  # a block tail shorter than half a window adds nothing reliable
                 wav = np.pad(wav, (0, max(0, (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES - len(wav))))
-                mel = mel_spectrogram(wav, model.mel_basis)
+                mel = mel_spectrogram(wav)
                 mels = torch.from_numpy(np.stack([mel[s : s + PARTIAL_FRAMES] for s in starts]))
                 partials.append(model(mels).numpy())
         stacked = np.concatenate(partials).astype(np.float32)
@@ -175,17 +113,6 @@ class GE2EEncoder:
             seconds_used=round(seconds, 3),
         )
 
-    def _gain(self, samples: np.ndarray, sample_rate: int, regions: list[tuple[float, float]]) -> float:
-        """Linear gain that brings the speech's RMS to `target_dbfs` (1.0 for digital silence)."""
-        total, count = 0.0, 0
-        for a, b in regions:
-            piece = samples[int(a * sample_rate) : int(b * sample_rate)].astype(np.float64)
-            total += float(np.dot(piece, piece))
-            count += len(piece)
-        rms = np.sqrt(total / max(count, 1))
-        if rms < 1e-6:
-            return 1.0
-        return float(10 ** (self.target_dbfs / 20) / rms)
 
 
 def truncate_regions(regions: list[tuple[float, float]], seconds: float) -> list[tuple[float, float]]:

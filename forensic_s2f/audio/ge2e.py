@@ -1,0 +1,97 @@
+"""resemblyzer's GE2E speaker encoder, run by project code: one network and one mel front end
+for both the diarizer's window embeddings and the voice-to-face model's voice embedding.
+
+The weights (`pretrained.pt`) ship inside the resemblyzer PyPI package; resemblyzer itself is
+not imported (its import pulls in webrtcvad and librosa's slow first-call compilation).
+Audio is 16 kHz mono float32; a mel frame is 10 ms; a GE2E window is 160 frames (1.6 s).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from forensic_s2f.errors import Fs2fError
+
+SAMPLE_RATE = 16_000
+N_FFT = 400  # 25 ms analysis window
+HOP_SAMPLES = 160  # 10 ms frame step
+N_MELS = 40
+PARTIAL_FRAMES = 160  # one GE2E window: 1.6 s
+EMBEDDING_SIZE = 256
+
+
+class GE2ENetwork(torch.nn.Module):
+    """3-layer LSTM (256 units), linear + ReLU, L2-normalised output, as resemblyzer defines it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = torch.nn.LSTM(N_MELS, EMBEDDING_SIZE, 3, batch_first=True)
+        self.linear = torch.nn.Linear(EMBEDDING_SIZE, EMBEDDING_SIZE)
+        self.relu = torch.nn.ReLU()
+
+    def forward(self, mels: torch.Tensor) -> torch.Tensor:
+        """Embeddings (batch, 256) of mel spectrograms (batch, frames, 40)."""
+        _, (hidden, _) = self.lstm(mels)
+        raw = self.relu(self.linear(hidden[-1]))
+        return raw / torch.norm(raw, dim=1, keepdim=True)
+
+
+@lru_cache(maxsize=1)
+def pretrained_network() -> GE2ENetwork:
+    """The network with the weights shipped in the resemblyzer package (loaded once per process)."""
+    spec = importlib.util.find_spec("resemblyzer")
+    if spec is None or spec.origin is None:
+        raise Fs2fError("the resemblyzer package (GE2E weights) is not installed")
+    weights = Path(spec.origin).parent / "pretrained.pt"
+    network = GE2ENetwork()
+    state = torch.load(weights, map_location="cpu", weights_only=True)["model_state"]
+    network.load_state_dict({k: v for k, v in state.items() if not k.startswith("similarity_")})
+    return network.eval()
+
+
+def mel_spectrogram(samples: np.ndarray) -> np.ndarray:
+    """(frames, 40) mel power spectrogram of 16 kHz audio, as resemblyzer's `wav_to_mel_spectrogram`
+    computes it (librosa: centred 400-sample Hann frames, 160-sample hop, zero padding, Slaney mel
+    bands), through torch.stft, several times faster than librosa."""
+    spectrum = torch.stft(
+        torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32)), N_FFT, HOP_SAMPLES,
+        window=_hann(), center=True, pad_mode="constant", return_complex=True,
+    )
+    power = spectrum.real**2 + spectrum.imag**2
+    return (power.T @ _mel_filters()).numpy()
+
+
+@lru_cache(maxsize=1)
+def _hann() -> torch.Tensor:
+    return torch.hann_window(N_FFT, periodic=True)
+
+
+@lru_cache(maxsize=1)
+def _mel_filters() -> torch.Tensor:
+    """(201, 40) Slaney mel filterbank, the one the encoder was trained with."""
+    from librosa.filters import mel
+
+    bank = mel(sr=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS)
+    return torch.from_numpy(np.ascontiguousarray(bank.T, dtype=np.float32))
+
+
+def speech_gain(samples: np.ndarray, sample_rate: int, regions: Sequence[tuple[float, float]],
+                target_dbfs: float, raise_only: bool) -> float:
+    """Amplitude gain bringing the RMS of the speech in `regions` (seconds) to `target_dbfs`;
+    with `raise_only`, quiet speech is raised and loud speech left alone. 1.0 for silence."""
+    energy, count = 0.0, 0
+    for start, end in regions:
+        piece = samples[int(start * sample_rate): int(end * sample_rate)].astype(np.float64)
+        energy += float(np.dot(piece, piece))
+        count += len(piece)
+    rms = np.sqrt(energy / count) if count else 0.0
+    if rms < 1e-6:
+        return 1.0
+    gain = 10 ** (target_dbfs / 20) / rms
+    return float(max(gain, 1.0) if raise_only else gain)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -101,8 +102,8 @@ class CaseAnalysis:
         try:
             for item in evidence:
                 self.store.record_result(run.id, self.examiner, self._evidence(run.id, item))
-        except (Fs2fError, KeyboardInterrupt) as error:
-            self.store.finish_run(run.id, self.examiner, "failed", str(error) or type(error).__name__)
+        except BaseException as error:  # recorded as failed, then passed on unchanged
+            self.store.finish_run(run.id, self.examiner, "failed", f"{type(error).__name__}: {error}")
             raise
         self.store.finish_run(run.id, self.examiner, "completed")
         return run.id
@@ -177,11 +178,10 @@ class CaseAnalysis:
         total = timeline.duration()
         solo = solo_regions(annotation, label)
         solo_seconds = sum(end - start for start, end in solo)
-        use_overlap = solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total
+        use_overlap = bool(solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total)
         regions = [(s.start, s.end) for s in timeline] if use_overlap else solo
         pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
         speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        quality = measure_quality(speech, rate, [(0.0, len(speech) / rate)]) if len(speech) else None
         warnings = []
         if use_overlap:
             warnings.append(f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used")
@@ -191,8 +191,10 @@ class CaseAnalysis:
                                   [{"evidence_id": evidence.id, "pcm_float32_sha256": pcm_sha256(speech)}], model=True)
         prediction: dict[str, Any] = {}
         artifacts: list[tuple[str, str, bytes, str]] = []
+        voiced = None  # the model's speech regions inside the speaker's joined speech
         try:
             result = self.model.predict(speech, rate)
+            voiced = result.speech_regions
             with tempfile.TemporaryDirectory() as folder:
                 written = write_prediction(result, Path(folder))
                 for name, path in written.items():
@@ -203,15 +205,14 @@ class CaseAnalysis:
             warnings.extend(prediction.get("warnings", []))
         except SpeechError as error:
             warnings.append(f"no voice-to-face estimate: {error}")
+        quality = measure_quality(speech, rate, voiced).to_dict() if len(speech) else {}
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
         return SpeakerResult(
             label=label, speech_seconds=round(total, 3), segment_count=len(timeline), prediction=prediction,
-            quality=quality.to_dict() if quality else {}, warnings=warnings + (list(quality.warnings()) if quality else []),
+            quality=quality, warnings=warnings,
             artifacts={row.kind: row.id for row in rows},
         )
 
 
 def _json(path: Path) -> dict[str, Any]:
-    import json
-
     return json.loads(path.read_text())

@@ -84,3 +84,14 @@ def test_real_speech_is_wideband_and_its_telephone_copy_is_not():
     eight_khz = resample_poly(audio.samples, 1, 2)
     phone = resample_poly(sosfilt(butter(8, [300, 3400], btype="band", fs=8000, output="sos"), eight_khz), 2, 1)
     assert measure_quality(phone.astype(np.float32), RATE).is_telephone_band
+
+
+def test_snr_falls_back_to_blind_estimate_when_pauses_are_louder_than_speech():
+    rate = 16_000
+    rng = np.random.default_rng(3)
+    quiet = 0.01 * rng.standard_normal(2 * rate)
+    loud = 0.3 * rng.standard_normal(2 * rate)
+    samples = np.concatenate([quiet, loud]).astype(np.float32)
+    report = measure_quality(samples, rate, [(0.0, 2.0)])  # the "speech" is the quiet half
+    assert report.snr_method == "blind percentile estimate"
+    assert report.snr_db is not None and report.snr_db > 10.0

@@ -165,6 +165,14 @@ def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
     """The whole file as mono float32 at `sample_rate` Hz (channels averaged)."""
     path = Path(path)
     info = probe(path)
-    chunks = [chunk.mean(axis=0) for chunk in iter_chunks(path, sample_rate, None)]
-    samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
-    return DecodedAudio(samples=samples, sample_rate=sample_rate, info=info)
+    # One array sized from the probed duration, filled in place: peak memory stays about one
+    # copy of the result plus one chunk, whatever the file's length.
+    samples = np.zeros(int(np.ceil(info.duration_seconds * sample_rate)) + sample_rate, np.float32)
+    filled = 0
+    for chunk in iter_chunks(path, sample_rate, None):
+        mono = chunk.mean(axis=0, dtype=np.float32) if chunk.shape[0] > 1 else chunk[0]
+        if filled + len(mono) > len(samples):
+            samples = np.concatenate([samples, np.zeros(filled + len(mono) - len(samples), np.float32)])
+        samples[filled: filled + len(mono)] = mono
+        filled += len(mono)
+    return DecodedAudio(samples=samples[:filled], sample_rate=sample_rate, info=info)

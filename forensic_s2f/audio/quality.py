@@ -164,9 +164,10 @@ def _snr(power: np.ndarray, speech_mask: np.ndarray | None) -> tuple[float | Non
     if speech_mask is not None and not speech_mask.any():
         return None, "no speech"
     min_noise_frames = int(MIN_NOISE_SECONDS / HOP_SECONDS)
+    signal = noise = 0.0
     if speech_mask is not None and speech_mask.any() and (~speech_mask).sum() >= min_noise_frames:
         signal, noise, method = power[speech_mask].mean(), power[~speech_mask].mean(), "speech vs pauses"
-    else:
+    if signal <= noise:  # no pauses, or "pauses" as loud as the speech: the regions say nothing here
         ordered = np.sort(power)
         tenth = max(1, len(ordered) // 10)
         noise = ordered[:tenth].mean()

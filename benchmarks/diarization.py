@@ -149,10 +149,8 @@ class HandRecipe:
 
 
 def gender_model():
-    try:
-        from forensic_s2f.s2f import load_model
-    except ImportError:
-        return None
+    from forensic_s2f.s2f.model import load_model
+
     return load_model()
 
 
@@ -166,8 +164,7 @@ def add_gender(score: Score, model, conversation: Conversation, samples: np.ndar
         if truth not in ("F", "M"):
             continue
         prediction = model.predict(samples, RATE, speech_regions=solo_regions(hypothesis, speaker))
-        probabilities = prediction.gender_probabilities
-        guess = max(probabilities, key=probabilities.get)
+        guess = "F" if prediction.gender["female"] >= 0.5 else "M"
         score.gender_hits += int(guess == truth)
         score.gender_total += 1
 
@@ -193,8 +190,6 @@ def main() -> None:
         except ImportError:
             print("hand-made recipe skipped: `pip install spectralcluster` to compare")
     model = gender_model()
-    if model is None:
-        print("gender agreement skipped: forensic_s2f.s2f.load_model not available yet")
 
     # details[system][condition] = list of (fold, {threshold: (detail, hypothesis)}, seconds)
     table: dict[tuple[str, str], Score] = {}
@@ -240,8 +235,7 @@ def main() -> None:
             for conversation, samples, by_threshold in runs:
                 hypothesis, seconds = by_threshold[best_for[conversation.fold]]
                 score.add(conversation.reference, hypothesis, seconds, len(samples) / RATE)
-                if model is not None:
-                    add_gender(score, model, conversation, samples, hypothesis)
+                add_gender(score, model, conversation, samples, hypothesis)
     if baseline is not None:
         for condition in args.conditions:
             score = table.setdefault((condition, "hand recipe"), Score())

@@ -1,0 +1,77 @@
+"""Real-time factor and peak memory of the whole `fs2f case analyze`, stage by stage.
+
+For each duration (minutes) the long conversation file of benchmarks/speed.py is ingested into
+a fresh temporary store and analysed by the real command in a child process (so its peak RSS is
+that run's alone). Stage times come from the activities the run records in the store (started
+and ended UTC), so the figures are exactly what the provenance says.
+
+    PYTHONPATH=. python benchmarks/analyze_speed.py --minutes 10 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+import forensic_s2f  # noqa: F401
+from benchmarks.speed import long_file
+from forensic_s2f.store.case_store import CaseStore
+
+PEAK_RSS = "import resource, runpy, sys; sys.argv = sys.argv[1:]; "\
+    "exec('try:\\n runpy.run_module(\"forensic_s2f.cli\", run_name=\"__main__\")\\nfinally:\\n "\
+    "print(\"peak_rss_mib\", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)')"
+
+
+def _seconds(start: str, end: str) -> float:
+    parse = lambda text: datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def measure(minutes: float) -> dict:
+    path = long_file(minutes)
+    with tempfile.TemporaryDirectory() as home:
+        env = {**os.environ, "FS2F_HOME": home, "FS2F_EXAMINER": "benchmark"}
+        subprocess.run([sys.executable, "-m", "forensic_s2f.cli", "case", "add", "B", str(path)],
+                       env=env, check=True, capture_output=True)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", PEAK_RSS, "fs2f", "case", "analyze", "B"],
+                              env=env, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(done.stderr)
+        peak = float(done.stderr.rsplit("peak_rss_mib", 1)[1].split()[0])
+        store = CaseStore(Path(home))
+        stages: dict[str, float] = defaultdict(float)
+        for activity in store.activities("B"):
+            stages[activity.kind] += _seconds(activity.started_utc, activity.ended_utc)
+        speakers = sum(len(r.speakers) for r in store.run_results(store.run("B").id))
+        store.close()
+    audio = minutes * 60
+    return {"minutes": minutes, "wall": wall, "stages": dict(stages), "peak_mib": peak, "audio": audio, "speakers": speakers}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
+    args = parser.parse_args()
+    results = [measure(m) for m in args.minutes]
+    kinds = list(dict.fromkeys(k for r in results for k in r["stages"]))
+    print(f"{'stage':<16}" + "".join(f"{r['minutes']:>10g} min RTF" for r in results))
+    for kind in kinds:
+        print(f"{kind:<16}" + "".join(f"{r['stages'].get(kind, 0.0) / r['audio']:>16.4f}" for r in results))
+    print(f"{'all stages':<16}" + "".join(f"{sum(r['stages'].values()) / r['audio']:>16.4f}" for r in results))
+    print(f"{'whole command':<16}" + "".join(f"{r['wall'] / r['audio']:>16.4f}" for r in results)
+          + "   (process start, imports and model loading included)")
+    print(f"{'peak RSS (MiB)':<16}" + "".join(f"{r['peak_mib']:>16.0f}" for r in results))
+    print(f"{'speakers found':<16}" + "".join(f"{r['speakers']:>16d}" for r in results))
+
+
+if __name__ == "__main__":
+    main()

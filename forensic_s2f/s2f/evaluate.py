@@ -34,6 +34,7 @@ from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS, embed_clips, fit_mod
 POOL_SIZE = 50
 POOLS_PER_QUERY = 20
 FULL = "whole clip"
+RECALL_KS = (1, 5, 10)  # retrieval figures are printed in this order, whatever the dict order
 
 
 def evaluate(
@@ -131,7 +132,7 @@ def evaluate(
             "age_majority_exact": accuracy(np.full(a.sum(), majority), pairs.age[a]),
             "age_majority_within_one": within_one(np.full(a.sum(), majority), pairs.age[a]),
             "gender_majority": float(max(pairs.gender[g].mean(), 1 - pairs.gender[g].mean())),
-            "retrieval_chance": {f"R@{k}": k / pool_size for k in (1, 5, 10)},
+            "retrieval_chance": {f"R@{k}": k / pool_size for k in RECALL_KS},
             "retrieval_true_gender_age": recall_at_k(np.concatenate(oracle_ranks)),
         },
         "by_gender": {
@@ -160,7 +161,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"{'age bracket within one':<34}{_pct(o['age_within_one']):>10}",
         f"{'age ECE (15 bins, calibrated)':<34}{o['age_ece']:>10.3f}",
     ]
-    for k in (1, 5, 10):
+    for k in RECALL_KS:
         label = f"retrieval R@{k} (pools of {result['pool_size']})"
         lines.append(f"{label:<34}{_pct(o[f'R@{k}']):>10}")
     b = result["baselines"]
@@ -169,15 +170,15 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"baselines: always '{b['age_majority_bracket']}' → age exact {_pct(b['age_majority_exact'])}, "
         f"within one {_pct(b['age_majority_within_one'])}; majority gender {_pct(b['gender_majority'])}; "
         "retrieval chance R@1/5/10 = "
-        + "/".join(f"{100 * v:.0f}" for v in b["retrieval_chance"].values())
+        + "/".join(f"{100 * b['retrieval_chance'][f'R@{k}']:.0f}" for k in RECALL_KS)
         + " %",
         "retrieval knowing the TRUE gender and age bracket (mean face of that group): R@1/5/10 = "
-        + "/".join(f"{100 * v:.1f}" for v in b["retrieval_true_gender_age"].values())
+        + "/".join(f"{100 * b['retrieval_true_gender_age'][f'R@{k}']:.1f}" for k in RECALL_KS)
         + " %",
         "",
         _group_table("gender", result["by_gender"]),
         "",
-        _group_table("age bracket", result["by_age"]),
+        _group_table("age bracket", {a: result["by_age"][a] for a in AGE_BRACKETS if a in result["by_age"]}),
         "",
         f"{'speech used':<14}{'gender':>9}{'age exact':>11}{'within one':>12}{'R@1':>8}{'R@5':>8}{'R@10':>8}",
     ]

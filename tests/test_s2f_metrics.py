@@ -1,5 +1,7 @@
 """Metric functions, temperature scaling and grouped folds on known inputs."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,7 +13,10 @@ from forensic_s2f.s2f.metrics import (
     retrieval_ranks,
     within_one,
 )
-from forensic_s2f.s2f.model import median_bracket
+from forensic_s2f.s2f.dataset import AGE_BRACKETS
+from forensic_s2f.s2f.evaluate import format_evaluation
+from forensic_s2f.s2f.face import PCAFaceModel
+from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, median_bracket
 from forensic_s2f.s2f.train import grouped_folds
 
 
@@ -74,3 +79,36 @@ def test_grouped_folds_keep_groups_whole_and_are_seeded():
 def test_median_bracket_is_the_ordinal_median():
     probabilities = np.array([[0.4, 0.05, 0.1, 0.05, 0.4], [0.0, 0.5, 0.5, 0.0, 0.0], [0.1, 0.1, 0.1, 0.1, 0.6]])
     assert median_bracket(probabilities).tolist() == [2, 1, 4]
+
+
+def test_evaluation_table_lists_recall_and_age_brackets_in_order():
+    shipped = json.loads((DEFAULT_WEIGHTS_DIR / "validation.json").read_text())  # keys sorted as strings
+    table = format_evaluation(shipped)
+    assert "retrieval chance R@1/5/10 = 2/10/20 %" in table
+    oracle = shipped["baselines"]["retrieval_true_gender_age"]
+    assert "R@1/5/10 = " + "/".join(f"{100 * oracle[k]:.1f}" for k in ("R@1", "R@5", "R@10")) in table
+    rows = [line.split()[0] for line in table.splitlines() if line.split()[:1] and line.split()[0] in AGE_BRACKETS]
+    assert rows == list(AGE_BRACKETS)
+
+
+def test_voice_aligned_retrieval_map_keeps_what_voices_predict_and_round_trips():
+    rng = np.random.default_rng(0)
+    n, size = 300, 8
+    voices = rng.normal(size=(n, 16))
+    predictable = rng.normal(size=(size * size * 3,))
+    unpredictable = rng.normal(size=(size * size * 3,))
+    # faces: one pixel pattern driven by the voice, a larger one (lighting) that is not
+    flat = 0.5 + 0.02 * np.outer(voices[:, 0], predictable) + 0.05 * np.outer(rng.normal(size=n), unpredictable)
+    faces = flat.reshape(n, size, size, 3).astype(np.float32)
+    face = PCAFaceModel(size=size, n_components=4, retrieval_directions=1, retrieval_regularisation=0.1)
+    face.fit(faces, voices)
+    representation = face.represent(face.encode(faces))[:, 0]
+    assert representation.shape == (n,)
+    assert abs(np.corrcoef(representation, voices[:, 0])[0, 1]) > 0.9
+    plain = PCAFaceModel(size=size, n_components=4).fit(faces)
+    assert abs(np.corrcoef(plain.encode(faces)[:, 0], voices[:, 0])[0, 1]) < 0.5
+    loaded = PCAFaceModel.from_arrays(face.arrays(), size=size)
+    assert loaded.get_params() == face.get_params()
+    np.testing.assert_array_equal(loaded.represent(face.encode(faces)), face.represent(face.encode(faces)))
+    with pytest.raises(ValueError):
+        PCAFaceModel(size=size, n_components=4, retrieval_directions=1).fit(faces)

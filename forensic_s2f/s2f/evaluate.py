@@ -2,10 +2,11 @@
 
 Each outer fold trains the whole model (face PCA, ensemble, temperatures from inner folds) on the
 other folds and scores the held-out clips. Retrieval: each held-out clip's predicted face
-representation against its true one plus 49 others from the same held-out fold (other videos),
-ranked by L2 distance; 20 random pools per clip. As a reference, the same retrieval with the
-group-mean face of the clip's TRUE gender and age bracket shows how far those two attributes go. The age estimate scored is the median bracket of
-the calibrated age distribution. Shorter-speech figures use only the first 1 s or
+representation (the model's retrieval representation, see `face.py`) against its true one plus 49
+others from the same held-out fold (other videos), ranked by L2 distance; 20 random pools per clip.
+References: the same retrieval with the group-mean face of the clip's TRUE gender and age bracket
+(how far those two attributes go), and with plain PCA coefficients as the representation. The age
+estimate scored is the median bracket of the calibrated age distribution. Shorter-speech figures use only the first 1 s or
 3 s of each clip's detected speech with the model trained on whole clips.
 """
 
@@ -34,6 +35,7 @@ from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS, embed_clips, fit_mod
 POOL_SIZE = 50
 POOLS_PER_QUERY = 20
 FULL = "whole clip"
+RECALL_KS = (1, 5, 10)  # retrieval figures are printed in this order, whatever the dict order
 
 
 def evaluate(
@@ -66,23 +68,33 @@ def evaluate(
     raw_male = np.zeros(n)
     ranks: dict[str, list[np.ndarray]] = {name: [] for name in variants}
     oracle_ranks: list[np.ndarray] = []
+    pixel_ranks: list[np.ndarray] = []
     for f in range(folds):
         if progress:
             progress("cross-validation folds", f, folds)
         train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
         model = fit_model(embeddings[FULL][train], pairs.subset(train), faces[train], members, seed, hp)
         truth_codes = model.face.encode(faces[held])
+        truth = model.face.represent(truth_codes)
         held_videos = [pairs.videos[i] for i in held]
         oracle = _label_means(model.face.encode(faces[train]), pairs.gender[train], pairs.age[train])
         guesses = np.stack([oracle(pairs.gender[i], pairs.age[i]) for i in held])
-        oracle_ranks.append(retrieval_ranks(guesses, truth_codes, held_videos, pool_size, POOLS_PER_QUERY, seed + f))
+        oracle_ranks.append(
+            retrieval_ranks(model.face.represent(guesses), truth, held_videos, pool_size, POOLS_PER_QUERY, seed + f)
+        )
         for name in variants:
             outputs = model.heads(embeddings[name][held])
             p_male[name][held], p_age[name][held] = model.attribute_probabilities(outputs)
+            if name == FULL:
+                pixel_ranks.append(
+                    retrieval_ranks(
+                        outputs.face_mean.mean(axis=0), truth_codes, held_videos, pool_size, POOLS_PER_QUERY, seed + f
+                    )
+                )
             ranks[name].append(
                 retrieval_ranks(
-                    outputs.face_mean.mean(axis=0),
-                    truth_codes,
+                    model.face.represent(outputs.face_mean.mean(axis=0)),
+                    truth,
                     held_videos,
                     pool_size,
                     POOLS_PER_QUERY,
@@ -131,8 +143,9 @@ def evaluate(
             "age_majority_exact": accuracy(np.full(a.sum(), majority), pairs.age[a]),
             "age_majority_within_one": within_one(np.full(a.sum(), majority), pairs.age[a]),
             "gender_majority": float(max(pairs.gender[g].mean(), 1 - pairs.gender[g].mean())),
-            "retrieval_chance": {f"R@{k}": k / pool_size for k in (1, 5, 10)},
+            "retrieval_chance": {f"R@{k}": k / pool_size for k in RECALL_KS},
             "retrieval_true_gender_age": recall_at_k(np.concatenate(oracle_ranks)),
+            "retrieval_pca_coefficients": recall_at_k(np.concatenate(pixel_ranks)),
         },
         "by_gender": {
             label: scores(FULL, pairs.gender == code) for label, code in (("female", 0), ("male", 1))
@@ -160,7 +173,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"{'age bracket within one':<34}{_pct(o['age_within_one']):>10}",
         f"{'age ECE (15 bins, calibrated)':<34}{o['age_ece']:>10.3f}",
     ]
-    for k in (1, 5, 10):
+    for k in RECALL_KS:
         label = f"retrieval R@{k} (pools of {result['pool_size']})"
         lines.append(f"{label:<34}{_pct(o[f'R@{k}']):>10}")
     b = result["baselines"]
@@ -169,15 +182,23 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"baselines: always '{b['age_majority_bracket']}' → age exact {_pct(b['age_majority_exact'])}, "
         f"within one {_pct(b['age_majority_within_one'])}; majority gender {_pct(b['gender_majority'])}; "
         "retrieval chance R@1/5/10 = "
-        + "/".join(f"{100 * v:.0f}" for v in b["retrieval_chance"].values())
+        + "/".join(f"{100 * b['retrieval_chance'][f'R@{k}']:.0f}" for k in RECALL_KS)
         + " %",
         "retrieval knowing the TRUE gender and age bracket (mean face of that group): R@1/5/10 = "
-        + "/".join(f"{100 * v:.1f}" for v in b["retrieval_true_gender_age"].values())
+        + "/".join(f"{100 * b['retrieval_true_gender_age'][f'R@{k}']:.1f}" for k in RECALL_KS)
         + " %",
+    ]
+    if "retrieval_pca_coefficients" in b:
+        lines.append(
+            "retrieval ranked by plain PCA coefficients instead: R@1/5/10 = "
+            + "/".join(f"{100 * b['retrieval_pca_coefficients'][f'R@{k}']:.1f}" for k in RECALL_KS)
+            + " %"
+        )
+    lines += [
         "",
         _group_table("gender", result["by_gender"]),
         "",
-        _group_table("age bracket", result["by_age"]),
+        _group_table("age bracket", {a: result["by_age"][a] for a in AGE_BRACKETS if a in result["by_age"]}),
         "",
         f"{'speech used':<14}{'gender':>9}{'age exact':>11}{'within one':>12}{'R@1':>8}{'R@5':>8}{'R@10':>8}",
     ]

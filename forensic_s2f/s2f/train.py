@@ -24,7 +24,9 @@ from forensic_s2f.s2f.model import Speech2FaceModel
 
 DEFAULT_HYPERPARAMETERS: dict[str, Any] = {
     "face_size": 64,
-    "face_components": 32,
+    "face_components": 64,
+    "face_retrieval_directions": 8,
+    "face_retrieval_regularisation": 0.3,
     "face_alpha": 100.0,
     "gender_c": 0.01,
     "age_c": 0.003,
@@ -77,7 +79,12 @@ def fit_model(
 ) -> Speech2FaceModel:
     """Fit a model on embeddings (n, 256), labels and faces (n, size, size, 3) in memory."""
     hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
-    face = PCAFaceModel(size=hp["face_size"], n_components=hp["face_components"]).fit(faces)
+    face = PCAFaceModel(
+        size=hp["face_size"],
+        n_components=hp["face_components"],
+        retrieval_directions=hp["face_retrieval_directions"],
+        retrieval_regularisation=hp["face_retrieval_regularisation"],
+    ).fit(faces, embeddings)
     codes = face.encode(faces)
 
     def make_heads() -> EnsembleHeads:

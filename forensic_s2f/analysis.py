@@ -10,7 +10,6 @@ store stays consistent: every write is one transaction.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import tempfile
 from collections.abc import Callable
@@ -30,6 +29,9 @@ from forensic_s2f.store.runs import EvidenceResult, SpeakerResult
 StageCallback = Callable[[str], None]
 
 MIN_SPEAKER_SPEECH_SECONDS = 1.0
+# The model was validated on 6 s clips and gains nothing measurable beyond 3 s of speech
+# (docs/model-card.md); a speaker's longest turns up to this much speech are used.
+MAX_SPEAKER_SPEECH_SECONDS = 60.0
 # Measured (benchmarks/diarization.py): denoising cut DER on cafe noise at 5 dB (18.4 -> 14.4 %)
 # but raised it on clean (6.7 -> 7.3 %) and telephone audio, where measured SNR is 11-34 dB.
 AUTO_DENOISE_BELOW_SNR_DB = 8.0
@@ -66,13 +68,15 @@ def pcm_sha256(samples: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(samples, dtype=np.float32).tobytes()).hexdigest()
 
 
-def flac_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
-    """16-bit FLAC of float samples in [-1, 1]."""
+def write_flac(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
+    """16-bit FLAC of float samples in [-1, 1], written in blocks (no second copy in memory)."""
     import soundfile as sf
 
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+    block = 60 * sample_rate
+    with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, format="FLAC", subtype="PCM_16") as out:
+        for start in range(0, len(samples), block):
+            out.write(np.clip(samples[start: start + block], -1.0, 1.0))
+    return path
 
 
 class CaseAnalysis:
@@ -136,6 +140,7 @@ class CaseAnalysis:
         samples, rate = audio.samples, audio.sample_rate
         decoded = {"pcm_float32_sha256": pcm_sha256(samples), "duration_seconds": round(audio.duration_seconds, 3),
                    "original": asdict(audio.info)}
+        del audio
         self.store.finish_activity(activity, self.examiner, outputs=[decoded])
         pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": decoded["pcm_float32_sha256"]}
 
@@ -148,8 +153,10 @@ class CaseAnalysis:
         if self.options.denoise:
             activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
             denoised = self.denoiser(samples, rate)
-            self.store.finish_activity(activity, self.examiner, outputs=[{"pcm_float32_sha256": pcm_sha256(denoised)}], artifacts=[
-                ("denoised-audio", f"E{evidence.id}-denoised.flac", flac_bytes(denoised, rate), "audio/flac")])
+            with tempfile.TemporaryDirectory() as folder:
+                flac = write_flac(Path(folder) / f"E{evidence.id}-denoised.flac", denoised, rate)
+                self.store.finish_activity(activity, self.examiner, outputs=[{"pcm_float32_sha256": pcm_sha256(denoised)}],
+                                           artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
 
         activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
         quality = measure_quality(samples, rate, regions)
@@ -158,16 +165,16 @@ class CaseAnalysis:
         noisy = quality.snr_db is not None and quality.snr_db < AUTO_DENOISE_BELOW_SNR_DB
         diarize_denoised = denoised is not None and (self.options.diarize_on == "denoised"
                                                      or (self.options.diarize_on == "auto" and noisy))
-        diarize_audio = denoised if diarize_denoised else samples
         predict_denoised = self.options.predict_on == "denoised" and denoised is not None
-        predict_audio = denoised if predict_denoised else samples
         parameters = {**self.diarizer.get_params(), "audio": "denoised" if diarize_denoised else "original",
                       "audio_rule": f"{self.options.diarize_on} (denoised when SNR < {AUTO_DENOISE_BELOW_SNR_DB} dB)",
                       "num_speakers": self.options.num_speakers, "min_speakers": self.options.min_speakers,
                       "max_speakers": self.options.max_speakers}
         activity = self._activity(run_id, "diarize", parameters, [pcm])
-        annotation = self.diarizer(diarize_audio, rate, speech_regions=regions, num_speakers=self.options.num_speakers,
-                                   min_speakers=self.options.min_speakers, max_speakers=self.options.max_speakers)
+        annotation = self.diarizer(
+            denoised if diarize_denoised else samples, rate, speech_regions=regions,
+            num_speakers=self.options.num_speakers, min_speakers=self.options.min_speakers,
+            max_speakers=self.options.max_speakers)
         segments = [(label, seg.start, seg.end) for seg, _, label in annotation.itertracks(yield_label=True)]
         rttm = rttm_text(f"E{evidence.id}", segments)
         self.store.finish_activity(activity, self.examiner, outputs=[{"speakers": len(annotation.labels())}], artifacts=[
@@ -177,6 +184,8 @@ class CaseAnalysis:
         warnings = list(quality.warnings())
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
+        predict_audio = denoised if predict_denoised else samples
+        del samples, denoised  # only what the face model hears stays in memory
         speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate,
                                   "denoised" if predict_denoised else "original") for label in annotation.labels()]
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
@@ -193,7 +202,7 @@ class CaseAnalysis:
         solo = solo_regions(annotation, label)
         solo_seconds = sum(end - start for start, end in solo)
         use_overlap = bool(solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total)
-        regions = [(s.start, s.end) for s in timeline] if use_overlap else solo
+        regions = longest_turns([(s.start, s.end) for s in timeline] if use_overlap else solo, MAX_SPEAKER_SPEECH_SECONDS)
         pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
         speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
         warnings = []
@@ -226,6 +235,19 @@ class CaseAnalysis:
             quality=quality, warnings=warnings,
             artifacts={row.kind: row.id for row in rows},
         )
+
+
+def longest_turns(regions: list[tuple[float, float]], seconds: float) -> list[tuple[float, float]]:
+    """The longest regions (seconds) until `seconds` of speech are gathered, in time order;
+    the last one taken is shortened to fit."""
+    chosen, total = [], 0.0
+    for start, end in sorted(regions, key=lambda r: (-(r[1] - r[0]), r[0])):
+        if total >= seconds:
+            break
+        end = min(end, start + seconds - total)
+        chosen.append((start, end))
+        total += end - start
+    return sorted(chosen)
 
 
 def _json(path: Path) -> dict[str, Any]:

@@ -156,3 +156,12 @@ def test_killed_analysis_leaves_a_consistent_store(tmp_path, delay_seconds):
     rerun = subprocess.run([*command, "case", "analyze", "K1", "--json"], env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert len(json.loads(rerun.stdout)["speakers"]) == 2
+
+
+def test_longest_turns_caps_speech_and_keeps_time_order():
+    from forensic_s2f.analysis import longest_turns
+
+    regions = [(0.0, 2.0), (3.0, 13.0), (20.0, 25.0), (30.0, 31.0)]
+    assert longest_turns(regions, 100.0) == regions
+    assert longest_turns(regions, 12.0) == [(3.0, 13.0), (20.0, 22.0)]
+    assert longest_turns(regions, 0.0) == []

@@ -20,13 +20,13 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	else echo "warning: install these Debian packages by hand: $(SYSTEM_PACKAGES)" >&2; fi
 
+# torchaudio 2.11.0 ships CUDA-linked libraries that break `import torchaudio` on CPU torch;
+# without them its pure-Python fallback works, hence the rm after installing.
 $(STAMP): requirements.lock pyproject.toml | system-deps
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade 'pip==26.3' 'setuptools==80.10.2' 'wheel==0.48.0'
 	$(PY) -m pip install -q -r requirements.lock
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
-	# torchaudio 2.11.0 ships CUDA-linked libraries that break `import torchaudio` on CPU torch;
-	# without them its pure-Python fallback works.
 	rm -f $(VENV)/lib/python3*/site-packages/torchaudio/lib/*.so
 	touch $(STAMP)
 

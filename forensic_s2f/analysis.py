@@ -87,6 +87,7 @@ class CaseAnalysis:
         from forensic_s2f.audio.denoise import SpectralGateDenoiser
         from forensic_s2f.audio.vad import SileroVAD
         from forensic_s2f.diarize.pipeline import Diarizer
+        from forensic_s2f.diarize.pyannote_pipeline import diarizer_from_environment
         from forensic_s2f.s2f.model import load_model
 
         options.validate()
@@ -95,7 +96,7 @@ class CaseAnalysis:
         self.software = software_versions()
         self.vad = SileroVAD()
         self.denoiser = SpectralGateDenoiser()
-        self.diarizer = Diarizer(vad=self.vad)
+        self.diarizer = diarizer_from_environment() or Diarizer(vad=self.vad)  # $FS2F_PYANNOTE_PIPELINE wins
         self.model = load_model()
 
     def parameters(self) -> dict[str, Any]:

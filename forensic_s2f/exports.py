@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
+from pyannote.core import Annotation, Segment
 
+from forensic_s2f.diarize.annotation import annotation_to_rttm
 from forensic_s2f.store.models import Evidence
 from forensic_s2f.store.runs import EvidenceResult
 
 
 def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
-    """Standard 10-field RTTM SPEAKER lines: type, file, channel, onset s, duration s, …, name."""
-    lines = [
-        f"SPEAKER {uri} 1 {start:.3f} {end - start:.3f} <NA> <NA> {label} <NA> <NA>"
-        for label, start, end in sorted(segments, key=lambda s: (s[1], s[2], s[0]))
-    ]
-    return "".join(line + "\n" for line in lines)
+    """Standard 10-field RTTM SPEAKER lines for (speaker, start s, end s) segments."""
+    annotation = Annotation(uri=uri)
+    for index, (label, start, end) in enumerate(segments):
+        annotation[Segment(start, end), index] = label
+    return annotation_to_rttm(annotation, uri)
 
 
 def _stems(evidence: list[Evidence]) -> dict[int, str]:
     """File stems for each evidence id, made unique with the id where two files share one."""
-    stems = {e.id: (Path(e.original_filename).stem or f"evidence-{e.id}").replace(" ", "_") for e in evidence}
+    stems = {e.id: re.sub(r"\s+", "_", Path(e.original_filename).stem) or f"evidence-{e.id}" for e in evidence}
     counts = pd.Series(list(stems.values())).value_counts()
     return {i: (f"{stem}-E{i}" if counts[stem] > 1 else stem) for i, stem in stems.items()}
 

@@ -83,3 +83,23 @@ def test_bad_directory_is_a_one_line_error(tmp_path, monkeypatch, case):
         diarizer_from_environment()
     message = str(raised.value)
     assert message.startswith(f"{ENV_VAR}=") and "\n" not in message
+
+
+def test_analyze_uses_the_local_pipeline_and_records_it(pipeline_dir, monkeypatch, cli, store_dir):
+    import json
+
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    monkeypatch.setenv(ENV_VAR, str(pipeline_dir))
+    assert cli("case", "add", "P1", SAMPLE_FILE["audio"], "-e", "Ann").code == 0
+    result = cli("case", "analyze", "P1", "-e", "Ann", "--no-denoise", "--json")
+    assert result.code == 0, result
+    store = CaseStore(store_dir)
+    diarize = [a for a in store.activities("P1") if a.kind == "diarize"]
+    store.close()
+    assert json.loads(diarize[0].parameters_json)["pipeline_class"] == "VoiceActivityDetection"
+    monkeypatch.setenv(ENV_VAR, str(pipeline_dir / "missing"))
+    refused = cli("case", "analyze", "P1", "-e", "Ann")
+    assert refused.code != 0 and refused.stderr.startswith(f"error: {ENV_VAR}=")

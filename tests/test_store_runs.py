@@ -37,3 +37,15 @@ def test_run_roundtrip_and_custody(cli, store_dir, tmp_path):
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             connection.execute("UPDATE speaker SET label = 'x'")
     assert cli("audit", "verify", "C1").code == 0
+
+
+def test_rttm_export_names_files_by_stem_without_whitespace():
+    from forensic_s2f.exports import export_files
+    from forensic_s2f.store.models import Evidence
+
+    evidence = [Evidence(id=1, original_filename="call one\n.wav"), Evidence(id=2, original_filename="x.flac"),
+                Evidence(id=3, original_filename="x.wav")]
+    results = [EvidenceResult(i, {}, [], [("SPEAKER_00", 0.5, 1.75)], []) for i in (1, 2, 3)]
+    files = export_files("rttm", evidence, results, run_id=1)
+    assert sorted(files) == ["call_one_.rttm", "x-E2.rttm", "x-E3.rttm"]
+    assert files["call_one_.rttm"].decode() == "SPEAKER call_one_ 1 0.500 1.250 <NA> <NA> SPEAKER_00 <NA> <NA>\n"

@@ -101,3 +101,12 @@ def test_figures_deterministic_and_ordered():
     timeline = figures.timeline_png([("A", 0.0, 1.0), ("B", 1.5, 3.0)], 4.0, ["A", "B"])
     assert timeline == figures.timeline_png([("A", 0.0, 1.0), ("B", 1.5, 3.0)], 4.0, ["A", "B"])
     assert b"Software" not in timeline and Image.open(io.BytesIO(timeline)).size[0] == figures.DPI * figures.FIGURE_WIDTH_INCHES
+
+
+def test_age_estimate_is_the_models_not_the_argmax():
+    from forensic_s2f.report.confidence import estimated_age
+
+    ages = {"<18": 0.05, "18-29": 0.4, "30-44": 0.3, "45-59": 0.25, "60+": 0.0}
+    assert estimated_age({"age": ages, "age_estimate": "30-44"}) == ("30-44", 0.3)
+    assert estimated_age({"age": ages}) == ("18-29", 0.4)
+    assert estimated_age({}) is None

@@ -34,6 +34,16 @@ def probability_spread(prediction: dict[str, Any], attribute: str) -> dict[str, 
     return None
 
 
+def estimated_age(prediction: dict[str, Any]) -> tuple[str, float] | None:
+    """The model's age point estimate (`age_estimate`, the ordinal median the validation scored)
+    and its probability; the most probable bracket where an older prediction lacks it."""
+    ages = prediction.get("age", {})
+    label = prediction.get("age_estimate")
+    if label in ages:
+        return label, float(ages[label])
+    return most_probable(ages)
+
+
 def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None,
                          warnings: Sequence[str] = ()) -> list[str]:
     """Sentences stating how often estimates like this one were right in validation.
@@ -72,15 +82,15 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
             text += f" For clips annotated {gender[0]}, it was right for {percent(group.gender_accuracy)}"
             text += f" ({group.clips} clips)." if group.clips else "."
         statements.append(text)
-    age = most_probable(prediction.get("age", {}))
+    age = estimated_age(prediction)
     if age is not None:
         exact, exact_basis = measured("age_exact")
         within, within_basis = measured("age_within_one")
         if exact_basis == within_basis:
-            text = (f"Age bracket: {exact_basis}, the most probable bracket was exactly right for {percent(exact)} "
+            text = (f"Age bracket: {exact_basis}, the estimated bracket was exactly right for {percent(exact)} "
                     f"of clips and right or one bracket off for {percent(within)}.")
         else:
-            text = (f"Age bracket: {within_basis}, the most probable bracket was right or one bracket off for "
+            text = (f"Age bracket: {within_basis}, the estimated bracket was right or one bracket off for "
                     f"{percent(within)} of clips; {exact_basis}, it was exactly right for {percent(exact)}.")
         group = figures.group("age", age[0])
         if group is not None and (group.age_exact is not None or group.age_within_one is not None):

@@ -9,7 +9,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak,
 
 from forensic_s2f.report import figures
 from forensic_s2f.report.caveats import sentence
-from forensic_s2f.report.confidence import confidence_statement, most_probable, probability_spread
+from forensic_s2f.report.confidence import confidence_statement, estimated_age, most_probable, probability_spread
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, image, seconds
 from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
 from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, grid, markup, mono, text
@@ -43,8 +43,11 @@ def _quality_rows(quality: dict) -> list[list[object]]:
 
 
 def _top_text(probabilities: dict) -> str:
-    top = most_probable(probabilities)
-    return "-" if top is None else f"{top[0]} ({top[1]:.2f})"
+    return _estimate_text(most_probable(probabilities))
+
+
+def _estimate_text(estimate: tuple[str, float] | None) -> str:
+    return "-" if estimate is None else f"{estimate[0]} ({estimate[1]:.2f})"
 
 
 def findings_section(ctx: ReportContext) -> list[Flowable]:
@@ -80,12 +83,13 @@ def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
         rows.append([
             speaker.label, seconds(speaker.speech_seconds), f"{100 * share:.0f} %", str(speaker.segment_count),
             seconds(speaker.prediction.get("seconds_used")), _top_text(speaker.prediction.get("gender", {})),
-            _top_text(speaker.prediction.get("age", {})),
+            _estimate_text(estimated_age(speaker.prediction)),
             text("; ".join(dict.fromkeys(speaker.warnings)) or "none", "cell"),
         ])
     widths = [23 * mm, 14 * mm, 12 * mm, 19 * mm, 16 * mm, 23 * mm, 23 * mm]
     flowables += [markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
-                  text("Gender and age bracket: the most probable class and its probability; see the speaker pages "
+                  text("Gender: the most probable class; age bracket: the model's estimate (the median of its "
+                       "distribution, the one validated); each with its probability. See the speaker pages "
                        "in Section 3 for all classes, their uncertainty and what they are worth.", "small")]
     return flowables
 

@@ -136,7 +136,7 @@ FIXTURE_VALIDATION = {
 
 def write_validation(path: Path) -> Path:
     """The fixture figures, beside the config and manifest naming the validated weights."""
-    path.write_text(json.dumps(FIXTURE_VALIDATION, indent=1))
+    path.write_text(json.dumps(FIXTURE_VALIDATION, indent=1, sort_keys=True))  # as `fs2f model evaluate` writes it
     (path.parent / "config.json").write_text(json.dumps({"name": FIXTURE_MODEL["name"],
                                                          "training": {"data": "fixture description of the training data"}}))
     (path.parent / "manifest.json").write_text(json.dumps({"files": {"model.npz": FIXTURE_MODEL["sha256"]}}))

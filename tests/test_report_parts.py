@@ -110,3 +110,8 @@ def test_age_estimate_is_the_models_not_the_argmax():
     assert estimated_age({"age": ages, "age_estimate": "30-44"}) == ("30-44", 0.3)
     assert estimated_age({"age": ages}) == ("18-29", 0.4)
     assert estimated_age({}) is None
+
+
+def test_validation_age_rows_youngest_first(tmp_path):
+    found = load_validation_figures(write_validation(tmp_path / "validation.json"))
+    assert [row.group for row in found.by_age] == ["<18", "18-29", "30-44", "45-59", "60+"]

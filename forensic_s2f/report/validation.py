@@ -152,7 +152,7 @@ def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any
             for k in (1, 5, 10) if f"R@{k}" in overall
         ),
         by_gender=tuple(_group(label, row) for label, row in raw.get("by_gender", {}).items()),
-        by_age=tuple(_group(label, row) for label, row in raw.get("by_age", {}).items()),
+        by_age=tuple(_group(label, row) for label, row in sorted(raw.get("by_age", {}).items(), key=_bracket_order)),
         by_seconds=tuple(sorted(
             (DurationFigures(seconds=_seconds(label, raw), gender_accuracy=_rate(row.get("gender_accuracy")),
                              age_exact=_rate(row.get("age_exact")), age_within_one=_rate(row.get("age_within_one")))
@@ -160,6 +160,14 @@ def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any
             key=lambda row: row.seconds,
         )),
     )
+
+
+AGE_BRACKET_ORDER = ("<18", "18-29", "30-44", "45-59", "60+")
+
+
+def _bracket_order(item: tuple[str, Any]) -> int:
+    """Age brackets youngest first (the JSON keys are sorted as strings); unknown ones last."""
+    return AGE_BRACKET_ORDER.index(item[0]) if item[0] in AGE_BRACKET_ORDER else len(AGE_BRACKET_ORDER)
 
 
 def _seconds(label: str, raw: dict[str, Any]) -> float:

@@ -363,9 +363,10 @@ def audit_verify(
     store = _open_store()
     case_ids = store.all_case_ids() if all_cases else [case_id]
     auditor = _auditor(examiner)
-    report = []
+    report, failures = [], {}
     for cid in case_ids:
         findings = store.verify(cid)
+        failures[cid] = ["FAIL " + finding.line() for finding in findings]
         summary = store.case_summary(cid)
         event = store.record_event(
             cid, auditor, "verify", "case", cid,
@@ -382,17 +383,10 @@ def audit_verify(
             if entry["ok"]:
                 out.print(Text(f"{entry['case_id']}: OK — {entry['events_checked']} custody events chain correctly, "
                                f"every vault file matches; head {entry['verified_head']}"))
-            for finding in entry["findings"]:
-                out.print(Text("FAIL " + _finding_line(finding)))
+            for line in failures[entry["case_id"]]:
+                out.print(Text(line))
     if not all(entry["ok"] for entry in report):
         raise typer.Exit(1)
-
-
-def _finding_line(finding: dict[str, str]) -> str:
-    text = f"{finding['case_id']}: {finding['object']}: {finding['problem']}"
-    if finding["expected"] or finding["found"]:
-        text += f" (expected {finding['expected'] or '-'}, found {finding['found'] or '-'})"
-    return text
 
 
 LOG_COLUMNS = ["seq", "ts_utc", "examiner", "action", "object_kind", "object_id", "object_sha256",

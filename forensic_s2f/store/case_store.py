@@ -8,7 +8,6 @@ as it was.
 
 from __future__ import annotations
 
-import json
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -310,7 +309,3 @@ class CaseStore(RunRecords):
     def all_case_ids(self) -> list[str]:
         with session(self.engine) as db:
             return list(db.scalars(select(Case.id).order_by(Case.id)))
-
-
-def details(event: CustodyEvent) -> dict[str, Any]:
-    return json.loads(event.details_json)

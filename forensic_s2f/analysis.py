@@ -10,7 +10,6 @@ store stays consistent: every write is one transaction.
 from __future__ import annotations
 
 import hashlib
-import json
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -219,13 +218,11 @@ class CaseAnalysis:
         try:
             result = self.model.predict(speech, rate)
             voiced = result.speech_regions
+            prediction = result.to_json()
             with tempfile.TemporaryDirectory() as folder:
-                written = write_prediction(result, Path(folder))
-                for name, path in written.items():
+                for name, path in write_prediction(result, Path(folder)).items():
                     media = "application/json" if path.suffix == ".json" else "image/png"
                     artifacts.append((name, f"E{evidence.id}-{label}-{path.name}", path.read_bytes(), media))
-                    if path.suffix == ".json":
-                        prediction = _json(path)
             warnings.extend(prediction.get("warnings", []))
         except SpeechError as error:
             warnings.append(f"no voice-to-face estimate: {error}")
@@ -250,6 +247,3 @@ def longest_turns(regions: list[tuple[float, float]], seconds: float) -> list[tu
         total += end - start
     return sorted(chosen)
 
-
-def _json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())

@@ -138,6 +138,27 @@ def iter_chunks(
         start = stop
 
 
+def _audio_stream(path: Path):
+    """A decoder at the native rate and its metadata; InputError when there is no audio stream."""
+    decoder = _decoder(path, None, None)
+    meta = decoder.metadata
+    if not meta.sample_rate or not meta.num_channels:
+        raise InputError(path, "cannot be decoded as audio (no audio stream)")
+    return meta
+
+
+def _info(path: Path, meta, duration_seconds: float) -> AudioInfo:
+    if duration_seconds <= 0:
+        raise InputError(path, "contains no audio samples")
+    return AudioInfo(
+        media_type=sniff_media_type(path),
+        codec=str(meta.codec),
+        sample_rate=int(meta.sample_rate),
+        channels=int(meta.num_channels),
+        duration_seconds=duration_seconds,
+    )
+
+
 def probe(path: Path) -> AudioInfo:
     """Decode every sample once at the native rate to prove the file is whole audio.
 
@@ -145,34 +166,28 @@ def probe(path: Path) -> AudioInfo:
     """
     path = Path(path)
     check_readable_file(path)
-    decoder = _decoder(path, None, None)
-    meta = decoder.metadata
-    if not meta.sample_rate or not meta.num_channels:
-        raise InputError(path, "cannot be decoded as audio (no audio stream)")
+    meta = _audio_stream(path)
     samples = sum(chunk.shape[-1] for chunk in iter_chunks(path, None, None))
-    if samples == 0:
-        raise InputError(path, "contains no audio samples")
-    return AudioInfo(
-        media_type=sniff_media_type(path),
-        codec=str(meta.codec),
-        sample_rate=int(meta.sample_rate),
-        channels=int(meta.num_channels),
-        duration_seconds=samples / float(meta.sample_rate),
-    )
+    return _info(path, meta, samples / float(meta.sample_rate))
 
 
 def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
-    """The whole file as mono float32 at `sample_rate` Hz (channels averaged)."""
+    """The whole file as mono float32 at `sample_rate` Hz (channels averaged), decoded once.
+
+    Raises InputError like `probe` (a truncated or corrupt file fails while decoding); the
+    info's duration is counted at `sample_rate`.
+    """
     path = Path(path)
-    info = probe(path)
-    # One array sized from the probed duration, filled in place: peak memory stays about one
-    # copy of the result plus one chunk, whatever the file's length.
-    samples = np.zeros(int(np.ceil(info.duration_seconds * sample_rate)) + sample_rate, np.float32)
+    check_readable_file(path)
+    meta = _audio_stream(path)
+    # One array sized from the header's duration, filled in place (doubled if the header was
+    # short): peak memory stays about one copy of the result plus one chunk.
+    samples = np.zeros(int(np.ceil((meta.duration_seconds or 0.0) * sample_rate)) + sample_rate, np.float32)
     filled = 0
     for chunk in iter_chunks(path, sample_rate, None):
         mono = chunk.mean(axis=0, dtype=np.float32) if chunk.shape[0] > 1 else chunk[0]
         if filled + len(mono) > len(samples):
-            samples = np.concatenate([samples, np.zeros(filled + len(mono) - len(samples), np.float32)])
+            samples = np.concatenate([samples, np.zeros(max(filled + len(mono), 2 * len(samples)) - len(samples), np.float32)])
         samples[filled: filled + len(mono)] = mono
         filled += len(mono)
-    return DecodedAudio(samples=samples[:filled], sample_rate=sample_rate, info=info)
+    return DecodedAudio(samples=samples[:filled], sample_rate=sample_rate, info=_info(path, meta, filled / sample_rate))

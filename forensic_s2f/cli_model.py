@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +18,6 @@ out = Console()
 err = Console(stderr=True)
 
 
-def _one_line_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Print an Fs2fError as `error: ...` on stderr and exit non-zero, without a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except Fs2fError as error:
-            typer.echo(f"error: {error}", err=True)
-            raise typer.Exit(error.exit_code) from None
-
-    return wrapper
-
 
 def _progress() -> Progress:
     return Progress(
@@ -41,7 +26,6 @@ def _progress() -> Progress:
 
 
 @model_app.command()
-@_one_line_errors
 def predict(
     files: list[Path] = typer.Argument(..., help="Audio files (any format FFmpeg reads)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for one sub-folder per input."),
@@ -94,7 +78,6 @@ def predict(
 
 
 @model_app.command()
-@_one_line_errors
 def info(
     model_dir: Path | None = typer.Option(None, "--model", help="Weights folder (default: shipped)."),
 ) -> None:
@@ -105,7 +88,6 @@ def info(
 
 
 @model_app.command()
-@_one_line_errors
 def train(
     data: Path = typer.Option(..., "--data", help="Voice–face pair folder (labels.csv, audio/, face_f2f/)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for the new weights."),
@@ -132,7 +114,6 @@ def train(
 
 
 @model_app.command()
-@_one_line_errors
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Voice–face pair folder."),
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds (split by video)."),
@@ -170,6 +151,3 @@ def evaluate(
     if card is not None:
         card.write_text(load_model(attach_to).card())
 
-
-if __name__ == "__main__":
-    model_app()

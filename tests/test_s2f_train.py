@@ -3,11 +3,8 @@
 import json
 
 import pytest
-import typer
-from typer.testing import CliRunner
 
 from forensic_s2f.audio.decode import load
-from forensic_s2f.cli_model import model_app
 from forensic_s2f.s2f.evaluate import evaluate, format_evaluation
 from forensic_s2f.s2f.model import load_model
 from forensic_s2f.s2f.train import train
@@ -17,17 +14,12 @@ SUBSET = 40
 
 
 @pytest.mark.slow
-def test_train_on_subset_is_deterministic_and_loads(tmp_path):
+def test_train_on_subset_is_deterministic_and_loads(cli, tmp_path):
     data = pairs_dir()
     model = train(data, tmp_path / "a", members=3, seed=7, limit=SUBSET)
-    app = typer.Typer()
-    app.add_typer(model_app, name="model")
-    result = CliRunner().invoke(
-        app,
-        ["model", "train", "--data", str(data), "--output", str(tmp_path / "b"),
-         "--members", "3", "--seed", "7", "--limit", str(SUBSET)],
-    )
-    assert result.exit_code == 0, result.output
+    result = cli("model", "train", "--data", data, "--output", tmp_path / "b",
+                 "--members", "3", "--seed", "7", "--limit", SUBSET)
+    assert result.code == 0, result
     for name in ("model.npz", "config.json", "manifest.json"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     assert model.sha256 in result.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
 def _stems(evidence: list[Evidence]) -> dict[int, str]:
     """File stems for each evidence id, made unique with the id where two files share one."""
     stems = {e.id: re.sub(r"\s+", "_", Path(e.original_filename).stem) or f"evidence-{e.id}" for e in evidence}
-    counts = pd.Series(list(stems.values())).value_counts()
+    counts = Counter(stems.values())
     return {i: (f"{stem}-E{i}" if counts[stem] > 1 else stem) for i, stem in stems.items()}
 
 

@@ -186,12 +186,12 @@ class CaseAnalysis:
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples
         del samples, denoised  # only what the face model hears stays in memory
-        speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate,
+        speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate, regions,
                                   "denoised" if predict_denoised else "original") for label in annotation.labels()]
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
     def _speaker(self, run_id: int, evidence: Evidence, annotation, label: str, samples: np.ndarray, rate: int,
-                 audio_name: str) -> SpeakerResult:
+                 speech_regions: list[tuple[float, float]], audio_name: str) -> SpeakerResult:
         from forensic_s2f.audio.quality import measure_quality
         from forensic_s2f.diarize.annotation import solo_regions
         from forensic_s2f.s2f.checks import SpeechError
@@ -205,19 +205,19 @@ class CaseAnalysis:
         regions = longest_turns([(s.start, s.end) for s in timeline] if use_overlap else solo, MAX_SPEAKER_SPEECH_SECONDS)
         pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
         speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        voiced = speech_in_pieces(regions, [len(piece) / rate for piece in pieces], speech_regions)
         warnings = []
         if use_overlap:
             warnings.append(f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used")
         parameters = {"label": label, "regions": [[round(s, 3), round(e, 3)] for s, e in regions],
-                      "overlap_used": use_overlap, "audio": audio_name}
+                      "overlap_used": use_overlap, "audio": audio_name,
+                      "speech_regions": "the evidence's voice activity inside these regions"}
         activity = self._activity(run_id, "speech2face", parameters,
                                   [{"evidence_id": evidence.id, "pcm_float32_sha256": pcm_sha256(speech)}], model=True)
         prediction: dict[str, Any] = {}
         artifacts: list[tuple[str, str, bytes, str]] = []
-        voiced = None  # the model's speech regions inside the speaker's joined speech
         try:
-            result = self.model.predict(speech, rate)
-            voiced = result.speech_regions
+            result = self.model.predict(speech, rate, voiced)
             prediction = result.to_json()
             with tempfile.TemporaryDirectory() as folder:
                 for name, path in write_prediction(result, Path(folder)).items():
@@ -233,6 +233,21 @@ class CaseAnalysis:
             quality=quality, warnings=warnings,
             artifacts={row.kind: row.id for row in rows},
         )
+
+
+def speech_in_pieces(pieces: list[tuple[float, float]], lengths: list[float],
+                     speech_regions: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Where `speech_regions` (evidence time, seconds) fall inside `pieces` (evidence time), in the
+    time of the pieces joined end to end, each piece lasting `lengths` seconds once cut out."""
+    joined: list[tuple[float, float]] = []
+    offset = 0.0
+    for (start, end), length in zip(pieces, lengths):
+        for a, b in speech_regions:
+            low, high = max(a, start) - start, min(b, end, start + length) - start
+            if high > low:
+                joined.append((offset + low, offset + high))
+        offset += length
+    return joined
 
 
 def longest_turns(regions: list[tuple[float, float]], seconds: float) -> list[tuple[float, float]]:

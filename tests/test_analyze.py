@@ -165,3 +165,15 @@ def test_longest_turns_caps_speech_and_keeps_time_order():
     assert longest_turns(regions, 100.0) == regions
     assert longest_turns(regions, 12.0) == [(3.0, 13.0), (20.0, 22.0)]
     assert longest_turns(regions, 0.0) == []
+
+
+def test_speech_in_pieces_maps_voice_activity_into_joined_time():
+    from forensic_s2f.analysis import speech_in_pieces
+
+    pieces = [(10.0, 14.0), (20.0, 22.0)]
+    speech = [(0.0, 11.0), (12.0, 13.0), (13.5, 21.0), (30.0, 31.0)]
+    joined = speech_in_pieces(pieces, [4.0, 2.0], speech)
+    assert joined == [(0.0, 1.0), (2.0, 3.0), (3.5, 4.0), (4.0, 5.0)]
+    # a piece cut short (end of the audio) bounds its speech; no speech gives nothing
+    assert speech_in_pieces([(10.0, 14.0)], [1.5], [(10.0, 14.0)]) == [(0.0, 1.5)]
+    assert speech_in_pieces(pieces, [4.0, 2.0], []) == []

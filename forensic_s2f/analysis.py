@@ -9,15 +9,15 @@ store stays consistent: every write is one transaction.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
@@ -62,19 +62,14 @@ class AnalysisOptions:
             raise Fs2fError("give --num-speakers or --min/--max-speakers, not both")
 
 
-def pcm_sha256(samples: np.ndarray) -> str:
-    """SHA-256 of float32 samples' bytes: pins decoded or derived audio without storing it."""
-    return hashlib.sha256(np.ascontiguousarray(samples, dtype=np.float32).tobytes()).hexdigest()
-
-
-def write_flac(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
-    """16-bit FLAC of float samples in [-1, 1], written in blocks (no second copy in memory)."""
+def write_flac(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> Path:
+    """16-bit FLAC of consecutive blocks of float samples in [-1, 1] (the audio is never whole
+    in memory)."""
     import soundfile as sf
 
-    block = 60 * sample_rate
     with sf.SoundFile(path, "w", samplerate=sample_rate, channels=1, format="FLAC", subtype="PCM_16") as out:
-        for start in range(0, len(samples), block):
-            out.write(np.clip(samples[start: start + block], -1.0, 1.0))
+        for block in blocks:
+            out.write(np.clip(block, -1.0, 1.0))
     return path
 
 
@@ -129,20 +124,24 @@ class CaseAnalysis:
         ).id
 
     def _evidence(self, run_id: int, evidence: Evidence) -> EvidenceResult:
-        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, load
+        """Decoded (and denoised) audio lives in raw files in a scratch folder, read a slice at a
+        time, so memory does not grow with the recording's duration."""
+        with tempfile.TemporaryDirectory(prefix="fs2f-analyze-") as scratch:
+            return self._evidence_in(run_id, evidence, Path(scratch))
+
+    def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
+        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm
         from forensic_s2f.audio.quality import measure_quality
         from forensic_s2f.diarize.annotation import overlap_fraction
         from forensic_s2f.exports import rttm_text
 
         source = {"evidence_id": evidence.id, "sha256": evidence.sha256}
         activity = self._activity(run_id, "decode", {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels"}, [source])
-        audio = load(self.store.evidence_path(evidence), TARGET_SAMPLE_RATE)
-        samples, rate = audio.samples, audio.sample_rate
-        decoded = {"pcm_float32_sha256": pcm_sha256(samples), "duration_seconds": round(audio.duration_seconds, 3),
-                   "original": asdict(audio.info)}
-        del audio
+        samples, digest, info = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
+        rate = samples.sample_rate
+        decoded = {"pcm_float32_sha256": digest, "duration_seconds": round(samples.duration_seconds, 3), "original": asdict(info)}
         self.store.finish_activity(activity, self.examiner, outputs=[decoded])
-        pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": decoded["pcm_float32_sha256"]}
+        pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": digest}
 
         activity = self._activity(run_id, "vad", self.vad.get_params(), [pcm])
         regions = self.vad(samples, rate)
@@ -152,11 +151,11 @@ class CaseAnalysis:
         denoised = None
         if self.options.denoise:
             activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
-            denoised = self.denoiser(samples, rate)
-            with tempfile.TemporaryDirectory() as folder:
-                flac = write_flac(Path(folder) / f"E{evidence.id}-denoised.flac", denoised, rate)
-                self.store.finish_activity(activity, self.examiner, outputs=[{"pcm_float32_sha256": pcm_sha256(denoised)}],
-                                           artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
+            with PcmWriter(scratch / "denoised.f32", rate) as writer:
+                flac = write_flac(scratch / f"E{evidence.id}-denoised.flac", writer.passing(self.denoiser.stream(samples, rate)), rate)
+                denoised, denoised_sha256 = writer.close()
+            self.store.finish_activity(activity, self.examiner, outputs=[{"pcm_float32_sha256": denoised_sha256}],
+                                       artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
 
         activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
         quality = measure_quality(samples, rate, regions)
@@ -185,12 +184,11 @@ class CaseAnalysis:
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples
-        del samples, denoised  # only what the face model hears stays in memory
         speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate, regions,
                                   "denoised" if predict_denoised else "original") for label in annotation.labels()]
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
-    def _speaker(self, run_id: int, evidence: Evidence, annotation, label: str, samples: np.ndarray, rate: int,
+    def _speaker(self, run_id: int, evidence: Evidence, annotation, label: str, samples: Samples, rate: int,
                  speech_regions: list[tuple[float, float]], audio_name: str) -> SpeakerResult:
         from forensic_s2f.audio.quality import measure_quality
         from forensic_s2f.diarize.annotation import solo_regions

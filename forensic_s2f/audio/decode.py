@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from forensic_s2f.audio.pcm import PcmFile, PcmWriter
 from forensic_s2f.errors import InputError
 
 TARGET_SAMPLE_RATE = 16_000
@@ -171,6 +172,12 @@ def probe(path: Path) -> AudioInfo:
     return _info(path, meta, samples / float(meta.sample_rate))
 
 
+def _mono_chunks(path: Path, sample_rate: int) -> Iterator[np.ndarray]:
+    """The file as consecutive mono float32 chunks at `sample_rate` Hz (channels averaged)."""
+    for chunk in iter_chunks(path, sample_rate, None):
+        yield chunk.mean(axis=0, dtype=np.float32) if chunk.shape[0] > 1 else chunk[0]
+
+
 def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
     """The whole file as mono float32 at `sample_rate` Hz (channels averaged), decoded once.
 
@@ -184,10 +191,23 @@ def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
     # short): peak memory stays about one copy of the result plus one chunk.
     samples = np.zeros(int(np.ceil((meta.duration_seconds or 0.0) * sample_rate)) + sample_rate, np.float32)
     filled = 0
-    for chunk in iter_chunks(path, sample_rate, None):
-        mono = chunk.mean(axis=0, dtype=np.float32) if chunk.shape[0] > 1 else chunk[0]
+    for mono in _mono_chunks(path, sample_rate):
         if filled + len(mono) > len(samples):
             samples = np.concatenate([samples, np.zeros(max(filled + len(mono), 2 * len(samples)) - len(samples), np.float32)])
         samples[filled: filled + len(mono)] = mono
         filled += len(mono)
     return DecodedAudio(samples=samples[:filled], sample_rate=sample_rate, info=_info(path, meta, filled / sample_rate))
+
+
+def decode_to_pcm(path: Path, destination: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> tuple[PcmFile, str, AudioInfo]:
+    """Decode the file into the raw float32 file `destination`, a chunk at a time, so memory
+    stays one chunk whatever the duration. Returns the PcmFile, the SHA-256 of its samples
+    (equal to `pcm_sha256` of what `load` returns) and what the original was."""
+    path = Path(path)
+    check_readable_file(path)
+    meta = _audio_stream(path)
+    with PcmWriter(destination, sample_rate) as writer:
+        for mono in _mono_chunks(path, sample_rate):
+            writer.write(mono)
+        pcm, digest = writer.close()
+    return pcm, digest, _info(path, meta, pcm.duration_seconds)

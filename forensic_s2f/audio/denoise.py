@@ -5,7 +5,11 @@ The output is a derivative: same length and sample rate as the input, never writ
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
+
+from forensic_s2f.audio.pcm import Samples, as_samples
 
 
 class SpectralGateDenoiser:
@@ -55,28 +59,37 @@ class SpectralGateDenoiser:
             "noise_fraction": self.noise_fraction,
         }
 
-    def __call__(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    def __call__(self, samples: Samples, sample_rate: int) -> np.ndarray:
         """Denoised float32 copy of mono `samples` at `sample_rate` Hz."""
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        output = np.zeros_like(samples)
+        return np.concatenate(list(self.stream(samples, sample_rate)))
+
+    def stream(self, samples: Samples, sample_rate: int) -> Iterator[np.ndarray]:
+        """The denoised signal as consecutive float32 blocks (about `chunk_seconds` each), so a
+        long recording is denoised and written out without holding it whole."""
+        samples = as_samples(samples)
+        if len(samples) < self.n_fft * 2:
+            yield np.array(samples[0: len(samples)], dtype=np.float32)
+            return
         chunk = int(self.chunk_seconds * sample_rate)
         overlap = int(self.overlap_seconds * sample_rate)
         step = chunk - overlap
-        if len(samples) < self.n_fft * 2:
-            return samples.copy()
         ramp = np.linspace(0.0, 1.0, overlap, dtype=np.float32)
-        for start in range(0, max(1, len(samples) - overlap), step):
-            piece = samples[start : start + chunk]
+        starts = range(0, max(1, len(samples) - overlap), step)
+        tail = None  # the previous chunk's last `overlap` samples, to cross-fade with this one
+        for start in starts:
+            piece = samples[start: start + chunk]
             if len(piece) < self.n_fft * 2:  # a tail too short to gate: keep it as it was
-                cleaned = piece.copy()
+                cleaned = np.array(piece, dtype=np.float32)
             else:
                 cleaned = self._gate(piece, sample_rate)
-            if start > 0:
+            if tail is not None:
                 fade = min(overlap, len(cleaned))
-                cleaned[:fade] *= ramp[:fade]
-                output[start : start + fade] *= 1.0 - ramp[:fade]
-            output[start : start + len(cleaned)] += cleaned
-        return output
+                cleaned[:fade] = cleaned[:fade] * ramp[:fade] + tail[:fade] * (1.0 - ramp[:fade])
+            if start == starts[-1]:
+                yield cleaned
+            else:
+                yield cleaned[:-overlap]
+                tail = cleaned[-overlap:]
 
     def _gate(self, piece: np.ndarray, sample_rate: int) -> np.ndarray:
         import noisereduce

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from forensic_s2f.audio.pcm import Samples
 from forensic_s2f.errors import Fs2fError
 
 SAMPLE_RATE = 16_000
@@ -81,7 +82,7 @@ def _mel_filters() -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(bank.T, dtype=np.float32))
 
 
-def speech_gain(samples: np.ndarray, sample_rate: int, regions: Sequence[tuple[float, float]],
+def speech_gain(samples: Samples, sample_rate: int, regions: Sequence[tuple[float, float]],
                 target_dbfs: float, raise_only: bool) -> float:
     """Amplitude gain bringing the RMS of the speech in `regions` (seconds) to `target_dbfs`;
     with `raise_only`, quiet speech is raised and loud speech left alone. 1.0 for silence."""

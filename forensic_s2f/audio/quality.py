@@ -1,6 +1,6 @@
 """Signal quality of one recording (or one speaker's speech): what limits how far it can be trusted.
 
-Units: seconds, Hz, dB. Samples are float32 mono in [-1, 1].
+Units: seconds, Hz, dB. Samples are float32 mono in [-1, 1], an array or a PcmFile (read in blocks).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.signal import welch
+
+from forensic_s2f.audio.pcm import Samples, as_samples, iter_blocks
 
 FRAME_SECONDS = 0.025
 HOP_SECONDS = 0.010
@@ -21,6 +23,7 @@ CLIP_LEVEL = 0.999  # of the recording's peak magnitude
 MIN_CLIP_RUN = 2  # consecutive samples at the peak that make a flat top
 POWER_BLOCK_SECONDS = 60.0
 BANDWIDTH_MAX_SECONDS = 120.0  # speech sampled evenly for the long-term spectrum
+CLIP_BLOCK_SAMPLES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,7 @@ class QualityReport:
 
 
 def measure_quality(
-    samples: np.ndarray,
+    samples: Samples,
     sample_rate: int,
     speech_regions: Sequence[tuple[float, float]] | None = None,
 ) -> QualityReport:
@@ -89,7 +92,7 @@ def measure_quality(
     the power of speech frames with that of the pauses; otherwise it is a blind percentile
     estimate (loud frames against the quietest tenth), which is rougher.
     """
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    samples = as_samples(samples)
     duration = len(samples) / float(sample_rate)
     speech_mask = _frame_mask(speech_regions, _frame_count(len(samples), sample_rate))
     speech_seconds = None
@@ -109,21 +112,34 @@ def measure_quality(
     )
 
 
-def clipping_fraction(samples: np.ndarray) -> float:
-    """Fraction of samples on flat tops at the recording's peak magnitude (a clipped waveform)."""
+def clipping_fraction(samples: Samples) -> float:
+    """Fraction of samples on flat tops at the recording's peak magnitude (a clipped waveform),
+    read in blocks: a run of peak samples may span two blocks."""
+    samples = as_samples(samples)
     if len(samples) == 0:
         return 0.0
-    magnitude = np.abs(samples)
-    peak = float(magnitude.max())
+    peak = max(float(np.abs(block).max()) for block in iter_blocks(samples, CLIP_BLOCK_SAMPLES))
     if peak == 0.0:
         return 0.0
-    at_peak = magnitude >= CLIP_LEVEL * peak
-    # keep only samples in runs of MIN_CLIP_RUN or more: isolated peaks are natural
-    padded = np.concatenate([[False], at_peak, [False]])
-    edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
-    starts, stops = edges[0::2], edges[1::2]
-    lengths = stops - starts
-    return float(lengths[lengths >= MIN_CLIP_RUN].sum()) / len(samples)
+    clipped, run = 0, 0  # run: length of the run of peak samples still open at a block's end
+    for block in iter_blocks(samples, CLIP_BLOCK_SAMPLES):
+        at_peak = np.abs(block) >= CLIP_LEVEL * peak
+        padded = np.concatenate([[False], at_peak, [False]])
+        edges = np.flatnonzero(np.diff(padded.astype(np.int8)))
+        starts, stops = edges[0::2], edges[1::2]
+        lengths = stops - starts
+        if len(starts) and starts[0] == 0:
+            lengths[0] += run
+        elif run >= MIN_CLIP_RUN:
+            clipped += run
+        run = 0
+        if len(stops) and stops[-1] == len(block):
+            run, lengths = int(lengths[-1]), lengths[:-1]
+        # keep only samples in runs of MIN_CLIP_RUN or more: isolated peaks are natural
+        clipped += int(lengths[lengths >= MIN_CLIP_RUN].sum())
+    if run >= MIN_CLIP_RUN:
+        clipped += run
+    return clipped / len(samples)
 
 
 def _frame_count(n_samples: int, sample_rate: int) -> int:
@@ -131,7 +147,7 @@ def _frame_count(n_samples: int, sample_rate: int) -> int:
     return 0 if n_samples < frame else 1 + (n_samples - frame) // hop
 
 
-def _frame_power(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+def _frame_power(samples: Samples, sample_rate: int) -> np.ndarray:
     """Mean power per 25 ms frame, 10 ms hop; computed a minute at a time to bound memory."""
     frame, hop = int(FRAME_SECONDS * sample_rate), int(HOP_SECONDS * sample_rate)
     count = _frame_count(len(samples), sample_rate)
@@ -179,20 +195,21 @@ def _snr(power: np.ndarray, speech_mask: np.ndarray | None) -> tuple[float | Non
 
 
 def _effective_bandwidth(
-    samples: np.ndarray, sample_rate: int, regions: Sequence[tuple[float, float]] | None
+    samples: Samples, sample_rate: int, regions: Sequence[tuple[float, float]] | None
 ) -> float | None:
     """Highest frequency (Hz) whose long-term level is within 60 dB of the spectral peak."""
     if regions:
-        pieces = [samples[int(s * sample_rate) : int(e * sample_rate)] for s, e in regions]
-        pieces = [p for p in pieces if len(p) > 0]
-        if pieces:
+        spans = [(max(0, int(s * sample_rate)), min(len(samples), int(e * sample_rate))) for s, e in regions]
+        spans = [(a, b) for a, b in spans if b > a]
+        if spans:
             # a long recording is represented by evenly spaced regions, to bound time and memory
-            total = sum(len(p) for p in pieces)
+            total = sum(b - a for a, b in spans)
             step = max(1, int(np.ceil(total / (BANDWIDTH_MAX_SECONDS * sample_rate))))
-            samples = np.concatenate(pieces[::step])
+            samples = np.concatenate([samples[a:b] for a, b in spans[::step]])
     elif len(samples) > BANDWIDTH_MAX_SECONDS * sample_rate:
         middle = (len(samples) - int(BANDWIDTH_MAX_SECONDS * sample_rate)) // 2
         samples = samples[middle : middle + int(BANDWIDTH_MAX_SECONDS * sample_rate)]
+    samples = samples[0: len(samples)]  # an array, also when a short PcmFile was passed whole
     n_fft = 1024 if sample_rate >= 16_000 else 512
     if len(samples) < n_fft or not np.any(samples):
         return None

@@ -1,6 +1,6 @@
 """Voice activity detection with silero-vad, whose weights ship inside the `silero_vad` package.
 
-Input is mono float32 samples at any sample rate (Hz); output is speech regions in seconds.
+Input is mono float32 samples (an array or a PcmFile) at any sample rate (Hz); output is speech regions in seconds.
 Audio is scored in independent streams of `stream_seconds`, several side by side as one batch,
 so memory stays bounded by one batch plus one float per 32 ms frame, whatever the length.
 """
@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 from scipy.signal import resample_poly
+
+from forensic_s2f.audio.pcm import Samples, as_samples
 
 VAD_SAMPLE_RATE = 16_000
 FRAME_SAMPLES = 512  # silero's frame at 16 kHz: 32 ms
@@ -77,16 +79,14 @@ class SileroVAD:
             self._model = load_silero_vad(onnx=False)
         return self._model
 
-    def frame_probabilities(self, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    def frame_probabilities(self, samples: Samples, sample_rate: int) -> np.ndarray:
         """Speech probability per 32 ms frame (512 samples at 16 kHz), float32.
 
         The 16 kHz signal is cut into streams of `stream_seconds`, each scored from a fresh model
         state; `streams_per_batch` streams run side by side as one batch (the result does not
         depend on the batch or block size).
         """
-        samples = np.asarray(samples, dtype=np.float32)
-        if samples.ndim != 1:
-            raise ValueError(f"expected mono samples of shape (n,), got {samples.shape}")
+        samples = as_samples(samples)
         stream_frames = max(1, int(round(self.stream_seconds * VAD_SAMPLE_RATE / FRAME_SAMPLES)))
         batch_samples = stream_frames * self.streams_per_batch * FRAME_SAMPLES
         probabilities: list[np.ndarray] = []
@@ -101,7 +101,7 @@ class SileroVAD:
                 probabilities.append(self._score(pending, stream_frames))
         return np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
 
-    def _frames_16k(self, samples: np.ndarray, sample_rate: int) -> Iterator[np.ndarray]:
+    def _frames_16k(self, samples: Samples, sample_rate: int) -> Iterator[np.ndarray]:
         """The signal at 16 kHz in blocks of whole 512-sample frames (the last one zero-padded)."""
         block = max(FRAME_SAMPLES, int(self.block_seconds * sample_rate))
         up, down = _resample_ratio(sample_rate)
@@ -168,7 +168,7 @@ class SileroVAD:
                 padded.append((a, b))
         return [(round(a, 3), round(b, 3)) for a, b in padded]
 
-    def __call__(self, samples: np.ndarray, sample_rate: int) -> list[tuple[float, float]]:
+    def __call__(self, samples: Samples, sample_rate: int) -> list[tuple[float, float]]:
         """Speech regions [(start, end), ...] in seconds, sorted and non-overlapping."""
         probabilities = self.frame_probabilities(samples, sample_rate)
         return self.regions_from_probabilities(probabilities, len(samples) / sample_rate)

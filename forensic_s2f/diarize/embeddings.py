@@ -13,6 +13,7 @@ import numpy as np
 
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
 from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain
+from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.provenance import package_version
 
 MEL_HOP_SECONDS = 0.010
@@ -76,11 +77,11 @@ class WindowEmbedder:
         }
 
     def __call__(
-        self, samples: np.ndarray, sample_rate: int, regions: Sequence[tuple[float, float]]
+        self, samples: Samples, sample_rate: int, regions: Sequence[tuple[float, float]]
     ) -> WindowEmbeddings:
         if sample_rate != ENCODER_SAMPLE_RATE:
             raise ValueError(f"the encoder needs {ENCODER_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        samples = as_samples(samples)
         gain = speech_gain(samples, ENCODER_SAMPLE_RATE, regions, TARGET_DBFS, raise_only=True)
         power_gain = np.float32(gain**2)  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
@@ -98,7 +99,7 @@ class WindowEmbedder:
         starts, ends = (np.array(v, dtype=np.float64) for v in zip(*spans))
         return WindowEmbeddings(starts, ends, np.concatenate(vectors))
 
-    def _windows(self, samples: np.ndarray, start: float, end: float):
+    def _windows(self, samples: Samples, start: float, end: float):
         """(span, mel frames) for each window in one block of speech; one spectrogram per block."""
         frames = int(round(self.window_seconds / MEL_HOP_SECONDS))
         duration = len(samples) / ENCODER_SAMPLE_RATE

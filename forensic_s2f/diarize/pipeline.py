@@ -12,6 +12,7 @@ import numpy as np
 from pyannote.core import Annotation
 from scipy.signal import resample_poly
 
+from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
@@ -51,16 +52,16 @@ class Diarizer:
 
     def __call__(
         self,
-        samples: np.ndarray,
+        samples: Samples,
         sample_rate: int,
         speech_regions: Sequence[tuple[float, float]] | None = None,
         num_speakers: int | None = None,
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> Annotation:
-        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-        if sample_rate != ENCODER_SAMPLE_RATE:
-            samples = resample_poly(samples, ENCODER_SAMPLE_RATE, sample_rate).astype(np.float32)
+        samples = as_samples(samples)
+        if sample_rate != ENCODER_SAMPLE_RATE:  # (the analysis always gives 16 kHz audio)
+            samples = resample_poly(samples[0: len(samples)], ENCODER_SAMPLE_RATE, sample_rate).astype(np.float32)
             sample_rate = ENCODER_SAMPLE_RATE
         duration = len(samples) / sample_rate
         regions = self.vad(samples, sample_rate) if speech_regions is None else speech_regions

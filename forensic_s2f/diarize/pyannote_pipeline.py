@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from pyannote.core import Annotation
 
+from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.diarize.annotation import label_by_first_appearance
 from forensic_s2f.provenance import package_version
 from forensic_s2f.errors import Fs2fError
@@ -55,17 +56,19 @@ class PyannotePipelineDiarizer:
 
     def __call__(
         self,
-        samples: np.ndarray,
+        samples: Samples,
         sample_rate: int,
         speech_regions: Sequence[tuple[float, float]] | None = None,
         num_speakers: int | None = None,
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> Annotation:
-        """Diarize; `speech_regions` are not used (the pipeline finds speech itself)."""
+        """Diarize; `speech_regions` are not used (the pipeline finds speech itself). The pipeline
+        takes the waveform whole, so a PcmFile is read into memory here."""
         import torch
 
-        waveform = torch.from_numpy(np.asarray(samples, dtype=np.float32).reshape(1, -1))
+        samples = as_samples(samples)
+        waveform = torch.from_numpy(np.ascontiguousarray(samples[0: len(samples)]).reshape(1, -1))
         counts = {"num_speakers": num_speakers, "min_speakers": min_speakers, "max_speakers": max_speakers}
         wanted = {k: v for k, v in counts.items() if v is not None}
         output = self.pipeline({"waveform": waveform, "sample_rate": sample_rate}, **wanted)

@@ -1,0 +1,105 @@
+"""Decoded audio on disk (PcmFile): the stages give the same results from it as from an array,
+and reading a long recording through it keeps memory bounded."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import forensic_s2f  # noqa: F401  (offline settings before third-party imports)
+from forensic_s2f.audio.decode import decode_to_pcm, load
+from forensic_s2f.audio.denoise import SpectralGateDenoiser
+from forensic_s2f.audio.pcm import PcmFile, PcmWriter, as_samples, pcm_sha256
+from forensic_s2f.audio.quality import measure_quality
+from forensic_s2f.audio.vad import SileroVAD
+from forensic_s2f.diarize.embeddings import WindowEmbedder
+
+RATE = 16_000
+
+
+def _voice_like(seconds: float, seed: int = 0) -> np.ndarray:
+    """Harmonic bursts (1.5 s on, 0.5 s off) over low noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * RATE)) / RATE
+    voice = sum(np.sin(2 * np.pi * f * t) for f in (140, 280, 420, 840)) * 0.1
+    on = (t % 2.0) < 1.5
+    return (voice * on + rng.standard_normal(len(t)) * 0.003).astype(np.float32)
+
+
+def _pcm(tmp_path, samples: np.ndarray) -> PcmFile:
+    with PcmWriter(tmp_path / "audio.f32", RATE) as writer:
+        for start in range(0, len(samples), 7_777):  # odd block size: writes need not align
+            writer.write(samples[start: start + 7_777])
+        pcm, digest = writer.close()
+    assert digest == pcm_sha256(samples) == pcm_sha256(pcm)
+    return pcm
+
+
+def test_slices_read_the_samples_written(tmp_path):
+    samples = _voice_like(3.0)
+    pcm = _pcm(tmp_path, samples)
+    assert len(pcm) == len(samples) and pcm.duration_seconds == pytest.approx(3.0)
+    for piece in (slice(0, 10), slice(100, 47_000), slice(47_000, None), slice(-5, None), slice(10, 5)):
+        assert np.array_equal(pcm[piece], samples[piece])
+    with pytest.raises(TypeError):
+        pcm[5]
+    with pytest.raises(TypeError):
+        pcm[::2]
+    with pytest.raises(ValueError, match="mono"):
+        as_samples(np.zeros((2, 100)))
+    assert as_samples(np.zeros((100, 1))).shape == (100,)
+
+
+def test_decode_to_pcm_equals_load(tmp_path):
+    stereo = np.stack([_voice_like(4.0, 1), _voice_like(4.0, 2)], axis=1)
+    path = tmp_path / "stereo48k.flac"
+    sf.write(path, np.repeat(stereo, 3, axis=0), 48_000, subtype="PCM_16")
+    pcm, digest, info = decode_to_pcm(path, tmp_path / "decoded.f32")
+    loaded = load(path)
+    assert np.array_equal(pcm[:], loaded.samples) and digest == pcm_sha256(loaded.samples)
+    assert info == loaded.info and info.channels == 2 and info.sample_rate == 48_000
+
+
+def test_stages_give_the_same_result_from_a_file_as_from_an_array(tmp_path):
+    from pyannote.audio.sample import SAMPLE_FILE  # real two-speaker speech, 30 s
+
+    samples = np.tile(load(SAMPLE_FILE["audio"]).samples, 2)
+    pcm = _pcm(tmp_path, samples)
+    vad = SileroVAD(block_seconds=7.0, stream_seconds=20.0, streams_per_batch=2)
+    regions = vad(samples, RATE)
+    assert regions and vad(pcm, RATE) == regions
+    assert measure_quality(pcm, RATE, regions) == measure_quality(samples, RATE, regions)
+    denoiser = SpectralGateDenoiser(chunk_seconds=20.0)
+    assert np.array_equal(np.concatenate(list(denoiser.stream(pcm, RATE))), denoiser(samples, RATE))
+    embedder = WindowEmbedder()
+    from_file, from_array = embedder(pcm, RATE, regions[:5]), embedder(samples, RATE, regions[:5])
+    assert np.array_equal(from_file.starts, from_array.starts)
+    assert np.allclose(from_file.vectors, from_array.vectors, atol=1e-6)
+
+
+def _peak_traced_mib(pcm: PcmFile) -> float:
+    """Peak Python-traced memory (numpy buffers included) of quality and denoising over `pcm`."""
+    regions = [(s, s + 1.5) for s in np.arange(0.0, pcm.duration_seconds, 2.0)]
+    tracemalloc.start()
+    try:
+        measure_quality(pcm, RATE, regions)
+        for _ in SpectralGateDenoiser().stream(pcm, RATE):
+            pass
+        return tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_quality_and_denoising_memory_does_not_grow_with_duration(tmp_path):
+    peaks = {}
+    for minutes in (6, 18):
+        with PcmWriter(tmp_path / f"{minutes}.f32", RATE) as writer:
+            for minute in range(minutes):
+                writer.write(_voice_like(60.0, seed=minute))
+            pcm, _ = writer.close()
+        peaks[minutes] = _peak_traced_mib(pcm)
+    # 12 more minutes are 44 MiB more audio; the working set may grow by a few small per-frame arrays
+    assert peaks[18] < peaks[6] + 4, peaks

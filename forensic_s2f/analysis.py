@@ -216,7 +216,7 @@ class CaseAnalysis:
         artifacts: list[tuple[str, str, bytes, str]] = []
         try:
             result = self.model.predict(speech, rate, voiced)
-            prediction = result.to_json()
+            prediction, quality = result.to_json(), result.input_quality
             with tempfile.TemporaryDirectory() as folder:
                 for name, path in write_prediction(result, Path(folder)).items():
                     media = "application/json" if path.suffix == ".json" else "image/png"
@@ -224,7 +224,7 @@ class CaseAnalysis:
             warnings.extend(prediction.get("warnings", []))
         except SpeechError as error:
             warnings.append(f"no voice-to-face estimate: {error}")
-        quality = measure_quality(speech, rate, voiced).to_dict() if len(speech) else {}
+            quality = measure_quality(speech, rate, voiced).to_dict() if len(speech) else {}
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
         return SpeakerResult(
             label=label, speech_seconds=round(total, 3), segment_count=len(timeline), prediction=prediction,

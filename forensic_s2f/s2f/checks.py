@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from forensic_s2f.audio.quality import measure_quality
+from forensic_s2f.audio.quality import QualityReport
 from forensic_s2f.errors import Fs2fError
 
 MIN_SPEECH_SECONDS = 1.0
@@ -26,13 +24,12 @@ def require_speech(seconds: float) -> None:
         )
 
 
-def input_warnings(samples: np.ndarray, sample_rate: int, regions: list[tuple[float, float]]) -> list[str]:
-    """Warnings about speech length and, from the audio stage's quality measures, clipping,
-    signal-to-noise ratio and telephone band (regions in seconds)."""
+def input_warnings(quality: QualityReport) -> list[str]:
+    """Warnings about speech length and, from the audio stage's quality measures of the input
+    (`measure_quality` with the speech regions), clipping, signal-to-noise ratio and telephone band."""
     warnings: list[str] = []
-    seconds = float(sum(b - a for a, b in regions))
+    seconds = quality.speech_seconds or 0.0
     if seconds < LOW_RELIABILITY_SECONDS:
         warnings.append(f"only {seconds:.1f} s of speech: low reliability")
-    quality = measure_quality(samples, sample_rate, regions)
     warnings += quality.warnings(min_duration_seconds=0.0, min_speech_seconds=0.0, min_snr_db=LOW_SNR_DB)
     return warnings

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from forensic_s2f.audio.quality import measure_quality
 from forensic_s2f.audio.vad import SileroVAD, speech_seconds
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
@@ -108,13 +109,15 @@ class Speech2FaceModel:
             raise Fs2fError("audio contains NaN or infinite samples")
         regions = self.speech_regions(samples, sample_rate) if speech_regions is None else speech_regions
         require_speech(speech_seconds(regions))
-        warnings = input_warnings(samples, sample_rate, regions)
+        quality = measure_quality(samples, sample_rate, regions)
+        warnings = input_warnings(quality)
         voice = self.embed(samples, sample_rate, regions)
         outputs = self.heads(voice.embedding[None, :])
         prediction = self._assemble(outputs, warnings)
         prediction.embedding = voice.embedding
         prediction.seconds_used = voice.seconds_used
         prediction.speech_regions = [(float(a), float(b)) for a, b in regions]
+        prediction.input_quality = quality.to_dict()
         return prediction
 
     def attribute_probabilities(self, outputs: HeadOutputs) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ class Prediction:
     face_code: the predicted face representation (PCA coefficients); face_code_variance: its
     predictive variance (members' out-of-bag error plus spread between members).
     embedding: the 256-d GE2E voice embedding. seconds_used: seconds of speech embedded.
+    input_quality: the audio stage's quality measures of the input (seconds, dB, Hz).
     """
 
     gender: dict[str, float]
@@ -42,6 +43,7 @@ class Prediction:
     model_name: str
     model_sha256: str
     warnings: list[str] = field(default_factory=list)
+    input_quality: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document written as prediction.json."""
@@ -64,6 +66,7 @@ class Prediction:
                 "code_variance": [round(float(v), 6) for v in self.face_code_variance],
             },
             "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "input_quality": _rounded_values(self.input_quality),
             "warnings": list(self.warnings),
         }
 
@@ -95,3 +98,8 @@ def write_prediction(prediction: Prediction, out_dir: Path) -> dict[str, Path]:
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:
     return {name: round(float(value), 4) for name, value in values.items()}
+
+
+def _rounded_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Floats to 4 decimals; other values as they are."""
+    return {name: round(value, 4) if isinstance(value, float) else value for name, value in values.items()}

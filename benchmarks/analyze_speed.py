@@ -5,7 +5,7 @@ a fresh temporary store and analysed by the real command in a child process (so 
 that run's alone). Stage times come from the activities the run records in the store (started
 and ended UTC), so the figures are exactly what the provenance says.
 
-    PYTHONPATH=. python benchmarks/analyze_speed.py --minutes 10 60
+    PYTHONPATH=. python benchmarks/analyze_speed.py --minutes 10 60 120
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def measure(minutes: float) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60])
+    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60, 120])
     args = parser.parse_args()
     results = [measure(m) for m in args.minutes]
     kinds = list(dict.fromkeys(k for r in results for k in r["stages"]))

@@ -124,10 +124,10 @@ class CaseAnalysis:
         ).id
 
     def _evidence(self, run_id: int, evidence: Evidence) -> EvidenceResult:
-        """Decoded (and denoised) audio lives in raw files in a scratch folder, read a slice at a
-        time, so memory does not grow with the recording's duration."""
-        with tempfile.TemporaryDirectory(prefix="fs2f-analyze-") as scratch:
-            return self._evidence_in(run_id, evidence, Path(scratch))
+        """Decoded (and denoised) audio lives in raw files in the store's scratch folder, read a
+        slice at a time, so memory does not grow with the recording's duration."""
+        with self.store.scratch_folder() as scratch:
+            return self._evidence_in(run_id, evidence, scratch)
 
     def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
         from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm

@@ -156,6 +156,8 @@ def test_killed_analysis_leaves_a_consistent_store(tmp_path, delay_seconds):
     rerun = subprocess.run([*command, "case", "analyze", "K1", "--json"], env=env, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert len(json.loads(rerun.stdout)["speakers"]) == 2
+    # the killed run's working copies of decoded audio are gone too
+    assert list((tmp_path / "store" / "scratch").iterdir()) == []
 
 
 def test_longest_turns_caps_speech_and_keeps_time_order():

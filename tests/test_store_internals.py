@@ -35,3 +35,23 @@ def test_vault_streams_large_files_in_bounded_memory(tmp_path):
     assert peak < 8 << 20, f"peak {peak / 2**20:.1f} MiB for a 64 MiB file"
     assert stored.sha256 == sha256_file(big) and stored.created
     assert vault.put_file(big).created is False
+
+
+def test_scratch_folders_of_dead_analyses_are_removed(tmp_path):
+    import os
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    store = CaseStore(tmp_path, create=True)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    stale = scratch / "analyze-4194999-abc"  # above Linux's largest pid: no such process
+    stale.mkdir()
+    (stale / "decoded.f32").write_bytes(b"\0" * 64)
+    alive = scratch / f"analyze-{os.getppid()}-def"
+    alive.mkdir()
+    with store.scratch_folder() as folder:
+        assert folder.parent == scratch and folder.is_dir()
+        assert not stale.exists() and alive.is_dir()
+    assert not folder.exists()
+    store.close()

@@ -8,7 +8,10 @@ as it was.
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -59,6 +62,19 @@ class CaseStore(RunRecords):
         self.layout = StoreLayout(Path(root))
         self.engine = open_engine(self.layout, create=create)
         self.vault = Vault(self.layout.vault)
+
+    @contextmanager
+    def scratch_folder(self) -> Iterator[Path]:
+        """A private folder inside the store for one analysis's working files, removed when
+        the analysis ends. Folders left by analyses that were killed (their process is gone)
+        are removed first, so decoded evidence audio does not linger anywhere."""
+        root = self.layout.scratch
+        root.mkdir(mode=0o700, exist_ok=True)
+        for folder in root.glob("analyze-*-*"):
+            if not _process_alive(folder.name.split("-")[1]):
+                shutil.rmtree(folder, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=f"analyze-{os.getpid()}-", dir=root) as folder:
+            yield Path(folder)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -309,3 +325,16 @@ class CaseStore(RunRecords):
     def all_case_ids(self) -> list[str]:
         with session(self.engine) as db:
             return list(db.scalars(select(Case.id).order_by(Case.id)))
+
+
+def _process_alive(pid_text: str) -> bool:
+    """Whether a process with this id runs on this machine (unparsable ids count as alive)."""
+    if not pid_text.isdigit():
+        return True
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -39,6 +39,11 @@ class StoreLayout:
         return self.root / "vault"
 
     @property
+    def scratch(self) -> Path:
+        """Working copies of decoded audio while an analysis runs (removed after it)."""
+        return self.root / "scratch"
+
+    @property
     def lock_file(self) -> Path:
         return self.root / ".fs2f.lock"
 

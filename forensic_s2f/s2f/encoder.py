@@ -89,15 +89,15 @@ class GE2EEncoder:
         """Embed the speech inside `speech_regions` (seconds) of mono `samples` at `sample_rate` Hz."""
         model = self.model
         samples = np.asarray(samples, dtype=np.float32)
-        regions = _clip_regions(speech_regions, len(samples) / sample_rate)
+        regions = clip_regions(speech_regions, len(samples) / sample_rate)
         seconds = float(sum(b - a for a, b in regions))
         if seconds <= 0:
             raise ValueError("no speech to embed")
         gain = speech_gain(samples, sample_rate, regions, self.target_dbfs, raise_only=False)
         partials: list[np.ndarray] = []
         with torch.inference_mode():
-            for block in _speech_blocks(samples, sample_rate, regions, self.block_seconds):
-                wav = _to_16k(block, sample_rate) * gain
+            for block in speech_blocks(samples, sample_rate, regions, int(self.block_seconds * sample_rate)):
+                wav = resample(block, sample_rate, ENCODER_SAMPLE_RATE) * gain
                 starts = window_starts(len(wav), self.partials_per_second, self.min_coverage)
                 if partials and (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES > 2 * len(wav):
                     continue  # a block tail shorter than half a window adds nothing reliable
@@ -114,7 +114,6 @@ class GE2EEncoder:
         )
 
 
-
 def truncate_regions(regions: list[tuple[float, float]], seconds: float) -> list[tuple[float, float]]:
     """The first `seconds` of speech in `regions` (seconds)."""
     kept: list[tuple[float, float]] = []
@@ -127,16 +126,16 @@ def truncate_regions(regions: list[tuple[float, float]], seconds: float) -> list
     return kept
 
 
-def _clip_regions(regions: list[tuple[float, float]], duration: float) -> list[tuple[float, float]]:
+def clip_regions(regions: list[tuple[float, float]], duration: float) -> list[tuple[float, float]]:
+    """Regions (seconds) cut to [0, duration], sorted, empty ones dropped."""
     clipped = [(max(0.0, float(a)), min(duration, float(b))) for a, b in regions]
     return [(a, b) for a, b in sorted(clipped) if b > a]
 
 
-def _speech_blocks(
-    samples: np.ndarray, sample_rate: int, regions: list[tuple[float, float]], block_seconds: float
+def speech_blocks(
+    samples: np.ndarray, sample_rate: int, regions: list[tuple[float, float]], limit: int
 ) -> Iterator[np.ndarray]:
-    """Joined speech in pieces of at most `block_seconds` (the last one may be shorter)."""
-    limit = int(block_seconds * sample_rate)
+    """Joined speech of `regions` (seconds) in pieces of `limit` samples (the last one may be shorter)."""
     pending: list[np.ndarray] = []
     size = 0
     for a, b in regions:
@@ -153,8 +152,9 @@ def _speech_blocks(
         yield np.concatenate(pending)
 
 
-def _to_16k(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    if sample_rate == ENCODER_SAMPLE_RATE:
+def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """float32 `samples` at `sample_rate` Hz resampled (polyphase) to `target_rate` Hz."""
+    if sample_rate == target_rate:
         return samples.astype(np.float32)
-    divisor = gcd(ENCODER_SAMPLE_RATE, sample_rate)
-    return resample_poly(samples, ENCODER_SAMPLE_RATE // divisor, sample_rate // divisor).astype(np.float32)
+    divisor = gcd(target_rate, sample_rate)
+    return resample_poly(samples, target_rate // divisor, sample_rate // divisor).astype(np.float32)

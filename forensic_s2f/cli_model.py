@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -13,10 +13,25 @@ from rich.table import Table
 
 from forensic_s2f.errors import Fs2fError, InputError
 
+if TYPE_CHECKING:
+    from forensic_s2f.s2f.ecapa import ECAPAEncoder
+
 model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
+ECAPA_HELP = (
+    "Local SpeechBrain ECAPA folder (hyperparams.yaml, embedding_model.ckpt) to use as the voice "
+    "encoder instead of the shipped GE2E; recorded with its file hashes."
+)
 
+
+def _ecapa_encoder(directory: Path | None) -> ECAPAEncoder | None:
+    """The ECAPA encoder of `directory` (one-line Fs2fError when unusable), or None for GE2E."""
+    if directory is None:
+        return None
+    from forensic_s2f.s2f.ecapa import ECAPAEncoder
+
+    return ECAPAEncoder(directory)
 
 
 def _progress() -> Progress:
@@ -95,10 +110,12 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed for bootstrap resamples and folds."),
     limit: int | None = typer.Option(None, "--limit", min=10, help="Train on the first N clips only."),
     cache: Path | None = typer.Option(None, "--cache", help="Folder to keep clip embeddings between runs."),
+    ecapa_dir: Path | None = typer.Option(None, "--ecapa-dir", help=ECAPA_HELP),
 ) -> None:
     """Train the model (reproduces the shipped weights from ../shared/data/s2f-pairs)."""
     from forensic_s2f.s2f.train import train as train_model
 
+    encoder = _ecapa_encoder(ecapa_dir)
     with _progress() as bar:
         task = bar.add_task("embedding clips", total=None)
         model = train_model(
@@ -109,6 +126,7 @@ def train(
             limit,
             cache_dir=cache,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            encoder=encoder,
         )
     typer.echo(f"wrote {output} (model.npz sha256 {model.sha256})")
 
@@ -128,12 +146,22 @@ def evaluate(
     card: Path | None = typer.Option(
         None, "--card", help="Write the model card of --attach-to's weights (default: shipped) here."
     ),
+    ecapa_dir: Path | None = typer.Option(None, "--ecapa-dir", help=ECAPA_HELP),
 ) -> None:
     """Cross-validated gender, age, calibration and face-retrieval figures."""
     from forensic_s2f.s2f.evaluate import evaluate as evaluate_model
     from forensic_s2f.s2f.evaluate import format_evaluation
     from forensic_s2f.s2f.model import attach_validation, load_model
 
+    encoder = _ecapa_encoder(ecapa_dir)
+    if attach_to is not None:
+        recorded = load_model(attach_to).encoder.get_params()
+        used = encoder.get_params() if encoder is not None else {"kind": None}
+        if recorded.get("kind") != used.get("kind") or recorded.get("sha256") != used.get("sha256"):
+            raise Fs2fError(
+                f"{attach_to}: its voice encoder differs from the one evaluated "
+                "(pass the same --ecapa-dir the model was trained with, or none for GE2E)"
+            )
     with _progress() as bar:
         tasks: dict[str, Any] = {}
 
@@ -142,7 +170,9 @@ def evaluate(
                 tasks[stage] = bar.add_task(stage, total=total)
             bar.update(tasks[stage], completed=done, total=total)
 
-        result = evaluate_model(data, folds, seed, members, limit=limit, cache_dir=cache, progress=step)
+        result = evaluate_model(
+            data, folds, seed, members, limit=limit, cache_dir=cache, progress=step, encoder=encoder
+        )
     typer.echo(format_evaluation(result))
     if json_out is not None:
         json_out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")

@@ -34,11 +34,7 @@ def model_card(model: Speech2FaceModel) -> str:
         "",
         "## Method",
         "- Voice activity: silero-vad (weights shipped in the `silero_vad` package).",
-        "- Voice: resemblyzer's GE2E speaker encoder (weights `pretrained.pt` shipped in the package, run "
-        "by project code with the same 40-band mel front end; embeddings equal resemblyzer's). Speech regions "
-        f"are joined, normalised to {params['encoder']['target_dbfs']} dBFS, cut into 1.6 s windows at "
-        f"{params['encoder']['partials_per_second']} windows per second; the embedding is the "
-        "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way.",
+        voice_method(params["encoder"]),
         f"- Face: PCA appearance model of the canonical faces at {params['face']['size']} px with "
         f"{params['face']['n_components']} components (what the heads predict and decode); decoded faces are "
         "upsampled to 224 px.",
@@ -92,6 +88,8 @@ def model_card(model: Speech2FaceModel) -> str:
         "audio, and members that disagree, are flagged in the warnings.",
         "- Labels are perceived by one annotator; the training population is narrow (see above).",
         "",
+        ALTERNATIVE_ENCODER,
+        "",
         "## Reproduction",
         "`fs2f model train --data ../shared/data/s2f-pairs --output DIR` rebuilds model.npz and "
         "config.json bit for bit on the same software stack; "
@@ -99,6 +97,44 @@ def model_card(model: Speech2FaceModel) -> str:
         "",
     ]
     return "\n".join(parts)
+
+
+ALTERNATIVE_ENCODER = "\n".join(
+    [
+        "## Alternative encoder: a local SpeechBrain ECAPA folder",
+        "`fs2f model train --data DIR --output MODEL --ecapa-dir ECAPA` trains the heads and face model on "
+        "the embeddings of a local SpeechBrain ECAPA-TDNN folder laid out as `spkrec-ecapa-voxceleb` "
+        "(`hyperparams.yaml`, `embedding_model.ckpt`) instead of GE2E; `fs2f model evaluate --ecapa-dir ECAPA` "
+        "measures it. The network is built by project code from the yaml's sizes and the checkpoint is read "
+        "offline (nothing is downloaded). The model records the folder and the SHA-256 of each file it "
+        "read; `fs2f model predict|info --model MODEL` loads the encoder from that folder and refuses to run "
+        "when the folder is gone or a file differs. No accuracy is claimed for an ECAPA model: no ECAPA "
+        "weights were available where this project was built, so none was trained or validated here. "
+        "The shipped default model uses GE2E.",
+    ]
+)
+
+
+def voice_method(encoder: dict[str, Any]) -> str:
+    """The Method bullet describing the voice encoder recorded in `encoder` (a model's params)."""
+    if encoder.get("kind") == "ecapa":
+        files = ", ".join(f"`{name}` sha256 `{digest}`" for name, digest in sorted(encoder["sha256"].items()))
+        return (
+            "- Voice: a SpeechBrain ECAPA-TDNN speaker encoder from the local folder "
+            f"`{encoder['directory']}` ({files}), built by project code as SpeechBrain's "
+            "`EncoderClassifier.encode_batch` runs it (Fbank, per-utterance mean normalisation, ECAPA-TDNN"
+            + (", global embedding normalisation" if encoder["normalize_embeddings"] else "")
+            + "). Speech regions are joined and cut into equal blocks of at most "
+            f"{encoder['block_seconds']:g} s; the embedding is the normalised mean of the blocks' "
+            "normalised embeddings. See \"Alternative encoder\" below."
+        )
+    return (
+        "- Voice: resemblyzer's GE2E speaker encoder (weights `pretrained.pt` shipped in the package, run "
+        "by project code with the same 40-band mel front end; embeddings equal resemblyzer's). Speech regions "
+        f"are joined, normalised to {encoder['target_dbfs']} dBFS, cut into 1.6 s windows at "
+        f"{encoder['partials_per_second']} windows per second; the embedding is the "
+        "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way."
+    )
 
 
 TARGETS = (

@@ -21,6 +21,7 @@ import numpy as np
 from forensic_s2f.audio.vad import SileroVAD
 from forensic_s2f.s2f.calibration import binary_probabilities
 from forensic_s2f.s2f.dataset import AGE_BRACKETS, load_faces, load_pairs
+from forensic_s2f.s2f.ecapa import ECAPAEncoder
 from forensic_s2f.s2f.encoder import GE2EEncoder
 from forensic_s2f.s2f.metrics import (
     accuracy,
@@ -49,8 +50,10 @@ def evaluate(
     cache_dir: Path | None = None,
     hyperparameters: dict[str, Any] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    encoder: GE2EEncoder | ECAPAEncoder | None = None,
 ) -> dict[str, Any]:
-    """Cross-validated figures (see module docstring); JSON-able dict."""
+    """Cross-validated figures (see module docstring) with `encoder` (None: GE2E); JSON-able dict."""
+    encoder = encoder if encoder is not None else GE2EEncoder()
     hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
     pairs = load_pairs(Path(data_dir))
     if limit is not None:
@@ -60,7 +63,7 @@ def evaluate(
     embeddings = {}
     for name, cut in variants.items():
         step = (lambda done, total, name=name: progress(f"embedding ({name})", done, total)) if progress else None
-        embeddings[name] = embed_clips(data_dir, pairs.ids, SileroVAD(), GE2EEncoder(), cut, cache_dir, step)
+        embeddings[name] = embed_clips(data_dir, pairs.ids, SileroVAD(), encoder, cut, cache_dir, step)
     fold = grouped_folds(pairs.videos, folds, seed)
     n = len(pairs.ids)
     p_male = {name: np.zeros(n) for name in variants}

@@ -1,4 +1,7 @@
-"""The Speech2Face model: VAD → GE2E voice embedding → ensemble heads → PCA face decoder.
+"""The Speech2Face model: VAD → voice embedding → ensemble heads → PCA face decoder.
+
+The voice encoder is resemblyzer's GE2E (shipped weights, the default) or a local SpeechBrain ECAPA
+folder (`ECAPAEncoder`); config.json's `params.encoder.kind` says which ("ecapa"; absent: GE2E).
 
 Weights folder: `model.npz` (arrays, written deterministically), `config.json` (parameters and
 temperatures), optional `validation.json` (cross-validated figures) and `manifest.json` (SHA-256 of
@@ -22,6 +25,7 @@ from forensic_s2f.errors import Fs2fError
 from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
 from forensic_s2f.s2f.checks import input_warnings, require_speech
 from forensic_s2f.s2f.dataset import AGE_BRACKETS
+from forensic_s2f.s2f.ecapa import ECAPAEncoder
 from forensic_s2f.s2f.encoder import GE2EEncoder
 from forensic_s2f.s2f.face import PCAFaceModel, to_uint8_image
 from forensic_s2f.s2f.heads import EnsembleHeads, HeadOutputs
@@ -29,6 +33,7 @@ from forensic_s2f.s2f.predict import Prediction
 
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAME = "fs2f-s2f-ge2e-pca"
+ECAPA_MODEL_NAME = "fs2f-s2f-ecapa-pca"
 ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE, MANIFEST_FILE = (
     "model.npz",
     "config.json",
@@ -44,13 +49,31 @@ def median_bracket(probabilities: np.ndarray) -> np.ndarray:
     return (np.cumsum(probabilities, axis=-1) >= 0.5).argmax(axis=-1)
 
 
+def encoder_from_params(params: dict[str, Any]) -> GE2EEncoder | ECAPAEncoder:
+    """The voice encoder a model's recorded `params.encoder` describes (no "kind": GE2E).
+
+    An ECAPA encoder is loaded from its recorded folder and refused (Fs2fError) when the folder is
+    missing or a file's SHA-256 differs from the recorded one.
+    """
+    if params.get("kind") == "ecapa":
+        return ECAPAEncoder(
+            params["directory"],
+            sha256=params["sha256"],
+            block_seconds=params["block_seconds"],
+            normalize_embeddings=params["normalize_embeddings"],
+        )
+    if "kind" in params:
+        raise Fs2fError(f"unknown voice encoder kind {params['kind']!r}")
+    return GE2EEncoder(**{k: v for k, v in params.items() if k != "encoder"})
+
+
 class Speech2FaceModel:
     """A trained model; build with `load_model()` or `forensic_s2f.s2f.train.fit_model()`."""
 
     def __init__(
         self,
         vad: SileroVAD,
-        encoder: GE2EEncoder,
+        encoder: GE2EEncoder | ECAPAEncoder,
         heads: EnsembleHeads,
         face: PCAFaceModel,
         temperatures: dict[str, float],
@@ -69,7 +92,7 @@ class Speech2FaceModel:
 
     @property
     def name(self) -> str:
-        return MODEL_NAME
+        return ECAPA_MODEL_NAME if isinstance(self.encoder, ECAPAEncoder) else MODEL_NAME
 
     def get_params(self) -> dict[str, Any]:
         return {
@@ -82,7 +105,7 @@ class Speech2FaceModel:
         }
 
     def load_networks(self) -> None:
-        """Load the VAD and GE2E networks now rather than on the first prediction."""
+        """Load the VAD and voice-encoder networks now rather than on the first prediction."""
         for network in (self.vad.model, self.encoder.model):
             network.eval()
 
@@ -259,11 +282,10 @@ def load_model(path: Path | None = None) -> Speech2FaceModel:
     validation = None
     if VALIDATION_FILE in expected:
         validation = json.loads((directory / VALIDATION_FILE).read_text())
-    encoder_params = {k: v for k, v in params["encoder"].items() if k != "encoder"}
     vad_params = {k: v for k, v in params["vad"].items() if k != "model"}
     model = Speech2FaceModel(
         vad=SileroVAD(**vad_params),
-        encoder=GE2EEncoder(**encoder_params),
+        encoder=encoder_from_params(params["encoder"]),
         heads=EnsembleHeads.from_arrays(arrays, params["heads"]),
         face=PCAFaceModel.from_arrays(arrays, size=params["face"]["size"]),
         temperatures=params["temperatures"],

@@ -17,6 +17,7 @@ from forensic_s2f.audio.decode import load
 from forensic_s2f.audio.vad import SileroVAD
 from forensic_s2f.s2f.calibration import fit_temperature
 from forensic_s2f.s2f.dataset import PairSet, cached_embeddings, load_faces, load_pairs
+from forensic_s2f.s2f.ecapa import ECAPAEncoder
 from forensic_s2f.s2f.encoder import GE2EEncoder, truncate_regions
 from forensic_s2f.s2f.face import PCAFaceModel
 from forensic_s2f.s2f.heads import EnsembleHeads
@@ -46,12 +47,12 @@ def embed_clips(
     data_dir: Path,
     ids: list[str],
     vad: SileroVAD,
-    encoder: GE2EEncoder,
+    encoder: GE2EEncoder | ECAPAEncoder,
     seconds: float | None = None,
     cache_dir: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
-    """GE2E embeddings (n, 256) of each clip's speech (its first `seconds` of speech if given)."""
+    """Voice embeddings (n, d) of each clip's speech (its first `seconds` of speech if given)."""
     done = [0]
 
     def embed(path: Path) -> np.ndarray:
@@ -76,8 +77,9 @@ def fit_model(
     seed: int = 0,
     hyperparameters: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
+    encoder: GE2EEncoder | ECAPAEncoder | None = None,
 ) -> Speech2FaceModel:
-    """Fit a model on embeddings (n, 256), labels and faces (n, size, size, 3) in memory."""
+    """Fit a model on embeddings (n, d) made by `encoder` (None: GE2E), labels and faces (n, size, size, 3)."""
     hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
     face = PCAFaceModel(
         size=hp["face_size"],
@@ -114,7 +116,7 @@ def fit_model(
     heads = make_heads().fit(embeddings, pairs.gender, pairs.age, codes)
     return Speech2FaceModel(
         vad=SileroVAD(),
-        encoder=GE2EEncoder(),
+        encoder=encoder if encoder is not None else GE2EEncoder(),
         heads=heads,
         face=face,
         temperatures=temperatures,
@@ -131,8 +133,12 @@ def train(
     cache_dir: Path | None = None,
     hyperparameters: dict[str, Any] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    encoder: GE2EEncoder | ECAPAEncoder | None = None,
 ) -> Speech2FaceModel:
-    """Train on the pair folder `data_dir` (the first `limit` clips by id if given); save to `output_dir`."""
+    """Train on the pair folder `data_dir` (the first `limit` clips by id if given); save to `output_dir`.
+
+    encoder: the voice encoder (None: the shipped GE2E); it is recorded in config.json.
+    """
     if members < 2:
         raise ValueError("an ensemble needs at least 2 members")
     data_dir = Path(data_dir)
@@ -140,7 +146,8 @@ def train(
     if limit is not None:
         pairs = pairs.subset(np.arange(min(limit, len(pairs.ids))))
     hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
-    embeddings = embed_clips(data_dir, pairs.ids, SileroVAD(), GE2EEncoder(), None, cache_dir, progress)
+    encoder = encoder if encoder is not None else GE2EEncoder()
+    embeddings = embed_clips(data_dir, pairs.ids, SileroVAD(), encoder, None, cache_dir, progress)
     faces = load_faces(data_dir, pairs.ids, hp["face_size"])
     training = {
         "data": "s2f-pairs (Speech2Face CVPR 2019 supplementary AVSpeech test examples)",
@@ -149,6 +156,6 @@ def train(
         "labels_sha256": hashlib.sha256((data_dir / "labels.csv").read_bytes()).hexdigest(),
         "ids_sha256": hashlib.sha256("\n".join(pairs.ids).encode()).hexdigest(),
     }
-    model = fit_model(embeddings, pairs, faces, members, seed, hp, training)
+    model = fit_model(embeddings, pairs, faces, members, seed, hp, training, encoder)
     model.save(Path(output_dir))
     return model

@@ -13,6 +13,8 @@ import forensic_s2f  # noqa: F401  (offline settings before speechbrain/pyannote
 from forensic_s2f.audio.decode import load
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.s2f.ecapa import ECAPAEncoder
+from forensic_s2f.s2f.evaluate import evaluate
+from forensic_s2f.s2f.model import attach_validation, load_model
 from tests.s2f_helpers import pairs_dir
 
 N_MELS = 24
@@ -181,7 +183,11 @@ def test_train_predict_with_ecapa_and_refuse_an_altered_checkpoint(cli, tmp_path
 
     refused = cli("model", "evaluate", "--data", data, "--limit", "24", "--attach-to", model_dir)
     assert refused.code != 0 and "voice encoder differs" in refused.stderr
-    assert "validation.json" not in manifest
+    assert "validation.json" not in json.loads((model_dir / "manifest.json").read_text())["files"]
+    figures = evaluate(data, folds=2, members=2, seconds=(1.0,), pool_size=10, limit=24, encoder=ECAPAEncoder(ecapa))
+    attach_validation(model_dir, figures)
+    validated = load_model(model_dir)
+    assert validated.validation["clips"] == 24 and "voice gender accuracy" in validated.card()
 
     checkpoint = ecapa / "embedding_model.ckpt"
     altered = bytearray(checkpoint.read_bytes())

@@ -201,8 +201,9 @@ def _load(
                 )
     path = directory / HYPERPARAMS_FILE
     hyperparams = read_hyperparams(path)
+    feature_args = _component_args(hyperparams, "compute_features", path)
     try:
-        features = Fbank(**_component_args(hyperparams, "compute_features", path))
+        features = Fbank(**feature_args)
         normalisation = InputNormalization(**_component_args(hyperparams, "mean_var_norm", path))
         embedding = ECAPA_TDNN(**_component_args(hyperparams, "embedding_model", path))
         embedding_norm = (
@@ -222,5 +223,4 @@ def _load(
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InputError(directory, f"ECAPA checkpoint does not load ({reason})") from None
     network = ECAPANetwork(features, normalisation, embedding, embedding_norm).eval()
-    sample_rate = int(_component_args(hyperparams, "compute_features", path).get("sample_rate", 16000))
-    return network, files, sample_rate
+    return network, files, int(feature_args.get("sample_rate", 16000))

@@ -23,7 +23,8 @@ class Prediction:
     faces, float32 (224, 224), intensity units in [0, 1]. member_faces: one uint8 face per member.
     face_code: the predicted face representation (PCA coefficients); face_code_variance: its
     predictive variance (members' out-of-bag error plus spread between members).
-    embedding: the 256-d GE2E voice embedding. seconds_used: seconds of speech embedded.
+    embedding: the voice embedding (256-d GE2E, or the ECAPA checkpoint's size). seconds_used:
+    seconds of speech embedded.
     input_quality: the audio stage's quality measures of the input (seconds, dB, Hz).
     """
 

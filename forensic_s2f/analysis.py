@@ -137,9 +137,10 @@ class CaseAnalysis:
 
         source = {"evidence_id": evidence.id, "sha256": evidence.sha256}
         activity = self._activity(run_id, "decode", {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels"}, [source])
-        samples, digest, info = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
+        samples, digest, info, decoder = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
         rate = samples.sample_rate
-        decoded = {"pcm_float32_sha256": digest, "duration_seconds": round(samples.duration_seconds, 3), "original": asdict(info)}
+        decoded = {"pcm_float32_sha256": digest, "duration_seconds": round(samples.duration_seconds, 3),
+                   "original": asdict(info), "decoder": decoder}
         self.store.finish_activity(activity, self.examiner, outputs=[decoded])
         pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": digest}
 

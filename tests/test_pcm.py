@@ -57,10 +57,45 @@ def test_decode_to_pcm_equals_load(tmp_path):
     stereo = np.stack([_voice_like(4.0, 1), _voice_like(4.0, 2)], axis=1)
     path = tmp_path / "stereo48k.flac"
     sf.write(path, np.repeat(stereo, 3, axis=0), 48_000, subtype="PCM_16")
-    pcm, digest, info = decode_to_pcm(path, tmp_path / "decoded.f32")
+    pcm, digest, info, decoder = decode_to_pcm(path, tmp_path / "decoded.f32")
     loaded = load(path)
     assert np.array_equal(pcm[:], loaded.samples) and digest == pcm_sha256(loaded.samples)
     assert info == loaded.info and info.channels == 2 and info.sample_rate == 48_000
+    assert decoder == "FFmpeg (torchcodec)"
+
+
+@pytest.mark.parametrize("container, subtype", [
+    ("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("WAV", "PCM_U8"), ("WAV", "FLOAT"),
+    ("WAV", "DOUBLE"), ("WAV", "ULAW"), ("WAV", "ALAW"), ("WAVEX", "PCM_16"), ("FLAC", "PCM_16"),
+    ("FLAC", "PCM_24"), ("FLAC", "PCM_S8")])
+def test_16khz_wav_and_flac_read_directly_give_ffmpegs_samples(tmp_path, container, subtype):
+    from torchcodec.decoders import AudioDecoder
+
+    from forensic_s2f.audio.decode import probe
+
+    three = np.stack([_voice_like(2.0, seed) for seed in range(3)], axis=1) * 3  # some clipping too
+    path = tmp_path / f"three.{'flac' if container == 'FLAC' else 'wav'}"
+    sf.write(path, np.clip(three, -1, 1), RATE, format=container, subtype=subtype)
+    pcm, digest, info, decoder = decode_to_pcm(path, tmp_path / "decoded.f32")
+    ffmpeg = AudioDecoder(str(path), sample_rate=RATE).get_all_samples().data.numpy()
+    assert decoder == "libsndfile" and info == probe(path)
+    assert np.array_equal(pcm[:], ffmpeg.mean(axis=0, dtype=np.float32)) and np.array_equal(load(path).samples, pcm[:])
+
+
+def test_other_rates_and_formats_go_through_ffmpeg_and_a_cut_flac_is_refused(tmp_path):
+    from forensic_s2f.errors import InputError
+
+    samples = _voice_like(3.0)
+    sf.write(tmp_path / "a8k.wav", samples[::2], 8_000, subtype="PCM_16")
+    sf.write(tmp_path / "a.ogg", samples, RATE, format="OGG", subtype="VORBIS")
+    for name in ("a8k.wav", "a.ogg"):
+        assert decode_to_pcm(tmp_path / name, tmp_path / "decoded.f32")[3] == "FFmpeg (torchcodec)"
+    sf.write(tmp_path / "whole.flac", samples, RATE, subtype="PCM_16")
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes((tmp_path / "whole.flac").read_bytes()[:20_000])
+    for read in (lambda: load(cut), lambda: decode_to_pcm(cut, tmp_path / "decoded.f32")):
+        with pytest.raises(InputError, match="cut.flac.*cannot be decoded"):
+            read()
 
 
 def test_stages_give_the_same_result_from_a_file_as_from_an_array(tmp_path):

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression, Ridge
 
 ABSENT_CLASS_LOGIT = -30.0  # intercept for an age bracket missing from a member's resample
 
@@ -63,6 +62,8 @@ class EnsembleHeads:
 
     def fit(self, x: np.ndarray, gender: np.ndarray, age: np.ndarray, face: np.ndarray) -> EnsembleHeads:
         """x (n, d) embeddings; gender (n,) 0/1, -1 unknown; age (n,) bracket index, -1 unknown; face (n, k)."""
+        from sklearn.linear_model import LogisticRegression, Ridge  # training only: slow to import
+
         x = np.asarray(x, np.float64)
         center = x.mean(axis=0)
         scale = x.std(axis=0) + 1e-8

@@ -77,7 +77,7 @@ class CaseAnalysis:
     """Runs the stages for a case and records the run; one instance per `analyze` call."""
 
     def __init__(self, store: CaseStore, case_id: str, examiner: str, options: AnalysisOptions,
-                 on_stage: StageCallback | None = None) -> None:
+                 on_stage: StageCallback | None = None, speaker_workers: int = 2) -> None:
         from forensic_s2f.audio.denoise import SpectralGateDenoiser
         from forensic_s2f.audio.vad import SileroVAD
         from forensic_s2f.diarize.pipeline import Diarizer
@@ -87,6 +87,7 @@ class CaseAnalysis:
         options.validate()
         self.store, self.case_id, self.examiner, self.options = store, case_id, examiner, options
         self.on_stage = on_stage or (lambda stage: None)
+        self.speaker_workers = speaker_workers  # speakers predicted at once (threads; results do not depend on it)
         self.software = software_versions()
         self.vad = SileroVAD()
         self.denoiser = SpectralGateDenoiser()
@@ -100,6 +101,7 @@ class CaseAnalysis:
             "denoiser": self.denoiser.get_params() if self.options.denoise else None,
             "diarizer": self.diarizer.get_params(),
             "model": {"name": self.model.name, "sha256": self.model.sha256},
+            "speaker_workers": self.speaker_workers,
         }
 
     def run(self, evidence: list[Evidence]) -> int:
@@ -185,53 +187,93 @@ class CaseAnalysis:
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples
-        speakers = [self._speaker(run_id, evidence, annotation, label, predict_audio, rate, regions,
-                                  "denoised" if predict_denoised else "original") for label in annotation.labels()]
+        speakers = self._speakers(run_id, evidence, annotation, predict_audio, rate, regions,
+                                  "denoised" if predict_denoised else "original")
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
-    def _speaker(self, run_id: int, evidence: Evidence, annotation, label: str, samples: Samples, rate: int,
-                 speech_regions: list[tuple[float, float]], audio_name: str) -> SpeakerResult:
+    def _speakers(self, run_id: int, evidence: Evidence, annotation, samples: Samples, rate: int,
+                  speech_regions: list[tuple[float, float]], audio_name: str) -> list[SpeakerResult]:
+        """One speech2face activity per speaker, up to `speaker_workers` predicting at once (the
+        store is written from this thread only, in label order)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        results: list[SpeakerResult] = []
+        running: list[tuple[_SpeakerInput, int, Any]] = []
+        with ThreadPoolExecutor(self.speaker_workers) as pool:
+            for label in annotation.labels():
+                job = _speaker_input(annotation, label, samples, rate, speech_regions)
+                parameters = {"label": label, "regions": [[round(s, 3), round(e, 3)] for s, e in job.regions],
+                              "overlap_used": job.overlap_used, "audio": audio_name,
+                              "speech_regions": "the evidence's voice activity inside these regions"}
+                activity = self._activity(run_id, "speech2face", parameters,
+                                          [{"evidence_id": evidence.id, "pcm_float32_sha256": pcm_sha256(job.speech)}], model=True)
+                running.append((job, activity, pool.submit(self._predict, job, rate, f"E{evidence.id}-{label}-")))
+                if len(running) == self.speaker_workers:
+                    results.append(self._speaker_result(*running.pop(0)))
+            results.extend(self._speaker_result(*item) for item in running)
+        return results
+
+    def _predict(self, job: _SpeakerInput, rate: int, prefix: str) -> tuple[dict[str, Any], dict[str, Any], list, list[str]]:
+        """(prediction.json, input quality, artifacts, warnings) of one speaker; runs in a worker
+        thread and touches no store."""
         from forensic_s2f.audio.quality import measure_quality
-        from forensic_s2f.diarize.annotation import solo_regions
         from forensic_s2f.s2f.checks import SpeechError
         from forensic_s2f.s2f.predict import write_prediction
 
-        timeline = annotation.label_timeline(label)
-        total = timeline.duration()
-        solo = solo_regions(annotation, label)
-        solo_seconds = sum(end - start for start, end in solo)
-        use_overlap = bool(solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total)
-        regions = longest_turns([(s.start, s.end) for s in timeline] if use_overlap else solo, MAX_SPEAKER_SPEECH_SECONDS)
-        pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
-        speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        voiced = speech_in_pieces(regions, [len(piece) / rate for piece in pieces], speech_regions)
-        warnings = []
-        if use_overlap:
-            warnings.append(f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used")
-        parameters = {"label": label, "regions": [[round(s, 3), round(e, 3)] for s, e in regions],
-                      "overlap_used": use_overlap, "audio": audio_name,
-                      "speech_regions": "the evidence's voice activity inside these regions"}
-        activity = self._activity(run_id, "speech2face", parameters,
-                                  [{"evidence_id": evidence.id, "pcm_float32_sha256": pcm_sha256(speech)}], model=True)
-        prediction: dict[str, Any] = {}
-        artifacts: list[tuple[str, str, bytes, str]] = []
         try:
-            result = self.model.predict(speech, rate, voiced)
-            prediction, quality = result.to_json(), result.input_quality
-            with tempfile.TemporaryDirectory() as folder:
-                for name, path in write_prediction(result, Path(folder)).items():
-                    media = "application/json" if path.suffix == ".json" else "image/png"
-                    artifacts.append((name, f"E{evidence.id}-{label}-{path.name}", path.read_bytes(), media))
-            warnings.extend(prediction.get("warnings", []))
+            result = self.model.predict(job.speech, rate, job.voiced)
         except SpeechError as error:
-            warnings.append(f"no voice-to-face estimate: {error}")
-            quality = measure_quality(speech, rate, voiced).to_dict() if len(speech) else {}
+            quality = measure_quality(job.speech, rate, job.voiced).to_dict() if len(job.speech) else {}
+            return {}, quality, [], [f"no voice-to-face estimate: {error}"]
+        prediction, artifacts = result.to_json(), []
+        with tempfile.TemporaryDirectory() as folder:
+            for name, path in write_prediction(result, Path(folder)).items():
+                media = "application/json" if path.suffix == ".json" else "image/png"
+                artifacts.append((name, f"{prefix}{path.name}", path.read_bytes(), media))
+        return prediction, result.input_quality, artifacts, list(prediction.get("warnings", []))
+
+    def _speaker_result(self, job: _SpeakerInput, activity: int, future: Any) -> SpeakerResult:
+        prediction, quality, artifacts, predicted_warnings = future.result()
+        warnings = job.warnings + predicted_warnings
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
         return SpeakerResult(
-            label=label, speech_seconds=round(total, 3), segment_count=len(timeline), prediction=prediction,
-            quality=quality, warnings=warnings,
+            label=job.label, speech_seconds=round(job.total_seconds, 3), segment_count=job.segment_count,
+            prediction=prediction, quality=quality, warnings=warnings,
             artifacts={row.kind: row.id for row in rows},
         )
+
+
+@dataclass(frozen=True)
+class _SpeakerInput:
+    """One speaker's speech for the face model: the regions used (evidence time, seconds), their
+    samples joined, the voice activity inside them (joined time) and what to warn about."""
+
+    label: str
+    total_seconds: float
+    segment_count: int
+    regions: list[tuple[float, float]]
+    overlap_used: bool
+    speech: np.ndarray
+    voiced: list[tuple[float, float]]
+    warnings: list[str]
+
+
+def _speaker_input(annotation, label: str, samples: Samples, rate: int,
+                   speech_regions: list[tuple[float, float]]) -> _SpeakerInput:
+    """The speaker's longest turns without overlap (overlapped turns when under 1 s is solo)."""
+    from forensic_s2f.diarize.annotation import solo_regions
+
+    timeline = annotation.label_timeline(label)
+    total = timeline.duration()
+    solo = solo_regions(annotation, label)
+    solo_seconds = sum(end - start for start, end in solo)
+    use_overlap = bool(solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total)
+    regions = longest_turns([(s.start, s.end) for s in timeline] if use_overlap else solo, MAX_SPEAKER_SPEECH_SECONDS)
+    pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
+    speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    voiced = speech_in_pieces(regions, [len(piece) / rate for piece in pieces], speech_regions)
+    warnings = [f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used"] if use_overlap else []
+    return _SpeakerInput(label, total, len(timeline), regions, use_overlap, speech, voiced, warnings)
 
 
 def speech_in_pieces(pieces: list[tuple[float, float]], lengths: list[float],

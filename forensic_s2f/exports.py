@@ -6,13 +6,16 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pyannote.core import Annotation, Segment
 
 from forensic_s2f.diarize.annotation import annotation_to_rttm
 from forensic_s2f.store.models import Evidence
 from forensic_s2f.store.runs import EvidenceResult
+
+if TYPE_CHECKING:  # pandas is imported where tables are built: analysis only needs rttm_text
+    import pandas as pd
 
 
 def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
@@ -31,6 +34,8 @@ def _stems(evidence: list[Evidence]) -> dict[int, str]:
 
 
 def segment_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
+    import pandas as pd
+
     names = {e.id: e.original_filename for e in evidence}
     rows = [
         {"run_id": run_id, "evidence_id": r.evidence_id, "file": names[r.evidence_id], "speaker": label,
@@ -41,6 +46,8 @@ def segment_table(evidence: list[Evidence], results: list[EvidenceResult], run_i
 
 
 def speaker_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
+    import pandas as pd
+
     names = {e.id: e.original_filename for e in evidence}
     rows = []
     for result in results:

@@ -104,6 +104,25 @@ def test_rerun_makes_a_new_run_and_options_are_checked(sample_run):
     assert run("case", "analyze", "NOPE").returncode != 0
 
 
+def test_speakers_predicted_in_parallel_give_the_same_results(sample_run):
+    from forensic_s2f.analysis import AnalysisOptions, CaseAnalysis
+    from forensic_s2f.store.case_store import CaseStore
+
+    home, _, first = sample_run
+    store = CaseStore(home)
+    serial = CaseAnalysis(store, "S1", "Ann", AnalysisOptions(), speaker_workers=1).run(store.evidence("S1"))
+    digests = {a.id: a.sha256 for a in store.artifacts("S1")}
+    results = {run: store.run_results(run)[0].speakers for run in (first["run_id"], serial)}
+    assert len(results[serial]) == 2
+    for parallel, one in zip(*results.values()):
+        assert (parallel.label, parallel.prediction, parallel.quality, parallel.warnings) == (
+            one.label, one.prediction, one.quality, one.warnings)
+        assert {k: digests[i] for k, i in parallel.artifacts.items()} == {k: digests[i] for k, i in one.artifacts.items()}
+    parameters = [json.loads(r.parameters_json)["speaker_workers"] for r in store.runs("S1") if r.id in results]
+    assert parameters == [2, 1]
+    store.close()
+
+
 def _write(path, samples, rate, **kwargs):
     sf.write(path, samples, rate, **kwargs)
     return path

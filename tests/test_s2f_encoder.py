@@ -5,7 +5,7 @@ import pytest
 
 from forensic_s2f.audio.decode import load
 from forensic_s2f.s2f.dataset import load_pairs
-from forensic_s2f.audio.ge2e import mel_spectrogram
+from forensic_s2f.audio.ge2e import mel_spectrogram, slaney_mel_filters
 from forensic_s2f.s2f.encoder import GE2EEncoder, truncate_regions, window_starts
 from tests.s2f_helpers import pairs_dir
 
@@ -20,6 +20,13 @@ def clips():
 @pytest.fixture(scope="module")
 def encoder():
     return GE2EEncoder()
+
+
+@pytest.mark.parametrize("rate, n_fft, n_mels", [(16_000, 400, 40), (8_000, 512, 64), (22_050, 2048, 128)])
+def test_mel_filters_are_librosas(rate, n_fft, n_mels):
+    from librosa.filters import mel
+
+    assert np.array_equal(slaney_mel_filters(rate, n_fft, n_mels), mel(sr=rate, n_fft=n_fft, n_mels=n_mels))
 
 
 def test_matches_resemblyzer(clips, encoder):

@@ -34,6 +34,8 @@ def test_chunked_output_has_no_seams_and_is_deterministic():
     chunked = SpectralGateDenoiser(chunk_seconds=5.0, overlap_seconds=0.5)
     first, second = chunked(mix, RATE), chunked(mix, RATE)
     np.testing.assert_array_equal(first, second)
+    one_thread = SpectralGateDenoiser(chunk_seconds=5.0, overlap_seconds=0.5, fft_workers=1)(mix, RATE)
+    np.testing.assert_array_equal(one_thread, first)
     jumps = np.abs(np.diff(first))
     assert jumps.max() < 4 * np.abs(np.diff(mix)).max()
     assert not np.any(np.isnan(first))
@@ -54,3 +56,5 @@ def test_params_are_recorded_and_checked():
         SpectralGateDenoiser(prop_decrease=1.5)
     with pytest.raises(ValueError):
         SpectralGateDenoiser(chunk_seconds=1.0, overlap_seconds=0.5)
+    with pytest.raises(ValueError):
+        SpectralGateDenoiser(fft_workers=0)

@@ -48,6 +48,18 @@ def test_windows_cover_each_region_and_are_deterministic():
     assert len(embedder(samples, RATE, [])) == 0
 
 
+def test_batches_on_worker_threads_give_the_same_windows():
+    samples = np.concatenate([load(p).samples for p in distinct_speakers(3)])
+    regions = [(0.0, len(samples) / RATE)]
+    one = WindowEmbedder(batch_size=4, workers=1)(samples, RATE, regions)
+    three = WindowEmbedder(batch_size=4, workers=3)(samples, RATE, regions)
+    assert len(one) > 5 * 4  # more batches than workers, and a last partial batch
+    np.testing.assert_array_equal(three.vectors, one.vectors)
+    np.testing.assert_array_equal(three.starts, one.starts)
+    with pytest.raises(ValueError):
+        WindowEmbedder(workers=0)
+
+
 @pytest.mark.slow
 def test_two_hour_recording_with_two_voices(vad):
     """Two hours of faint noise with six turns of two voices: speech found where it was put."""

@@ -6,10 +6,13 @@ Times are seconds; audio 16 kHz mono float32.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
 from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain
@@ -45,6 +48,9 @@ class WindowEmbedder:
     LSTM at once, on `num_threads` torch threads (set explicitly, because importing silero-vad
     sets torch to one thread). One is the default: on 2 cores shared with other work, two
     threads measured 15 times slower than one (OpenMP threads spin against other processes).
+    Instead `workers` batches run side by side on Python threads (the LSTM releases the GIL,
+    and a batch's result does not depend on what else runs), while the next spectrograms are
+    computed; memory stays `workers` + 1 batches.
     """
 
     def __init__(
@@ -54,9 +60,10 @@ class WindowEmbedder:
         min_region_seconds: float = 0.3,
         batch_size: int = 64,
         num_threads: int = 1,
+        workers: int = 2,
     ) -> None:
-        if num_threads < 1:
-            raise ValueError("num_threads must be at least 1")
+        if num_threads < 1 or workers < 1:
+            raise ValueError("num_threads and workers must be at least 1")
         if hop_seconds <= 0 or window_seconds <= 0:
             raise ValueError("window_seconds and hop_seconds must be positive")
         self.window_seconds = window_seconds
@@ -64,6 +71,7 @@ class WindowEmbedder:
         self.min_region_seconds = min_region_seconds
         self.batch_size = batch_size
         self.num_threads = num_threads
+        self.workers = workers
 
     def get_params(self) -> dict:
         return {
@@ -74,6 +82,7 @@ class WindowEmbedder:
             "min_region_seconds": self.min_region_seconds,
             "batch_size": self.batch_size,
             "num_threads": self.num_threads,
+            "workers": self.workers,
         }
 
     def __call__(
@@ -85,15 +94,25 @@ class WindowEmbedder:
         gain = speech_gain(samples, ENCODER_SAMPLE_RATE, regions, TARGET_DBFS, raise_only=True)
         power_gain = np.float32(gain**2)  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
-        for start, end in _blocks(regions, self.min_region_seconds):
-            for span, mel in self._windows(samples, start, end):
-                spans.append(span)
-                pending.append(mel * power_gain)
-                if len(pending) == self.batch_size:  # embed as we go: memory stays one batch
-                    vectors.append(self._embed(np.stack(pending)))
-                    pending = []
-        if pending:
-            vectors.append(self._embed(np.stack(pending)))
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self.num_threads)
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                running: deque[Future] = deque()
+                for start, end in _blocks(regions, self.min_region_seconds):
+                    for span, mel in self._windows(samples, start, end):
+                        spans.append(span)
+                        pending.append(mel * power_gain)
+                        if len(pending) == self.batch_size:  # embed as we go: memory stays bounded
+                            running.append(pool.submit(_embed, np.stack(pending)))
+                            pending = []
+                            if len(running) > self.workers:
+                                vectors.append(running.popleft().result())
+                if pending:
+                    running.append(pool.submit(_embed, np.stack(pending)))
+                vectors.extend(future.result() for future in running)
+        finally:
+            torch.set_num_threads(previous)
         if not spans:
             return WindowEmbeddings(np.zeros(0), np.zeros(0), np.zeros((0, 256), dtype=np.float32))
         starts, ends = (np.array(v, dtype=np.float64) for v in zip(*spans))
@@ -128,18 +147,12 @@ class WindowEmbedder:
             first = min(int(round(offset / MEL_HOP_SECONDS)), len(mel) - frames)
             yield span_of(offset), mel[first : first + frames]
 
-    def _embed(self, mels: np.ndarray) -> np.ndarray:
-        """GE2E embeddings of a batch of (frames, 40) mel windows."""
-        import torch
 
-        encoder = pretrained_network()
-        previous = torch.get_num_threads()
-        torch.set_num_threads(self.num_threads)
-        try:
-            with torch.inference_mode():
-                return encoder(torch.from_numpy(mels)).numpy().astype(np.float32)
-        finally:
-            torch.set_num_threads(previous)
+
+def _embed(mels: np.ndarray) -> np.ndarray:
+    """GE2E embeddings of a batch of (frames, 40) mel windows (thread-safe)."""
+    with torch.inference_mode():
+        return pretrained_network()(torch.from_numpy(mels)).numpy().astype(np.float32)
 
 
 def _blocks(regions: Sequence[tuple[float, float]], shortest: float) -> list[tuple[float, float]]:

@@ -2,10 +2,10 @@
 (silero VAD + resemblyzer partials at 16 per second + spectralcluster), on synthetic
 conversations in four conditions and on pyannote.audio's real two-speaker sample.
 
-DER: pyannote.metrics, collar 0.25 s, overlapped speech scored. The clustering threshold is
-cross-validated by fold (video ids never cross folds): each fold is scored with the threshold
-that does best on the other folds. Per-speaker gender agreement is computed when
-`forensic_s2f.s2f.load_model` exists.
+DER: pyannote.metrics, collar 0.25 s, overlapped speech scored. The clustering settings
+(threshold, merge threshold, smallest cluster in seconds) are cross-validated by fold (video
+ids never cross folds): each fold is scored with the settings that do best on the other
+folds. Per-speaker gender agreement is computed when `forensic_s2f.s2f.load_model` exists.
 
     PYTHONPATH=. python benchmarks/diarization.py --conversations 20
 """
@@ -13,7 +13,9 @@ that does best on the other folds. Per-speaker gender agreement is computed when
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +31,9 @@ from pyannote.core import Annotation
 from pyannote.metrics.diarization import DiarizationErrorRate
 
 THRESHOLDS = (0.85, 0.9, 0.95, 1.0, 1.05)  # SpeakerClustering.threshold grid
+MERGE_THRESHOLDS = (None, 0.7)  # SpeakerClustering.merge_threshold grid (None: no merge step)
+MIN_CLUSTER_SECONDS = (3.0, 4.0)  # SpeakerClustering.min_cluster_seconds grid
+SETTINGS = tuple(itertools.product(THRESHOLDS, MERGE_THRESHOLDS, MIN_CLUSTER_SECONDS))
 
 
 @dataclass
@@ -70,7 +75,7 @@ def der_of(detail: dict) -> float:
 
 
 class Fs2fSteps:
-    """The Diarizer's steps run separately, so embeddings are reused across thresholds."""
+    """The Diarizer's steps run separately, so embeddings are reused across clustering settings."""
 
     def __init__(self, denoise: bool) -> None:
         self.diarizer = Diarizer()
@@ -82,11 +87,14 @@ class Fs2fSteps:
         regions = self.diarizer.vad(samples, RATE)
         return regions, self.diarizer.embedder(samples, RATE, regions)
 
-    def finish(self, prepared, threshold: float) -> Annotation:
+    def finish(self, prepared, setting: tuple[float, float | None, float]) -> Annotation:
+        """Cluster and resegment with `setting` = (threshold, merge_threshold, min_cluster_seconds)."""
         regions, windows = prepared
         if len(windows) == 0:
             return Annotation()
-        clustering = SpeakerClustering(threshold=threshold)
+        threshold, merge_threshold, min_cluster_seconds = setting
+        clustering = SpeakerClustering(
+            threshold=threshold, merge_threshold=merge_threshold, min_cluster_seconds=min_cluster_seconds)
         labels = clustering(windows)
         clustered = WindowEmbeddings(windows.starts, windows.ends, clustering.normalise(windows.vectors))
         return build_annotation(self.diarizer.resegmenter(clustered, labels, regions))
@@ -191,9 +199,8 @@ def main() -> None:
             print("hand-made recipe skipped: `pip install spectralcluster` to compare")
     model = gender_model()
 
-    # details[system][condition] = list of (fold, {threshold: (detail, hypothesis)}, seconds)
     table: dict[tuple[str, str], Score] = {}
-    chosen_thresholds: dict[str, list[float]] = {}
+    chosen_settings: dict[str, list[tuple]] = {}
     for name, steps in systems.items():
         per_condition: dict[str, list] = {}
         for condition in args.conditions:
@@ -203,37 +210,37 @@ def main() -> None:
                 start = time.perf_counter()
                 prepared = steps.prepare(samples)
                 prepare_seconds = time.perf_counter() - start
-                by_threshold = {}
-                for threshold in THRESHOLDS:
+                by_setting = {}
+                for setting in SETTINGS:
                     start = time.perf_counter()
-                    hypothesis = steps.finish(prepared, threshold)
+                    hypothesis = steps.finish(prepared, setting)
                     finish_seconds = time.perf_counter() - start
-                    by_threshold[threshold] = (hypothesis, prepare_seconds + finish_seconds)
-                runs.append((conversation, samples, by_threshold))
+                    by_setting[setting] = (hypothesis, prepare_seconds + finish_seconds)
+                runs.append((conversation, samples, by_setting))
             per_condition[condition] = runs
-        # cross-validated threshold: pooled over conditions, chosen on the other folds
-        errors = {f: {t: [0.0, 0.0] for t in THRESHOLDS} for f in range(FOLDS)}
+        # cross-validated settings: pooled over conditions, chosen on the other folds
+        errors = {f: {s: [0.0, 0.0] for s in SETTINGS} for f in range(FOLDS)}
         for runs in per_condition.values():
-            for conversation, _, by_threshold in runs:
-                for threshold, (hypothesis, _) in by_threshold.items():
+            for conversation, _, by_setting in runs:
+                for setting, (hypothesis, _) in by_setting.items():
                     detail = DiarizationErrorRate(collar=0.25, skip_overlap=False)(
                         conversation.reference, hypothesis, detailed=True)
-                    errors[conversation.fold][threshold][0] += detail["total"] * der_of(detail)
-                    errors[conversation.fold][threshold][1] += detail["total"]
+                    errors[conversation.fold][setting][0] += detail["total"] * der_of(detail)
+                    errors[conversation.fold][setting][1] += detail["total"]
         best_for = {}
         for fold in range(FOLDS):
-            def outside(t):
-                err = sum(errors[f][t][0] for f in range(FOLDS) if f != fold)
-                return err / max(sum(errors[f][t][1] for f in range(FOLDS) if f != fold), 1e-9)
-            best_for[fold] = min(THRESHOLDS, key=outside)
-        chosen_thresholds[name] = [best_for[f] for f in range(FOLDS)]
-        overall = {t: sum(errors[f][t][0] for f in range(FOLDS)) / max(sum(errors[f][t][1] for f in range(FOLDS)), 1e-9) for t in THRESHOLDS}
-        print(f"{name}: DER by threshold (all folds, all conditions): "
-              + ", ".join(f"{t}: {100 * d:.2f}%" for t, d in overall.items()))
+            def outside(s):
+                err = sum(errors[f][s][0] for f in range(FOLDS) if f != fold)
+                return err / max(sum(errors[f][s][1] for f in range(FOLDS) if f != fold), 1e-9)
+            best_for[fold] = min(SETTINGS, key=outside)
+        chosen_settings[name] = [best_for[f] for f in range(FOLDS)]
+        overall = {s: sum(errors[f][s][0] for f in range(FOLDS)) / max(sum(errors[f][s][1] for f in range(FOLDS)), 1e-9) for s in SETTINGS}
+        print(f"{name}: DER by (threshold, merge_threshold, min_cluster_seconds) (all folds, all conditions): "
+              + ", ".join(f"{s}: {100 * d:.2f}%" for s, d in overall.items()))
         for condition, runs in per_condition.items():
             score = table.setdefault((condition, name), Score())
-            for conversation, samples, by_threshold in runs:
-                hypothesis, seconds = by_threshold[best_for[conversation.fold]]
+            for conversation, samples, by_setting in runs:
+                hypothesis, seconds = by_setting[best_for[conversation.fold]]
                 score.add(conversation.reference, hypothesis, seconds, len(samples) / RATE)
                 add_gender(score, model, conversation, samples, hypothesis)
     if baseline is not None:
@@ -245,15 +252,15 @@ def main() -> None:
                 hypothesis = baseline(samples)
                 score.add(conversation.reference, hypothesis, time.perf_counter() - start, len(samples) / RATE)
 
-    print("\nthresholds chosen per fold (on the other folds):", chosen_thresholds)
+    print("\nsettings chosen per fold (on the other folds):", chosen_settings)
     print(f"\n{'condition':<10} {'system':<13}  DER %  miss    FA   conf  count%  RTF     gender%")
     for (condition, name), score in table.items():
         print(f"{condition:<10} {name:<13} {score.row()}")
-    sample_table(systems, baseline, chosen_thresholds)
+    sample_table(systems, baseline, chosen_settings)
 
 
-def sample_table(systems, baseline, chosen_thresholds) -> None:
-    """DER on the real two-speaker recording pyannote.audio ships."""
+def sample_table(systems, baseline, chosen_settings) -> None:
+    """DER on the real two-speaker recording pyannote.audio ships, with the settings most folds chose."""
     from pyannote.audio.sample import SAMPLE_FILE
 
     from forensic_s2f.audio.decode import load
@@ -262,10 +269,10 @@ def sample_table(systems, baseline, chosen_thresholds) -> None:
     reference = SAMPLE_FILE["annotation"]
     print("\npyannote sample (30 s, 2 speakers, real):")
     for name, steps in systems.items():
-        threshold = float(np.median(chosen_thresholds[name]))
-        hypothesis = steps.finish(steps.prepare(samples), threshold)
+        setting = Counter(chosen_settings[name]).most_common(1)[0][0]
+        hypothesis = steps.finish(steps.prepare(samples), setting)
         der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, hypothesis)
-        print(f"  {name:<13} threshold {threshold:.2f}  DER {100 * der:5.2f} %  speakers {len(hypothesis.labels())}")
+        print(f"  {name:<13} settings {setting}  DER {100 * der:5.2f} %  speakers {len(hypothesis.labels())}")
     if baseline is not None:
         der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, baseline(samples))
         print(f"  {'hand recipe':<13}                 DER {100 * der:5.2f} %")

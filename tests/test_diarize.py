@@ -147,6 +147,22 @@ def test_clustering_finds_separated_groups_and_respects_bounds():
         clustering(windows, min_speakers=3, max_speakers=2)
 
 
+def test_merge_step_joins_a_speaker_the_cut_split_but_not_a_fixed_count():
+    rng = np.random.default_rng(0)
+    e = np.eye(8)
+    # one speaker in two shades (first and last 15 windows), another speaker in between
+    shades = [e[0] + 0.3 * e[2], e[1], e[0] - 0.3 * e[2]]
+    windows = _windows(np.concatenate([s + 0.05 * rng.standard_normal((15, 8)) for s in shades]))
+    truth = [0] * 15 + [1] * 15 + [0] * 15
+    assert len(set(SpeakerClustering(threshold=0.5, merge_threshold=None)(windows))) == 3  # the cut splits
+    clustering = SpeakerClustering(threshold=0.5, merge_threshold=0.7)
+    assert list(clustering(windows)) == truth
+    assert clustering.get_params()["merge_threshold"] == 0.7
+    assert len(set(clustering(windows, num_speakers=3))) == 3
+    assert len(set(clustering(windows, min_speakers=3))) == 3
+    assert len(set(SpeakerClustering(threshold=0.5, merge_threshold=0.5)(windows))) == 3
+
+
 def test_touching_windows_are_clustered_as_pieces():
     rng = np.random.default_rng(1)
     vectors = np.concatenate([np.eye(4)[0] + 0.05 * rng.standard_normal((6, 4)), np.eye(4)[1] + 0.05 * rng.standard_normal((6, 4))])

@@ -6,11 +6,20 @@ distance, while two speakers on one microphone may lie only 0.3 apart), so clust
 recording's mean embedding is removed first (what all speech in the recording shares:
 channel, room, codec), which spreads speakers apart and makes one threshold fit clean,
 noisy and telephone audio alike. Pieces are then grouped by average-linkage agglomerative
-clustering on cosine distance, cut at `threshold` (cross-validated in
-benchmarks/diarization.py) unless `num_speakers` fixes the count; `min_speakers` and
-`max_speakers` bound an automatic count. Clusters holding less than `min_cluster_seconds` of
-speech are folded into their nearest large cluster: a few stray windows (a laugh, a cough, a
-noise burst) are not a speaker.
+clustering on cosine distance, cut at `threshold` unless `num_speakers` fixes the count;
+`min_speakers` and `max_speakers` bound an automatic count. Clusters holding less than
+`min_cluster_seconds` of speech are folded into their nearest large cluster: a few stray
+windows (a laugh, a cough, overlapped speech) are not a speaker.
+
+With an automatic count, a merge step follows: each cluster's centroid is taken over all its
+windows (far steadier than a 3.2 s piece), and the two closest clusters are joined while their
+centroid cosine distance is under `merge_threshold`. On benchmarks/diarization.py (20
+conversations in 4 conditions, cut at 0.9) no two different speakers' clusters lay under 0.76
+apart, while 3 of the 18 splits of one speaker into two clusters lay under 0.7 and are joined;
+the other splits lie as far apart as different voices. `threshold`, `merge_threshold` and
+`min_cluster_seconds` are cross-validated together there, by fold: 0.9 / 0.7 / 4 s lower
+pooled DER from 11.05 % (0.95 / none / 3 s) to 10.22 %. A larger `min_cluster_seconds` would
+count better there but drops a real speaker who talks for only 5-6 s.
 """
 
 from __future__ import annotations
@@ -26,16 +35,18 @@ class SpeakerClustering:
     """`__call__(windows, ...) -> labels` (0..K-1 by first appearance), one per window.
 
     At most `max_points` pieces are clustered directly (evenly spaced); the rest join the
-    nearest centroid, so memory stays bounded on long recordings.
+    nearest centroid, so memory stays bounded on long recordings. `min_cluster_seconds` is in
+    seconds of speech; `merge_threshold` None skips the merge step.
     """
 
     def __init__(
         self,
-        threshold: float = 0.95,
+        threshold: float = 0.9,
         piece_windows: int = 2,
         center: bool = True,
         linkage_method: str = "average",
-        min_cluster_seconds: float = 3.0,
+        min_cluster_seconds: float = 4.0,
+        merge_threshold: float | None = 0.7,
         max_points: int = 3000,
     ) -> None:
         if piece_windows < 1:
@@ -45,6 +56,7 @@ class SpeakerClustering:
         self.center = center
         self.linkage_method = linkage_method
         self.min_cluster_seconds = min_cluster_seconds
+        self.merge_threshold = merge_threshold
         self.max_points = max_points
 
     def get_params(self) -> dict:
@@ -56,6 +68,7 @@ class SpeakerClustering:
             "center": self.center,
             "linkage_method": self.linkage_method,
             "min_cluster_seconds": self.min_cluster_seconds,
+            "merge_threshold": self.merge_threshold,
             "max_points": self.max_points,
         }
 
@@ -95,7 +108,26 @@ class SpeakerClustering:
         labels = _assign_all(vectors, chosen, labels)
         if num_speakers is None:
             labels = self._fold_small(vectors, seconds, labels, low)
-        return _relabel_by_first_appearance(labels[pieces])
+        labels = labels[pieces]
+        if num_speakers is None and self.merge_threshold is not None:
+            labels = self._merge_close(self.normalise(windows.vectors), labels, low)
+        return _relabel_by_first_appearance(labels)
+
+    def _merge_close(self, unit: np.ndarray, labels: np.ndarray, low: int) -> np.ndarray:
+        """Join the two clusters with the closest centroids over all their windows while their
+        cosine distance is under `merge_threshold`, keeping at least `low` clusters."""
+        labels = labels.copy()
+        while True:
+            names = np.unique(labels)
+            if len(names) <= max(low, 1):
+                return labels
+            centroids = _centroids(unit, labels, names)
+            distances = 1.0 - centroids @ centroids.T
+            np.fill_diagonal(distances, np.inf)
+            first, second = np.unravel_index(int(np.argmin(distances)), distances.shape)
+            if distances[first, second] >= self.merge_threshold:
+                return labels
+            labels[labels == names[second]] = names[first]
 
     def _fold_small(self, vectors: np.ndarray, seconds: np.ndarray, labels: np.ndarray, low: int) -> np.ndarray:
         """Move pieces of clusters under `min_cluster_seconds` to the nearest remaining cluster."""

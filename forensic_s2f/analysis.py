@@ -31,8 +31,8 @@ MIN_SPEAKER_SPEECH_SECONDS = 1.0
 # The model was validated on 6 s clips and gains nothing measurable beyond 3 s of speech
 # (docs/model-card.md); a speaker's longest turns up to this much speech are used.
 MAX_SPEAKER_SPEECH_SECONDS = 60.0
-# Measured (benchmarks/diarization.py): denoising cut DER on cafe noise at 5 dB (18.4 -> 14.4 %)
-# but raised it on clean (6.7 -> 7.3 %) and telephone audio, where measured SNR is 11-34 dB.
+# Set when denoising cut DER only on cafe noise at 5 dB (benchmarks/diarization.py: 18.4 -> 14.4 %,
+# clean 6.7 -> 7.3 %); with the current clustering the figures are mixed (docs/benchmarks.md).
 AUTO_DENOISE_BELOW_SNR_DB = 8.0
 # Measured (benchmarks/denoise_choice.py, 120 clips): gender accuracy on original vs denoised
 # audio was 97.5 vs 96.7 % clean, 96.7 vs 96.7 % pink 10 dB, 96.7 vs 97.5 % cafe 5 dB and

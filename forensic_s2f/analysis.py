@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -146,23 +147,27 @@ class CaseAnalysis:
         self.store.finish_activity(activity, self.examiner, outputs=[decoded])
         pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": digest}
 
-        activity = self._activity(run_id, "vad", self.vad.get_params(), [pcm])
-        regions = self.vad(samples, rate)
-        self.store.finish_activity(activity, self.examiner, outputs=[{"speech_regions": len(regions)}], artifacts=[
-            ("speech-regions", f"E{evidence.id}-speech-regions.json", canonical_json(regions).encode(), "application/json")])
+        # Denoising (numpy/scipy, which release the GIL) runs on a second thread while the VAD
+        # and quality stages run here; the store is written from this thread only.
+        with ThreadPoolExecutor(1) as background:
+            vad_activity = self._activity(run_id, "vad", self.vad.get_params(), [pcm])
+            denoising = None
+            if self.options.denoise:
+                denoise_activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
+                denoising = background.submit(self._denoise, samples, rate, scratch, f"E{evidence.id}-denoised.flac")
+            regions = self.vad(samples, rate)
+            self.store.finish_activity(vad_activity, self.examiner, outputs=[{"speech_regions": len(regions)}], artifacts=[
+                ("speech-regions", f"E{evidence.id}-speech-regions.json", canonical_json(regions).encode(), "application/json")])
 
-        denoised = None
-        if self.options.denoise:
-            activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
-            with PcmWriter(scratch / "denoised.f32", rate) as writer:
-                flac = write_flac(scratch / f"E{evidence.id}-denoised.flac", writer.passing(self.denoiser.stream(samples, rate)), rate)
-                denoised, denoised_sha256 = writer.close()
-            self.store.finish_activity(activity, self.examiner, outputs=[{"pcm_float32_sha256": denoised_sha256}],
-                                       artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
+            activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
+            quality = measure_quality(samples, rate, regions)
+            self.store.finish_activity(activity, self.examiner, outputs=[quality.to_dict()])
 
-        activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
-        quality = measure_quality(samples, rate, regions)
-        self.store.finish_activity(activity, self.examiner, outputs=[quality.to_dict()])
+            denoised = None
+            if denoising is not None:
+                denoised, denoised_sha256, flac = denoising.result()
+                self.store.finish_activity(denoise_activity, self.examiner, outputs=[{"pcm_float32_sha256": denoised_sha256}],
+                                           artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
 
         noisy = quality.snr_db is not None and quality.snr_db < AUTO_DENOISE_BELOW_SNR_DB
         diarize_denoised = denoised is not None and (self.options.diarize_on == "denoised"
@@ -191,12 +196,17 @@ class CaseAnalysis:
                                   "denoised" if predict_denoised else "original")
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
+    def _denoise(self, samples: Samples, rate: int, scratch: Path, flac_name: str) -> tuple[Samples, str, Path]:
+        """The denoised audio as a raw scratch file, its SHA-256, and the FLAC artifact to store."""
+        with PcmWriter(scratch / "denoised.f32", rate) as writer:
+            flac = write_flac(scratch / flac_name, writer.passing(self.denoiser.stream(samples, rate)), rate)
+            denoised, digest = writer.close()
+        return denoised, digest, flac
+
     def _speakers(self, run_id: int, evidence: Evidence, annotation, samples: Samples, rate: int,
                   speech_regions: list[tuple[float, float]], audio_name: str) -> list[SpeakerResult]:
         """One speech2face activity per speaker, up to `speaker_workers` predicting at once (the
         store is written from this thread only, in label order)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         results: list[SpeakerResult] = []
         running: list[tuple[_SpeakerInput, int, Any]] = []
         with ThreadPoolExecutor(self.speaker_workers) as pool:

@@ -82,9 +82,11 @@ class Fs2fSteps:
         self.denoiser = SpectralGateDenoiser() if denoise else None
 
     def prepare(self, samples: np.ndarray):
+        """Voice activity of the original audio (as `fs2f case analyze` takes it), embeddings of
+        the denoised audio when denoising."""
+        regions = self.diarizer.vad(samples, RATE)
         if self.denoiser is not None:
             samples = self.denoiser(samples, RATE)
-        regions = self.diarizer.vad(samples, RATE)
         return regions, self.diarizer.embedder(samples, RATE, regions)
 
     def finish(self, prepared, setting: tuple[float, float | None, float]) -> Annotation:

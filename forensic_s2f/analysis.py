@@ -32,9 +32,10 @@ MIN_SPEAKER_SPEECH_SECONDS = 1.0
 # The model was validated on 6 s clips and gains nothing measurable beyond 3 s of speech
 # (docs/model-card.md); a speaker's longest turns up to this much speech are used.
 MAX_SPEAKER_SPEECH_SECONDS = 60.0
-# Set when denoising cut DER only on cafe noise at 5 dB (benchmarks/diarization.py: 18.4 -> 14.4 %,
-# clean 6.7 -> 7.3 %); with the current clustering the figures are mixed (docs/benchmarks.md).
-AUTO_DENOISE_BELOW_SNR_DB = 8.0
+# Measured (benchmarks/diarization.py, 20 conversations per condition, voice activity of the
+# original audio as here): DER diarizing the original vs the denoised audio was 7.15 vs 7.14 %
+# clean, 10.05 vs 10.35 % pink 10 dB, 13.08 vs 15.48 % cafe 5 dB and 10.62 vs 10.84 % telephone:
+# no gain from denoising, so the diarizer hears the original.
 # Measured (benchmarks/denoise_choice.py, 120 clips): gender accuracy on original vs denoised
 # audio was 97.5 vs 96.7 % clean, 96.7 vs 96.7 % pink 10 dB, 96.7 vs 97.5 % cafe 5 dB and
 # 95.8 vs 95.0 % telephone: no gain from denoising, so the face model hears the original.
@@ -42,17 +43,20 @@ AUTO_DENOISE_BELOW_SNR_DB = 8.0
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """The run's recorded choices. `diarize_on` / `predict_on`: 'original' or 'denoised' audio;
-    'auto' diarizes the denoised audio only when the recording's SNR is under 8 dB."""
+    """The run's recorded choices. `diarize_on` / `predict_on`: 'original' or 'denoised' audio
+    (the denoised audio is always kept as an artifact when `denoise`)."""
 
     denoise: bool = True
-    diarize_on: str = "auto"
+    diarize_on: str = "original"
     predict_on: str = "original"
     num_speakers: int | None = None
     min_speakers: int | None = None
     max_speakers: int | None = None
 
     def validate(self) -> None:
+        for name in ("diarize_on", "predict_on"):
+            if getattr(self, name) not in ("original", "denoised"):
+                raise Fs2fError(f"{name} must be 'original' or 'denoised', got {getattr(self, name)!r}")
         for name in ("num_speakers", "min_speakers", "max_speakers"):
             value = getattr(self, name)
             if value is not None and not 1 <= value <= 50:
@@ -169,12 +173,9 @@ class CaseAnalysis:
                 self.store.finish_activity(denoise_activity, self.examiner, outputs=[{"pcm_float32_sha256": denoised_sha256}],
                                            artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
 
-        noisy = quality.snr_db is not None and quality.snr_db < AUTO_DENOISE_BELOW_SNR_DB
-        diarize_denoised = denoised is not None and (self.options.diarize_on == "denoised"
-                                                     or (self.options.diarize_on == "auto" and noisy))
+        diarize_denoised = self.options.diarize_on == "denoised" and denoised is not None
         predict_denoised = self.options.predict_on == "denoised" and denoised is not None
         parameters = {**self.diarizer.get_params(), "audio": "denoised" if diarize_denoised else "original",
-                      "audio_rule": f"{self.options.diarize_on} (denoised when SNR < {AUTO_DENOISE_BELOW_SNR_DB} dB)",
                       "num_speakers": self.options.num_speakers, "min_speakers": self.options.min_speakers,
                       "max_speakers": self.options.max_speakers}
         activity = self._activity(run_id, "diarize", parameters, [pcm])

@@ -123,6 +123,24 @@ def test_speakers_predicted_in_parallel_give_the_same_results(sample_run):
     store.close()
 
 
+def test_stages_can_hear_the_denoised_audio_and_the_choice_is_recorded(sample_run):
+    from forensic_s2f.analysis import AnalysisOptions, CaseAnalysis
+    from forensic_s2f.errors import Fs2fError
+    from forensic_s2f.store.case_store import CaseStore
+
+    home, _, _ = sample_run
+    store = CaseStore(home)
+    options = AnalysisOptions(diarize_on="denoised", predict_on="denoised")
+    run_id = CaseAnalysis(store, "S1", "Ann", options).run(store.evidence("S1"))
+    audio = {a.kind: json.loads(a.parameters_json).get("audio") for a in store.activities("S1", run_id)}
+    assert audio["diarize"] == audio["speech2face"] == "denoised"
+    assert json.loads(store.run("S1", run_id).parameters_json)["options"]["diarize_on"] == "denoised"
+    assert len(store.run_results(run_id)[0].speakers) == 2
+    with pytest.raises(Fs2fError, match="diarize_on"):
+        CaseAnalysis(store, "S1", "Ann", AnalysisOptions(diarize_on="auto"))
+    store.close()
+
+
 def _write(path, samples, rate, **kwargs):
     sf.write(path, samples, rate, **kwargs)
     return path

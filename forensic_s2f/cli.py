@@ -6,6 +6,7 @@ Every listing command takes `--json`. Expected failures (`Fs2fError`) print one 
 
 from __future__ import annotations
 
+import atexit
 import csv
 import gc
 import getpass
@@ -26,6 +27,10 @@ from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
 from forensic_s2f.errors import Fs2fError, StoreError
+
+# What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
+# the collector, or the interpreter spends about 0.7 s scanning them on the way out.
+atexit.register(gc.freeze)
 
 app = typer.Typer(
     name="fs2f", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -449,10 +454,6 @@ def main(argv: list[str] | None = None) -> None:
             raise
         err.print(Text(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
         sys.exit(3)
-    finally:
-        # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them
-        # from the collector, or the interpreter spends about 0.7 s scanning them on the way out.
-        gc.freeze()
 
 
 if __name__ == "__main__":

@@ -88,8 +88,14 @@ def test_other_rates_and_formats_go_through_ffmpeg_and_a_cut_flac_is_refused(tmp
     samples = _voice_like(3.0)
     sf.write(tmp_path / "a8k.wav", samples[::2], 8_000, subtype="PCM_16")
     sf.write(tmp_path / "a.ogg", samples, RATE, format="OGG", subtype="VORBIS")
-    for name in ("a8k.wav", "a.ogg"):
+    sf.write(tmp_path / "sized.wav", samples, RATE, subtype="PCM_16")
+    unsized = bytearray((tmp_path / "sized.wav").read_bytes())  # size fields zeroed, as a recorder
+    at = unsized.index(b"data")                                    # stopped mid-write leaves them
+    unsized[4:8] = unsized[at + 4: at + 8] = bytes(4)
+    (tmp_path / "unsized.wav").write_bytes(unsized)
+    for name in ("a8k.wav", "a.ogg", "unsized.wav"):
         assert decode_to_pcm(tmp_path / name, tmp_path / "decoded.f32")[3] == "FFmpeg (torchcodec)"
+    assert np.array_equal(load(tmp_path / "unsized.wav").samples, load(tmp_path / "sized.wav").samples)
     sf.write(tmp_path / "whole.flac", samples, RATE, subtype="PCM_16")
     cut = tmp_path / "cut.flac"
     cut.write_bytes((tmp_path / "whole.flac").read_bytes()[:20_000])

@@ -180,8 +180,8 @@ def _direct_stream(path: Path, sample_rate: int) -> StreamInfo | None:
     except (RuntimeError, soundfile.SoundFileError):  # FFmpeg may still read it, or say why not
         return None
     codec = _LIBSNDFILE_CODECS.get((info.format, info.subtype))
-    if codec is None or info.samplerate != sample_rate or info.channels < 1:
-        return None
+    if codec is None or info.samplerate != sample_rate or info.channels < 1 or info.frames <= 0:
+        return None  # (a header that states no samples is left to FFmpeg, which reads on)
     return StreamInfo(codec, info.samplerate, info.channels, info.frames / info.samplerate)
 
 

@@ -233,7 +233,9 @@ def case_analyze(
     num_speakers: Annotated[int | None, typer.Option(help="Exact number of speakers, if known.")] = None,
     min_speakers: Annotated[int | None, typer.Option(help="Lower bound on the number of speakers.")] = None,
     max_speakers: Annotated[int | None, typer.Option(help="Upper bound on the number of speakers.")] = None,
-    no_denoise: Annotated[bool, typer.Option("--no-denoise", help="Skip spectral-gating denoising.")] = False,
+    no_denoise: Annotated[bool, typer.Option("--no-denoise", help=(
+        "Skip the denoised copy (spectral gating), kept for listening; diarization and the face "
+        "model hear the original, which measured better."))] = False,
     examiner: ExaminerOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -10,11 +10,12 @@ store stays consistent: every write is one transaction.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
 from forensic_s2f.store.models import Evidence
 from forensic_s2f.store.runs import EvidenceResult, SpeakerResult
+
+if TYPE_CHECKING:
+    from forensic_s2f.audio.quality import QualityReport
 
 StageCallback = Callable[[str], None]
 
@@ -138,7 +142,6 @@ class CaseAnalysis:
 
     def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
         from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm
-        from forensic_s2f.audio.quality import measure_quality
         from forensic_s2f.diarize.annotation import overlap_fraction
         from forensic_s2f.exports import rttm_text
 
@@ -151,27 +154,7 @@ class CaseAnalysis:
         self.store.finish_activity(activity, self.examiner, outputs=[decoded])
         pcm = {"evidence_id": evidence.id, "pcm_float32_sha256": digest}
 
-        # Denoising (numpy/scipy, which release the GIL) runs on a second thread while the VAD
-        # and quality stages run here; the store is written from this thread only.
-        with ThreadPoolExecutor(1) as background:
-            vad_activity = self._activity(run_id, "vad", self.vad.get_params(), [pcm])
-            denoising = None
-            if self.options.denoise:
-                denoise_activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
-                denoising = background.submit(self._denoise, samples, rate, scratch, f"E{evidence.id}-denoised.flac")
-            regions = self.vad(samples, rate)
-            self.store.finish_activity(vad_activity, self.examiner, outputs=[{"speech_regions": len(regions)}], artifacts=[
-                ("speech-regions", f"E{evidence.id}-speech-regions.json", canonical_json(regions).encode(), "application/json")])
-
-            activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
-            quality = measure_quality(samples, rate, regions)
-            self.store.finish_activity(activity, self.examiner, outputs=[quality.to_dict()])
-
-            denoised = None
-            if denoising is not None:
-                denoised, denoised_sha256, flac = denoising.result()
-                self.store.finish_activity(denoise_activity, self.examiner, outputs=[{"pcm_float32_sha256": denoised_sha256}],
-                                           artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
+        regions, quality, denoised = self._vad_quality_denoise(run_id, evidence, samples, rate, pcm, scratch)
 
         diarize_denoised = self.options.diarize_on == "denoised" and denoised is not None
         predict_denoised = self.options.predict_on == "denoised" and denoised is not None
@@ -197,10 +180,50 @@ class CaseAnalysis:
                                   "denoised" if predict_denoised else "original")
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
-    def _denoise(self, samples: Samples, rate: int, scratch: Path, flac_name: str) -> tuple[Samples, str, Path]:
-        """The denoised audio as a raw scratch file, its SHA-256, and the FLAC artifact to store."""
+    def _vad_quality_denoise(self, run_id: int, evidence: Evidence, samples: Samples, rate: int,
+                             pcm: dict[str, Any], scratch: Path) -> tuple[list[tuple[float, float]], QualityReport, Samples | None]:
+        """Speech regions, quality report and denoised audio (None without denoising). Denoising
+        (numpy/scipy, which release the GIL) runs on a second thread while the VAD and quality
+        stages run here; the store is written from this thread only."""
+        from forensic_s2f.audio.quality import measure_quality
+
+        stop = threading.Event()  # set when this thread fails or is interrupted: denoising stops too
+        with ThreadPoolExecutor(1) as background:
+            try:
+                vad_activity = self._activity(run_id, "vad", self.vad.get_params(), [pcm])
+                denoising = None
+                if self.options.denoise:
+                    denoise_activity = self._activity(run_id, "denoise", self.denoiser.get_params(), [pcm])
+                    denoising = background.submit(self._denoise, samples, rate, scratch, f"E{evidence.id}-denoised.flac", stop)
+                regions = self.vad(samples, rate)
+                self.store.finish_activity(vad_activity, self.examiner, outputs=[{"speech_regions": len(regions)}], artifacts=[
+                    ("speech-regions", f"E{evidence.id}-speech-regions.json", canonical_json(regions).encode(), "application/json")])
+
+                activity = self._activity(run_id, "quality", {"speech_regions": "vad"}, [pcm])
+                quality = measure_quality(samples, rate, regions)
+                self.store.finish_activity(activity, self.examiner, outputs=[quality.to_dict()])
+
+                if denoising is None:
+                    return regions, quality, None
+                denoised, denoised_sha256, flac = denoising.result()
+                self.store.finish_activity(denoise_activity, self.examiner, outputs=[{"pcm_float32_sha256": denoised_sha256}],
+                                           artifacts=[("denoised-audio", flac.name, flac, "audio/flac")])
+                return regions, quality, denoised
+            finally:
+                stop.set()
+
+    def _denoise(self, samples: Samples, rate: int, scratch: Path, flac_name: str,
+                 stop: threading.Event) -> tuple[Samples, str, Path]:
+        """The denoised audio as a raw scratch file, its SHA-256, and the FLAC artifact to store;
+        abandoned (an exception nobody reads) as soon as `stop` is set."""
+        def blocks() -> Iterator[np.ndarray]:
+            for block in self.denoiser.stream(samples, rate):
+                if stop.is_set():
+                    raise RuntimeError("denoising abandoned: the analysis stopped")
+                yield block
+
         with PcmWriter(scratch / "denoised.f32", rate) as writer:
-            flac = write_flac(scratch / flac_name, writer.passing(self.denoiser.stream(samples, rate)), rate)
+            flac = write_flac(scratch / flac_name, writer.passing(blocks()), rate)
             denoised, digest = writer.close()
         return denoised, digest, flac
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -232,7 +232,7 @@ class CaseAnalysis:
         """One speech2face activity per speaker, up to `speaker_workers` predicting at once (the
         store is written from this thread only, in label order)."""
         results: list[SpeakerResult] = []
-        running: list[tuple[_SpeakerInput, int, Any]] = []
+        running: list[tuple[_SpeakerInput, int, Future]] = []
         with ThreadPoolExecutor(self.speaker_workers) as pool:
             for label in annotation.labels():
                 job = _speaker_input(annotation, label, samples, rate, speech_regions)
@@ -266,7 +266,7 @@ class CaseAnalysis:
                 artifacts.append((name, f"{prefix}{path.name}", path.read_bytes(), media))
         return prediction, result.input_quality, artifacts, list(prediction.get("warnings", []))
 
-    def _speaker_result(self, job: _SpeakerInput, activity: int, future: Any) -> SpeakerResult:
+    def _speaker_result(self, job: _SpeakerInput, activity: int, future: Future) -> SpeakerResult:
         prediction, quality, artifacts, predicted_warnings = future.result()
         warnings = job.warnings + predicted_warnings
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)

@@ -50,7 +50,7 @@ class WindowEmbedder:
     threads measured 15 times slower than one (OpenMP threads spin against other processes).
     Instead `workers` batches run side by side on Python threads (the LSTM releases the GIL,
     and a batch's result does not depend on what else runs), while the next spectrograms are
-    computed; memory stays `workers` + 1 batches.
+    computed; at most `workers` + 1 batches wait or run besides the one being filled.
     """
 
     def __init__(
@@ -94,6 +94,7 @@ class WindowEmbedder:
         gain = speech_gain(samples, ENCODER_SAMPLE_RATE, regions, TARGET_DBFS, raise_only=True)
         power_gain = np.float32(gain**2)  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
+        network = pretrained_network()  # loaded here once, not raced for by the worker threads
         previous = torch.get_num_threads()
         torch.set_num_threads(self.num_threads)
         try:
@@ -104,12 +105,12 @@ class WindowEmbedder:
                         spans.append(span)
                         pending.append(mel * power_gain)
                         if len(pending) == self.batch_size:  # embed as we go: memory stays bounded
-                            running.append(pool.submit(_embed, np.stack(pending)))
+                            running.append(pool.submit(_embed, network, np.stack(pending)))
                             pending = []
                             if len(running) > self.workers:
                                 vectors.append(running.popleft().result())
                 if pending:
-                    running.append(pool.submit(_embed, np.stack(pending)))
+                    running.append(pool.submit(_embed, network, np.stack(pending)))
                 vectors.extend(future.result() for future in running)
         finally:
             torch.set_num_threads(previous)
@@ -148,11 +149,10 @@ class WindowEmbedder:
             yield span_of(offset), mel[first : first + frames]
 
 
-
-def _embed(mels: np.ndarray) -> np.ndarray:
+def _embed(network: torch.nn.Module, mels: np.ndarray) -> np.ndarray:
     """GE2E embeddings of a batch of (frames, 40) mel windows (thread-safe)."""
     with torch.inference_mode():
-        return pretrained_network()(torch.from_numpy(mels)).numpy().astype(np.float32)
+        return network(torch.from_numpy(mels)).numpy().astype(np.float32)
 
 
 def _blocks(regions: Sequence[tuple[float, float]], shortest: float) -> list[tuple[float, float]]:

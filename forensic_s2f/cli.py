@@ -206,6 +206,17 @@ def _top(probabilities: dict[str, float]) -> str:
     return f"{label} ({p:.0%})"
 
 
+def _age(row: dict[str, Any]) -> str:
+    """The model's age estimate as recorded ('30-44 (±1 bracket: 91%)'); the most probable bracket
+    for a prediction that recorded no estimate."""
+    label, within = row.get("age_estimate"), row.get("age_estimate_within_one")
+    if label not in row["age"]:
+        return _top(row["age"])
+    if within is None:
+        return f"{label} ({row['age'][label]:.0%})"
+    return f"{label} (\u00b11 bracket: {within:.0%})"
+
+
 def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:
     names = {e.id: e.original_filename for e in store.evidence(case_id)}
     rows = []
@@ -215,6 +226,8 @@ def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:
                 "run_id": run_id, "evidence_id": result.evidence_id, "file": names.get(result.evidence_id, "?"),
                 "speaker": speaker.label, "speech_seconds": speaker.speech_seconds, "segments": speaker.segment_count,
                 "gender": speaker.prediction.get("gender", {}), "age": speaker.prediction.get("age", {}),
+                "age_estimate": speaker.prediction.get("age_estimate"),
+                "age_estimate_within_one": speaker.prediction.get("age_estimate_within_one"),
                 "seconds_used": speaker.prediction.get("seconds_used"), "warnings": speaker.warnings,
             })
     return rows
@@ -223,7 +236,7 @@ def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:
 def _speakers_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return _table(title, ["evidence", "speaker", "speech (s)", "segments", "gender", "age bracket", "warnings"], [
         [f"{r['evidence_id']} {r['file']}", r["speaker"], f"{r['speech_seconds']:.1f}", r["segments"],
-         _top(r["gender"]), _top(r["age"]), "; ".join(r["warnings"]) or "-"] for r in rows])
+         _top(r["gender"]), _age(r), "; ".join(r["warnings"]) or "-"] for r in rows])
 
 
 @case_app.command("analyze")

@@ -80,7 +80,7 @@ def predict(
         table.add_row(
             str(path),
             f"{gender} {prediction.gender[gender]:.2f}",
-            f"{age} {prediction.age[age]:.2f}",
+            f"{age} {prediction.age[age]:.2f} (\u00b11: {prediction.age_estimate_within_one:.2f})",
             f"{prediction.seconds_used:.1f}",
             "; ".join(prediction.warnings) or "-",
             str(written["prediction"].parent),

@@ -57,6 +57,8 @@ def speaker_table(evidence: list[Evidence], results: list[EvidenceResult], run_i
                    "seconds_used": s.prediction.get("seconds_used")}
             row.update({f"p_{k}": v for k, v in s.prediction.get("gender", {}).items()})
             row.update({f"p_age_{k}": v for k, v in s.prediction.get("age", {}).items()})
+            row["age_estimate"] = s.prediction.get("age_estimate")
+            row["p_age_estimate_within_one"] = s.prediction.get("age_estimate_within_one")
             row["warnings"] = "; ".join(s.warnings)
             rows.append(row)
     return pd.DataFrame(rows)

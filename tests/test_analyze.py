@@ -42,6 +42,11 @@ def test_two_speakers_found_with_low_der(sample_run):
         assert speaker["seconds_used"] >= 3.0
     export = json.loads(run("case", "show", "S1", "--json").stdout)
     assert [r["status"] for r in export["runs"]] == ["completed"]
+    for shown in export["runs"][0]["speakers"]:  # the model's age estimate, as it recorded it
+        ages = list(shown["age"].values())
+        centre = list(shown["age"]).index(shown["age_estimate"])
+        assert shown["age_estimate_within_one"] == pytest.approx(sum(ages[max(0, centre - 1): centre + 2]), abs=2e-3)
+    assert "\u00b11 bracket:" in run("case", "show", "S1").stdout
 
 
 def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
@@ -60,7 +65,8 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
                                                                 uem=SAMPLE_FILE["annotated"])
     assert der < 0.15, f"DER {der:.3f} on the pyannote sample"
     assert (tmp_path / "csv" / "segments.csv").read_text().startswith("run_id,evidence_id,file,speaker,start_seconds")
-    assert "p_female" in (tmp_path / "csv" / "speakers.csv").read_text().splitlines()[0]
+    header = (tmp_path / "csv" / "speakers.csv").read_text().splitlines()[0].split(",")
+    assert {"p_female", "age_estimate", "p_age_estimate_within_one"} <= set(header)
     document = json.loads((tmp_path / "json" / "analysis.json").read_text())
     assert len(document["speakers"]) == 2 and document["segments"]
     log = json.loads(run("audit", "log", "S1", "--json").stdout)

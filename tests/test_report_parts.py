@@ -112,6 +112,16 @@ def test_age_estimate_is_the_models_not_the_argmax():
     assert estimated_age({}) is None
 
 
+def test_age_estimate_text_gives_the_within_one_probability_when_recorded():
+    from forensic_s2f.report.confidence import age_estimate_text
+
+    ages = {"<18": 0.05, "18-29": 0.4, "30-44": 0.3, "45-59": 0.25, "60+": 0.0}
+    assert age_estimate_text({"age": ages, "age_estimate": "30-44", "age_estimate_within_one": 0.95}) == (
+        "30-44 (0.30; \u00b11 bracket 0.95)")
+    assert age_estimate_text({"age": ages, "age_estimate": "30-44"}) == "30-44 (0.30)"
+    assert age_estimate_text({}) == "-"
+
+
 def test_validation_age_rows_youngest_first(tmp_path):
     found = load_validation_figures(write_validation(tmp_path / "validation.json"))
     assert [row.group for row in found.by_age] == ["<18", "18-29", "30-44", "45-59", "60+"]

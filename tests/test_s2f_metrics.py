@@ -16,7 +16,7 @@ from forensic_s2f.s2f.metrics import (
 from forensic_s2f.s2f.dataset import AGE_BRACKETS
 from forensic_s2f.s2f.evaluate import format_evaluation
 from forensic_s2f.s2f.face import PCAFaceModel
-from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, median_bracket
+from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, within_one_bracket, within_one_probability
 from forensic_s2f.s2f.train import grouped_folds
 
 
@@ -76,9 +76,18 @@ def test_grouped_folds_keep_groups_whole_and_are_seeded():
     assert not np.array_equal(folds, grouped_folds(groups, 5, seed=4))
 
 
-def test_median_bracket_is_the_ordinal_median():
-    probabilities = np.array([[0.4, 0.05, 0.1, 0.05, 0.4], [0.0, 0.5, 0.5, 0.0, 0.0], [0.1, 0.1, 0.1, 0.1, 0.6]])
-    assert median_bracket(probabilities).tolist() == [2, 1, 4]
+def test_age_estimate_is_the_bracket_most_likely_within_one():
+    probabilities = np.array([
+        [0.4, 0.05, 0.1, 0.05, 0.4],  # both ends: the middle three hold only 0.2
+        [0.0, 0.5, 0.5, 0.0, 0.0],  # tie between brackets 1 and 2 (1.0 each): the first
+        [0.1, 0.1, 0.1, 0.1, 0.6],
+        [0.0, 0.45, 0.0, 0.3, 0.25],  # the most probable bracket (1) is not the estimate
+    ])
+    windows = within_one_probability(probabilities)
+    assert np.allclose(windows[0], [0.45, 0.55, 0.2, 0.55, 0.45])
+    assert np.allclose(windows[3], [0.45, 0.45, 0.75, 0.55, 0.55])
+    assert within_one_bracket(probabilities).tolist() == [1, 1, 3, 2]
+    assert within_one_bracket(probabilities[3]) == 2  # a single row
 
 
 def test_evaluation_table_lists_recall_and_age_brackets_in_order():

@@ -17,13 +17,12 @@ from forensic_s2f.s2f.predict import write_prediction
 from tests.s2f_helpers import noise_file, pairs_dir
 
 
-def median_bracket_name(age: dict[str, float]) -> str:
-    total = 0.0
-    for bracket, p in age.items():
-        total += p
-        if total >= 0.5:
-            return bracket
-    raise AssertionError("probabilities sum below 0.5")
+def within_one_name(age: dict[str, float]) -> tuple[str, float]:
+    """The bracket whose own and adjacent brackets hold the most probability, and that sum."""
+    names, p = list(age), list(age.values())
+    sums = [sum(p[max(0, i - 1): i + 2]) for i in range(len(p))]
+    best = max(range(len(p)), key=lambda i: (sums[i], -i))
+    return names[best], sums[best]
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +76,10 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     assert sum(prediction.gender.values()) == pytest.approx(1.0)
     assert list(prediction.age) == ["<18", "18-29", "30-44", "45-59", "60+"]
     assert sum(prediction.age.values()) == pytest.approx(1.0)
-    assert prediction.age_estimate == median_bracket_name(prediction.age)
+    label, within = within_one_name(prediction.age)
+    assert prediction.age_estimate == label
+    assert prediction.age_estimate_within_one == pytest.approx(within)
+    assert prediction.age[label] <= within <= 1.0
     assert 5.0 < prediction.seconds_used <= 6.0
     assert prediction.face.shape == (224, 224, 3) and prediction.face.dtype == np.uint8
     assert len(prediction.member_faces) >= 5
@@ -89,6 +91,7 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     document = json.loads(paths["prediction"].read_text())
     assert set(document["gender"]) == {"female", "male"}
     assert document["age_estimate"] == prediction.age_estimate
+    assert document["age_estimate_within_one"] == pytest.approx(prediction.age_estimate_within_one, abs=1e-4)
     assert document["model"] == {"name": model.name, "sha256": model.sha256}
     assert document["seconds_used"] == pytest.approx(prediction.seconds_used, abs=1e-3)
     assert isinstance(document["warnings"], list)

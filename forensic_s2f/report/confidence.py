@@ -35,13 +35,25 @@ def probability_spread(prediction: dict[str, Any], attribute: str) -> dict[str, 
 
 
 def estimated_age(prediction: dict[str, Any]) -> tuple[str, float] | None:
-    """The model's age point estimate (`age_estimate`, the ordinal median the validation scored)
-    and its probability; the most probable bracket where an older prediction lacks it."""
+    """The model's age estimate (`age_estimate`, the rule its validation scored) and that bracket's
+    own probability; the most probable bracket where an older prediction lacks an estimate."""
     ages = prediction.get("age", {})
     label = prediction.get("age_estimate")
     if label in ages:
         return label, float(ages[label])
     return most_probable(ages)
+
+
+def age_estimate_text(prediction: dict[str, Any]) -> str:
+    """'30-44 (0.45; ±1 bracket 0.91)': the estimate, its own probability and, where the prediction
+    records it (`age_estimate_within_one`), the probability of it or an adjacent bracket."""
+    age = estimated_age(prediction)
+    if age is None:
+        return "-"
+    within = prediction.get("age_estimate_within_one")
+    if within is None:
+        return f"{age[0]} ({age[1]:.2f})"
+    return f"{age[0]} ({age[1]:.2f}; \u00b11 bracket {float(within):.2f})"
 
 
 def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None,
@@ -97,6 +109,10 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
             text += (f" For clips annotated {age[0]}: exact {percent(group.age_exact)}, within one bracket "
                      f"{percent(group.age_within_one)}")
             text += f" ({group.clips} clips)." if group.clips else "."
+        within = prediction.get("age_estimate_within_one")
+        if within is not None:
+            text += (f" For this speaker the model gives {float(within):.2f} to {age[0]} or an adjacent bracket "
+                     "(its own, calibrated, probability).")
         statements.append(text)
     recall = {figure.k: figure for figure in figures.retrieval}
     if recall:

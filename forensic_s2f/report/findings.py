@@ -9,7 +9,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak,
 
 from forensic_s2f.report import figures
 from forensic_s2f.report.caveats import sentence
-from forensic_s2f.report.confidence import confidence_statement, estimated_age, most_probable, probability_spread
+from forensic_s2f.report.confidence import age_estimate_text, confidence_statement, most_probable, probability_spread
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, image, seconds
 from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
 from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, grid, markup, mono, text
@@ -83,14 +83,15 @@ def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
         rows.append([
             speaker.label, seconds(speaker.speech_seconds), f"{100 * share:.0f} %", str(speaker.segment_count),
             seconds(speaker.prediction.get("seconds_used")), _top_text(speaker.prediction.get("gender", {})),
-            _estimate_text(estimated_age(speaker.prediction)),
+            text(age_estimate_text(speaker.prediction), "cell"),
             text("; ".join(dict.fromkeys(speaker.warnings)) or "none", "cell"),
         ])
     widths = [23 * mm, 14 * mm, 12 * mm, 19 * mm, 16 * mm, 23 * mm, 23 * mm]
     flowables += [markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
-                  text("Gender: the most probable class; age bracket: the model's estimate (the median of its "
-                       "distribution, the one validated); each with its probability. See the speaker pages "
-                       "in Section 3 for all classes, their uncertainty and what they are worth.", "small")]
+                  text("Gender: the most probable class, with its probability; age bracket: the model's estimate (the "
+                       "bracket most likely to be right or one bracket off, the rule validated), with its own "
+                       "probability and that of it or an adjacent bracket. See the speaker pages in Section 3 "
+                       "for all classes, their uncertainty and what they are worth.", "small")]
     return flowables
 
 

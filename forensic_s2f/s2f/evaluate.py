@@ -6,7 +6,8 @@ representation (the model's retrieval representation, see `face.py`) against its
 others from the same held-out fold (other videos), ranked by L2 distance; 20 random pools per clip.
 References: the same retrieval with the group-mean face of the clip's TRUE gender and age bracket
 (how far those two attributes go), and with plain PCA coefficients as the representation. The age
-estimate scored is the median bracket of the calibrated age distribution. Shorter-speech figures use only the first 1 s or
+estimate scored is the model's: the bracket most likely to be right or one bracket off under the
+calibrated age distribution (`within_one_bracket`). Shorter-speech figures use only the first 1 s or
 3 s of each clip's detected speech with the model trained on whole clips.
 """
 
@@ -30,7 +31,7 @@ from forensic_s2f.s2f.metrics import (
     retrieval_ranks,
     within_one,
 )
-from forensic_s2f.s2f.model import median_bracket
+from forensic_s2f.s2f.model import AGE_ESTIMATE_RULE, within_one_bracket
 from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS, embed_clips, fit_model, grouped_folds
 
 POOL_SIZE = 50
@@ -112,7 +113,7 @@ def evaluate(
 
     def scores(name: str, rows: np.ndarray) -> dict[str, Any]:
         gr, ar = rows & g, rows & a
-        predicted_age = median_bracket(p_age[name])
+        predicted_age = within_one_bracket(p_age[name])
         return {
             "n": int(rows.sum()),
             "gender_accuracy": _finite(accuracy((p_male[name][gr] > 0.5).astype(int), pairs.gender[gr])),
@@ -130,6 +131,8 @@ def evaluate(
             **recall_at_k(np.concatenate(ranks[FULL])),
         }
     )
+    overall["age_estimates_given"] = dict(
+        zip(AGE_BRACKETS, np.bincount(within_one_bracket(p_age[FULL][a]), minlength=len(AGE_BRACKETS)).tolist()))
     majority = int(np.bincount(pairs.age[a]).argmax())
     return {
         "folds": folds,
@@ -140,6 +143,7 @@ def evaluate(
         "pool_size": pool_size,
         "pools_per_query": POOLS_PER_QUERY,
         "hyperparameters": hp,
+        "age_estimate_rule": AGE_ESTIMATE_RULE,
         "overall": overall,
         "baselines": {
             "age_majority_bracket": AGE_BRACKETS[majority],
@@ -176,12 +180,20 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"{'age bracket within one':<34}{_pct(o['age_within_one']):>10}",
         f"{'age ECE (15 bins, calibrated)':<34}{o['age_ece']:>10.3f}",
     ]
+
     for k in RECALL_KS:
         label = f"retrieval R@{k} (pools of {result['pool_size']})"
         lines.append(f"{label:<34}{_pct(o[f'R@{k}']):>10}")
     b = result["baselines"]
     lines += [
         "",
+        "age estimate scored: "
+        + result.get("age_estimate_rule", "the ordinal median (figures scored before the within-one rule)"),
+        *(
+            ["age estimates given (clips): "
+             + ", ".join(f"{bracket} {o['age_estimates_given'].get(bracket, 0)}" for bracket in AGE_BRACKETS)]
+            if "age_estimates_given" in o else []
+        ),
         f"baselines: always '{b['age_majority_bracket']}' → age exact {_pct(b['age_majority_exact'])}, "
         f"within one {_pct(b['age_majority_within_one'])}; majority gender {_pct(b['gender_majority'])}; "
         "retrieval chance R@1/5/10 = "
@@ -205,12 +217,18 @@ def format_evaluation(result: dict[str, Any]) -> str:
         "",
         f"{'speech used':<14}{'gender':>9}{'age exact':>11}{'within one':>12}{'R@1':>8}{'R@5':>8}{'R@10':>8}",
     ]
-    for name, s in result["by_seconds"].items():
+    # shortest speech first, the whole clip last, whatever order the JSON keys came in
+    for name, s in sorted(result["by_seconds"].items(), key=lambda item: _seconds_order(item[0])):
         lines.append(
             f"{name:<14}{_pct(s['gender_accuracy']):>9}{_pct(s['age_exact']):>11}"
             f"{_pct(s['age_within_one']):>12}{_pct(s['R@1']):>8}{_pct(s['R@5']):>8}{_pct(s['R@10']):>8}"
         )
     return "\n".join(lines)
+
+
+def _seconds_order(name: str) -> float:
+    """Sort key of a `by_seconds` row: its seconds ('3 s' → 3.0), the whole clip last."""
+    return float("inf") if name == FULL else float(name.split()[0])
 
 
 def _label_means(codes: np.ndarray, gender: np.ndarray, age: np.ndarray) -> Callable[[int, int], np.ndarray]:

@@ -44,9 +44,22 @@ GENDER_SPREAD_WARNING = 0.15  # std of members' P(male) above which members disa
 GENDER_UNSURE = 0.8  # below this top gender probability the gender is called uncertain
 
 
-def median_bracket(probabilities: np.ndarray) -> np.ndarray:
-    """The ordinal median: first bracket whose cumulative probability reaches 0.5, for rows (n, 5)."""
-    return (np.cumsum(probabilities, axis=-1) >= 0.5).argmax(axis=-1)
+AGE_ESTIMATE_RULE = "within-one: the bracket whose own and adjacent brackets hold the most probability"
+
+
+def within_one_bracket(probabilities: np.ndarray) -> np.ndarray:
+    """The age estimate for rows (n, 5) of ordered bracket probabilities: the bracket whose own and
+    adjacent brackets hold the most probability (the first on ties), i.e. the bracket most likely
+    to be right or one bracket off, the criterion the validation scores."""
+    return within_one_probability(probabilities).argmax(axis=-1)
+
+
+def within_one_probability(probabilities: np.ndarray) -> np.ndarray:
+    """Per bracket, the probability of that bracket or an adjacent one; same shape as the input."""
+    window = probabilities.copy()
+    window[..., 1:] += probabilities[..., :-1]
+    window[..., :-1] += probabilities[..., 1:]
+    return window
 
 
 def encoder_from_params(params: dict[str, Any]) -> GE2EEncoder | ECAPAEncoder:
@@ -170,7 +183,8 @@ class Speech2FaceModel:
             gender=gender,
             gender_spread={"female": spread, "male": spread},
             age={b: float(p) for b, p in zip(AGE_BRACKETS, p_age[0])},
-            age_estimate=AGE_BRACKETS[int(median_bracket(p_age[0]))],
+            age_estimate=AGE_BRACKETS[int(within_one_bracket(p_age[0]))],
+            age_estimate_within_one=float(within_one_probability(p_age[0]).max()),
             age_spread={b: float(s) for b, s in zip(AGE_BRACKETS, member_age.std(axis=0))},
             face=to_uint8_image(self.face.decode(code[None])[0]),
             face_std=face_std,

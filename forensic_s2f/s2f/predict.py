@@ -18,7 +18,9 @@ class Prediction:
     """What the model says about one voice, with its uncertainty.
 
     gender / age: calibrated ensemble probabilities; *_spread: std of the members' probabilities.
-    age_estimate: the median bracket of `age` (ordinal: fewest brackets off on average).
+    age_estimate: the bracket most likely to be right or one bracket off (see
+    `model.within_one_bracket`); age_estimate_within_one: that probability (the estimate's bracket
+    and its neighbours together).
     face: mean canonical face, uint8 (224, 224, 3). face_std: per-pixel std across members'
     faces, float32 (224, 224), intensity units in [0, 1]. member_faces: one uint8 face per member.
     face_code: the predicted face representation (PCA coefficients); face_code_variance: its
@@ -33,6 +35,7 @@ class Prediction:
     age: dict[str, float]
     age_spread: dict[str, float]
     age_estimate: str
+    age_estimate_within_one: float
     face: np.ndarray
     face_std: np.ndarray
     member_faces: list[np.ndarray]
@@ -52,6 +55,7 @@ class Prediction:
             "gender": _rounded(self.gender),
             "age": _rounded(self.age),
             "age_estimate": self.age_estimate,
+            "age_estimate_within_one": round(float(self.age_estimate_within_one), 4),
             "gender_member_spread": _rounded(self.gender_spread),
             "age_member_spread": _rounded(self.age_spread),
             "seconds_used": round(float(self.seconds_used), 3),

@@ -3,9 +3,13 @@
 conversations in four conditions and on pyannote.audio's real two-speaker sample.
 
 DER: pyannote.metrics, collar 0.25 s, overlapped speech scored. The clustering settings
-(threshold, merge threshold, smallest cluster in seconds) are cross-validated by fold (video
-ids never cross folds): each fold is scored with the settings that do best on the other
-folds. Per-speaker gender agreement is computed when `forensic_s2f.s2f.load_model` exists.
+(threshold, merge threshold, smallest cluster in seconds) and the overlap detector's threshold
+are cross-validated by fold (video ids never cross folds): each fold is scored with the
+settings that do best on the other folds. The overlap detector is cross-validated too: each
+fold's conversations are scored with a detector trained (by `overlap_training`, the shipped
+recipe) on the clips of the other folds only; the five detectors are cached under
+$FS2F_BENCH_CACHE. "fs2f, no overlap detector" is the pipeline without it (the resegmenter's
+own rule at speaker changes). Per-speaker gender agreement uses the shipped face model.
 
     PYTHONPATH=. python benchmarks/diarization.py --conversations 20
 """
@@ -17,15 +21,17 @@ import itertools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 import forensic_s2f  # noqa: F401  (offline settings first)
-from benchmarks.conversations import CONDITIONS, FOLDS, RATE, Conversation, build, degrade
+from benchmarks.conversations import CACHE, CONDITIONS, FOLDS, RATE, Conversation, build, degrade, shared_data
 from forensic_s2f.audio.denoise import SpectralGateDenoiser
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import WindowEmbeddings
+from forensic_s2f.diarize.overlap import OverlapDetector, overlap_regions
 from forensic_s2f.diarize.pipeline import Diarizer
 from pyannote.core import Annotation
 from pyannote.metrics.diarization import DiarizationErrorRate
@@ -33,7 +39,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 THRESHOLDS = (0.85, 0.9, 0.95, 1.0, 1.05)  # SpeakerClustering.threshold grid
 MERGE_THRESHOLDS = (None, 0.7)  # SpeakerClustering.merge_threshold grid (None: no merge step)
 MIN_CLUSTER_SECONDS = (3.0, 4.0)  # SpeakerClustering.min_cluster_seconds grid
-SETTINGS = tuple(itertools.product(THRESHOLDS, MERGE_THRESHOLDS, MIN_CLUSTER_SECONDS))
+OVERLAP_THRESHOLDS = (0.3, 0.5, 0.7)  # OverlapDetector.threshold grid
 
 
 @dataclass
@@ -74,32 +80,68 @@ def der_of(detail: dict) -> float:
     return (detail["missed detection"] + detail["false alarm"] + detail["confusion"]) / max(detail["total"], 1e-9)
 
 
+def fold_detectors(steps: int, examples: int) -> dict[int, Path]:
+    """Weights folder of an overlap detector per fold, trained on the other folds' clips
+    (trained once, then read from the cache)."""
+    from benchmarks.conversations import clips as all_clips
+    from forensic_s2f.diarize.overlap import save_overlap_weights
+    from forensic_s2f.diarize.overlap_training import train_overlap_network, training_clips
+
+    fold_of = {c.clip_id: c.fold for c in all_clips()}
+    folders = {}
+    for fold in range(FOLDS):
+        folder = CACHE / f"overlap-{examples}x{steps}" / f"fold{fold}"
+        if not (folder / "manifest.json").is_file():
+            started = time.perf_counter()
+            clips = training_clips(shared_data() / "s2f-pairs", keep=lambda c, f=fold: fold_of.get(c, f) != f)
+            network, record = train_overlap_network(clips, seed=0, examples=examples, steps=steps)
+            save_overlap_weights(network, folder, record)
+            print(f"overlap detector without fold {fold}: trained in {time.perf_counter() - started:.0f} s", flush=True)
+        folders[fold] = folder
+    return folders
+
+
 class Fs2fSteps:
-    """The Diarizer's steps run separately, so embeddings are reused across clustering settings."""
+    """The Diarizer's steps run separately, so embeddings and overlap probabilities are reused
+    across settings. `detectors`: weights folder per fold (None: no overlap detector)."""
 
-    def __init__(self, denoise: bool) -> None:
-        self.diarizer = Diarizer()
+    def __init__(self, denoise: bool, detectors: dict[int, Path] | None) -> None:
+        self.diarizer = Diarizer(overlap=None)
         self.denoiser = SpectralGateDenoiser() if denoise else None
+        self.detectors = detectors
 
-    def prepare(self, samples: np.ndarray):
+    def settings(self) -> tuple:
+        overlap = OVERLAP_THRESHOLDS if self.detectors else (None,)
+        return tuple(itertools.product(THRESHOLDS, MERGE_THRESHOLDS, MIN_CLUSTER_SECONDS, overlap))
+
+    def prepare(self, samples: np.ndarray, fold: int | None):
         """Voice activity of the original audio (as `fs2f case analyze` takes it), embeddings of
-        the denoised audio when denoising."""
+        the denoised audio when denoising, overlap probabilities of the original audio from the
+        detector that never saw this fold's clips (`fold` None: the shipped detector)."""
         regions = self.diarizer.vad(samples, RATE)
+        probabilities = None
+        if self.detectors:
+            detector = OverlapDetector(self.detectors[fold]) if fold is not None else OverlapDetector()
+            probabilities = detector.probabilities(samples, RATE, regions)
         if self.denoiser is not None:
             samples = self.denoiser(samples, RATE)
-        return regions, self.diarizer.embedder(samples, RATE, regions)
+        return regions, self.diarizer.embedder(samples, RATE, regions), probabilities
 
-    def finish(self, prepared, setting: tuple[float, float | None, float]) -> Annotation:
-        """Cluster and resegment with `setting` = (threshold, merge_threshold, min_cluster_seconds)."""
-        regions, windows = prepared
+    def finish(self, prepared, setting: tuple[float, float | None, float, float | None]) -> Annotation:
+        """Cluster and resegment with `setting` = (threshold, merge_threshold,
+        min_cluster_seconds, overlap threshold)."""
+        regions, windows, probabilities = prepared
         if len(windows) == 0:
             return Annotation()
-        threshold, merge_threshold, min_cluster_seconds = setting
+        threshold, merge_threshold, min_cluster_seconds, overlap_threshold = setting
         clustering = SpeakerClustering(
             threshold=threshold, merge_threshold=merge_threshold, min_cluster_seconds=min_cluster_seconds)
         labels = clustering(windows)
+        overlaps = None
+        if probabilities is not None:
+            overlaps = overlap_regions(probabilities, overlap_threshold, OverlapDetector().min_seconds, regions)
         clustered = WindowEmbeddings(windows.starts, windows.ends, clustering.normalise(windows.vectors))
-        return build_annotation(self.diarizer.resegmenter(clustered, labels, regions))
+        return build_annotation(self.diarizer.resegmenter(clustered, labels, regions, overlaps))
 
 
 class HandRecipe:
@@ -185,6 +227,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS))
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-denoise", action="store_true", help="skip the fs2f + denoise column")
+    parser.add_argument("--detector-steps", type=int, default=5000, help="training steps of the fold detectors")
+    parser.add_argument("--detector-examples", type=int, default=8000, help="training mixtures of the fold detectors")
     args = parser.parse_args()
 
     conversations = build(args.conversations, args.seed)
@@ -192,7 +237,10 @@ def main() -> None:
     speakers = [len(c.reference.labels()) for c in conversations]
     print(f"{len(conversations)} conversations, {total_audio / 60:.1f} min per condition, "
           f"speakers {min(speakers)}-{max(speakers)}, folds {FOLDS}")
-    systems = {"fs2f": Fs2fSteps(denoise=False), "fs2f+denoise": Fs2fSteps(denoise=True)}
+    detectors = fold_detectors(args.detector_steps, args.detector_examples)
+    systems = {"fs2f": Fs2fSteps(False, detectors), "fs2f, no overlap detector": Fs2fSteps(False, None)}
+    if not args.no_denoise:
+        systems["fs2f+denoise"] = Fs2fSteps(True, detectors)
     baseline = None
     if not args.no_baseline:
         try:
@@ -210,10 +258,10 @@ def main() -> None:
             for conversation in conversations:
                 samples = degrade(conversation, condition)
                 start = time.perf_counter()
-                prepared = steps.prepare(samples)
+                prepared = steps.prepare(samples, conversation.fold)
                 prepare_seconds = time.perf_counter() - start
                 by_setting = {}
-                for setting in SETTINGS:
+                for setting in steps.settings():
                     start = time.perf_counter()
                     hypothesis = steps.finish(prepared, setting)
                     finish_seconds = time.perf_counter() - start
@@ -221,7 +269,8 @@ def main() -> None:
                 runs.append((conversation, samples, by_setting))
             per_condition[condition] = runs
         # cross-validated settings: pooled over conditions, chosen on the other folds
-        errors = {f: {s: [0.0, 0.0] for s in SETTINGS} for f in range(FOLDS)}
+        grid = steps.settings()
+        errors = {f: {s: [0.0, 0.0] for s in grid} for f in range(FOLDS)}
         for runs in per_condition.values():
             for conversation, _, by_setting in runs:
                 for setting, (hypothesis, _) in by_setting.items():
@@ -234,10 +283,11 @@ def main() -> None:
             def outside(s):
                 err = sum(errors[f][s][0] for f in range(FOLDS) if f != fold)
                 return err / max(sum(errors[f][s][1] for f in range(FOLDS) if f != fold), 1e-9)
-            best_for[fold] = min(SETTINGS, key=outside)
+            best_for[fold] = min(grid, key=outside)
         chosen_settings[name] = [best_for[f] for f in range(FOLDS)]
-        overall = {s: sum(errors[f][s][0] for f in range(FOLDS)) / max(sum(errors[f][s][1] for f in range(FOLDS)), 1e-9) for s in SETTINGS}
-        print(f"{name}: DER by (threshold, merge_threshold, min_cluster_seconds) (all folds, all conditions): "
+        overall = {s: sum(errors[f][s][0] for f in range(FOLDS)) / max(sum(errors[f][s][1] for f in range(FOLDS)), 1e-9) for s in grid}
+        print(f"{name}: DER by (threshold, merge_threshold, min_cluster_seconds, overlap threshold) "
+              "(all folds, all conditions): "
               + ", ".join(f"{s}: {100 * d:.2f}%" for s, d in overall.items()))
         for condition, runs in per_condition.items():
             score = table.setdefault((condition, name), Score())
@@ -255,9 +305,9 @@ def main() -> None:
                 score.add(conversation.reference, hypothesis, time.perf_counter() - start, len(samples) / RATE)
 
     print("\nsettings chosen per fold (on the other folds):", chosen_settings)
-    print(f"\n{'condition':<10} {'system':<13}  DER %  miss    FA   conf  count%  RTF     gender%")
+    print(f"\n{'condition':<10} {'system':<26}  DER %  miss    FA   conf  count%  RTF     gender%")
     for (condition, name), score in table.items():
-        print(f"{condition:<10} {name:<13} {score.row()}")
+        print(f"{condition:<10} {name:<26} {score.row()}")
     sample_table(systems, baseline, chosen_settings)
 
 
@@ -272,12 +322,12 @@ def sample_table(systems, baseline, chosen_settings) -> None:
     print("\npyannote sample (30 s, 2 speakers, real):")
     for name, steps in systems.items():
         setting = Counter(chosen_settings[name]).most_common(1)[0][0]
-        hypothesis = steps.finish(steps.prepare(samples), setting)
+        hypothesis = steps.finish(steps.prepare(samples, None), setting)
         der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, hypothesis)
-        print(f"  {name:<13} settings {setting}  DER {100 * der:5.2f} %  speakers {len(hypothesis.labels())}")
+        print(f"  {name:<26} settings {setting}  DER {100 * der:5.2f} %  speakers {len(hypothesis.labels())}")
     if baseline is not None:
         der = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, baseline(samples))
-        print(f"  {'hand recipe':<13}                 DER {100 * der:5.2f} %")
+        print(f"  {'hand recipe':<26}                 DER {100 * der:5.2f} %")
 
 
 if __name__ == "__main__":

@@ -131,6 +131,31 @@ def train(
     typer.echo(f"wrote {output} (model.npz sha256 {model.sha256})")
 
 
+@model_app.command("train-overlap")
+def train_overlap(
+    data: Path = typer.Option(..., "--data", help="Folder with audio/*.flac single-speaker clips (s2f-pairs)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Folder for the new detector weights."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the mixtures and the training."),
+    examples: int = typer.Option(8000, "--examples", min=10, help="Training mixtures (6 s each)."),
+    steps: int = typer.Option(5000, "--steps", min=1, help="Training steps (batches of 32 mixtures)."),
+) -> None:
+    """Train the overlapped-speech detector (reproduces the shipped weights from ../shared/data/s2f-pairs)."""
+    from forensic_s2f.diarize.overlap import save_overlap_weights
+    from forensic_s2f.diarize.overlap_training import train_overlap_network, training_clips
+
+    if output.exists() and any(output.iterdir()):
+        raise Fs2fError(f"{output}: exists and is not empty; choose a new folder")
+    with _progress() as bar:
+        task = bar.add_task("reading clips", total=None)
+        clips = training_clips(data)
+        network, record = train_overlap_network(
+            clips, seed, examples, steps,
+            progress=lambda what, done, total: bar.update(task, description=what, completed=done, total=total),
+        )
+    sha256 = save_overlap_weights(network, output, record)
+    typer.echo(f"wrote {output} (overlap.npz sha256 {sha256})")
+
+
 @model_app.command()
 def evaluate(
     data: Path = typer.Option(..., "--data", help="Voice–face pair folder."),

@@ -123,6 +123,8 @@ def test_params_are_json_and_name_the_steps(diarizer):
     assert params["vad"]["model"].startswith("silero-vad")
     assert params["embedder"]["encoder"] == "resemblyzer GE2E"
     assert {"threshold", "piece_windows", "center"} <= set(params["clustering"])
+    assert params["overlap"]["method"] == "dilated-cnn" and len(params["overlap"]["weights_sha256"]) == 64
+    assert Diarizer(overlap=None).get_params()["overlap"] is None
 
 
 def _windows(vectors: np.ndarray, gap: float = 0.4) -> WindowEmbeddings:

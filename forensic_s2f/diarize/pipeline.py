@@ -1,4 +1,4 @@
-"""Who spoke when: speech regions → window embeddings → clustering → resegmentation.
+"""Who spoke when: speech regions → window embeddings → clustering → overlap detection → resegmentation.
 
 `Diarizer()(samples, sample_rate)` returns a pyannote.core Annotation, speakers labelled
 SPEAKER_00, SPEAKER_01 … in order of first appearance. Times in seconds.
@@ -7,6 +7,7 @@ SPEAKER_00, SPEAKER_01 … in order of first appearance. Times in seconds.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import numpy as np
 from pyannote.core import Annotation
@@ -16,6 +17,7 @@ from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
+from forensic_s2f.diarize.overlap import OverlapDetector
 from forensic_s2f.diarize.resegment import ViterbiResegmenter
 from forensic_s2f.audio.vad import SileroVAD
 
@@ -26,7 +28,8 @@ class Diarizer:
     """Speaker diarization with an automatic speaker count.
 
     vad: `(samples, sample_rate) -> [(start, end)]` seconds, used when no speech regions are
-    passed; embedder, clustering, resegmenter: the swappable steps (see their modules).
+    passed; embedder, clustering, overlap, resegmenter: the swappable steps (see their modules;
+    `overlap` None: no overlap detector, the resegmenter's own overlap rule applies).
     Audio at another rate is resampled to 16 kHz first.
     """
 
@@ -36,17 +39,20 @@ class Diarizer:
         embedder: WindowEmbedder | None = None,
         clustering: SpeakerClustering | None = None,
         resegmenter: ViterbiResegmenter | None = None,
+        overlap: OverlapDetector | None | Literal["default"] = "default",
     ) -> None:
         self.vad = vad if vad is not None else SileroVAD()
         self.embedder = embedder if embedder is not None else WindowEmbedder()
         self.clustering = clustering if clustering is not None else SpeakerClustering()
         self.resegmenter = resegmenter if resegmenter is not None else ViterbiResegmenter()
+        self.overlap = OverlapDetector() if overlap == "default" else overlap
 
     def get_params(self) -> dict:
         return {
             "vad": _params_of(self.vad),
             "embedder": self.embedder.get_params(),
             "clustering": self.clustering.get_params(),
+            "overlap": self.overlap.get_params() if self.overlap is not None else None,
             "resegmenter": self.resegmenter.get_params(),
         }
 
@@ -71,9 +77,10 @@ class Diarizer:
         if len(windows) == 0:
             return Annotation()
         labels = self.clustering(windows, num_speakers, min_speakers, max_speakers)
+        overlaps = self.overlap(samples, sample_rate, regions) if self.overlap is not None else None
         # boundaries are refined in the space the clusters were found in
         clustered = WindowEmbeddings(windows.starts, windows.ends, self.clustering.normalise(windows.vectors))
-        return build_annotation(self.resegmenter(clustered, labels, regions))
+        return build_annotation(self.resegmenter(clustered, labels, regions, overlaps))
 
 
 def _params_of(step: object) -> dict:

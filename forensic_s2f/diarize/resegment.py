@@ -6,9 +6,13 @@ frame, paying `switch_penalty` (in cosine-similarity units) for each change of s
 continuous speech (a change across a pause is free). Segments end exactly at the speech
 region boundaries. Frames of regions no window covered follow their neighbours.
 
-Overlap (unless `overlap_margin` is None): a frame near a change of speaker inside
-continuous speech, where the neighbouring speaker scores within `overlap_margin` of the
-chosen one, is given to both: the windows there hear two voices at once.
+Overlap, two rules that each give a stretch of speech a second speaker (never the one already
+chosen there): where an overlap detector found two voices (`overlaps`, see `overlap.py`), the
+speaker nearest in time other than the one chosen at its middle, if within
+`second_speaker_reach_seconds` (overlaps mostly happen at a change of turn); and, unless
+`overlap_margin` is None, a frame near a change of speaker inside continuous speech where the
+neighbouring speaker scores within `overlap_margin` of the chosen one (the windows there hear
+two voices at once).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class ViterbiResegmenter:
         switch_penalty: float = 0.3,
         overlap_margin: float | None = 0.1,
         overlap_reach_seconds: float = 0.5,
+        second_speaker_reach_seconds: float = 1.0,
     ) -> None:
         if frame_seconds <= 0:
             raise ValueError("frame_seconds must be positive")
@@ -36,6 +41,7 @@ class ViterbiResegmenter:
         self.switch_penalty = switch_penalty
         self.overlap_margin = overlap_margin
         self.overlap_reach_seconds = overlap_reach_seconds
+        self.second_speaker_reach_seconds = second_speaker_reach_seconds
 
     def get_params(self) -> dict:
         return {
@@ -44,6 +50,7 @@ class ViterbiResegmenter:
             "switch_penalty": self.switch_penalty,
             "overlap_margin": self.overlap_margin,
             "overlap_reach_seconds": self.overlap_reach_seconds,
+            "second_speaker_reach_seconds": self.second_speaker_reach_seconds,
         }
 
     def __call__(
@@ -51,7 +58,9 @@ class ViterbiResegmenter:
         windows: WindowEmbeddings,
         labels: np.ndarray,
         regions: Sequence[tuple[float, float]],
+        overlaps: Sequence[tuple[float, float]] | None = None,
     ) -> list[tuple[float, float, int]]:
+        """Segments (start, end, speaker) in seconds; `overlaps`: detected overlapped speech."""
         if len(windows) == 0 or not regions:
             return []
         names = np.unique(labels)
@@ -61,9 +70,26 @@ class ViterbiResegmenter:
         scores = self._frame_scores(windows, centroids, frames)
         path = self._viterbi(scores, region_of)
         segments = self._segments(frames, region_of, names[path], regions)
+        extra = self._second_speakers(segments, overlaps) if overlaps is not None else []
         if self.overlap_margin is not None:
-            segments += self._overlaps(frames, region_of, scores, path, names)
-        return segments
+            extra += self._overlaps(frames, region_of, scores, path, names)
+        return segments + _outside_own_speech(_merge_overlapping(extra), segments)
+
+    def _second_speakers(
+        self, segments: list[tuple[float, float, int]], overlaps: Sequence[tuple[float, float]]
+    ) -> list[tuple[float, float, int]]:
+        """For each detected overlap, the nearest segment's speaker other than the one speaking
+        at its middle, if that segment lies within `second_speaker_reach_seconds`."""
+        extra: list[tuple[float, float, int]] = []
+        for start, end in overlaps:
+            middle = (start + end) / 2
+            present = {speaker for s, e, speaker in segments if s <= middle < e}
+            gaps = [(max(0.0, s - end, start - e), speaker) for s, e, speaker in segments if speaker not in present]
+            if present and gaps:
+                gap, speaker = min(gaps)
+                if gap <= self.second_speaker_reach_seconds:
+                    extra.append((start, end, speaker))
+        return extra
 
     def _overlaps(
         self, frames: np.ndarray, region_of: np.ndarray, scores: np.ndarray, path: np.ndarray, names: np.ndarray
@@ -159,3 +185,28 @@ class ViterbiResegmenter:
                 segments[-1] = (first, cut, previous)
                 segments.append((cut, end, speaker))
         return segments
+
+
+def _merge_overlapping(segments: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """The same segments with each speaker's overlapping ones joined (touching ones stay apart)."""
+    merged: list[tuple[float, float, int]] = []
+    for start, end, speaker in sorted(segments, key=lambda s: (s[2], s[0], s[1])):
+        if merged and merged[-1][2] == speaker and start < merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]), speaker)
+        else:
+            merged.append((start, end, speaker))
+    return merged
+
+
+def _outside_own_speech(
+    extra: list[tuple[float, float, int]], segments: list[tuple[float, float, int]]
+) -> list[tuple[float, float, int]]:
+    """The parts of second-speaker segments where that speaker is not already the one chosen."""
+    kept = []
+    for start, end, speaker in extra:
+        pieces = [(start, end)]
+        for s, e, own in segments:
+            if own == speaker:
+                pieces = [part for a, b in pieces for part in ((a, min(b, s)), (max(a, e), b)) if part[1] > part[0]]
+        kept += [(a, b, speaker) for a, b in pieces]
+    return kept

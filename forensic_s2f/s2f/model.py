@@ -10,7 +10,6 @@ each of those files, checked on load).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
@@ -22,6 +21,7 @@ import numpy as np
 from forensic_s2f.audio.quality import measure_quality
 from forensic_s2f.audio.vad import SileroVAD, speech_seconds
 from forensic_s2f.errors import Fs2fError
+from forensic_s2f.manifest import verify_manifest, write_manifest
 from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
 from forensic_s2f.s2f.checks import input_warnings, require_speech
 from forensic_s2f.s2f.dataset import AGE_BRACKETS
@@ -34,12 +34,7 @@ from forensic_s2f.s2f.predict import Prediction
 DEFAULT_WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 MODEL_NAME = "fs2f-s2f-ge2e-pca"
 ECAPA_MODEL_NAME = "fs2f-s2f-ecapa-pca"
-ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE, MANIFEST_FILE = (
-    "model.npz",
-    "config.json",
-    "validation.json",
-    "manifest.json",
-)
+ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE = "model.npz", "config.json", "validation.json"
 GENDER_SPREAD_WARNING = 0.15  # std of members' P(male) above which members disagree
 GENDER_UNSURE = 0.8  # below this top gender probability the gender is called uncertain
 
@@ -248,47 +243,13 @@ def attach_validation(directory: Path, validation: dict[str, Any]) -> dict[str, 
     return write_manifest(directory, [ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE])
 
 
-def write_manifest(directory: Path, files: list[str]) -> dict[str, str]:
-    """manifest.json: {"files": {name: sha256}} for `files` in `directory`."""
-    hashes = {name: file_sha256(Path(directory) / name) for name in sorted(files)}
-    (Path(directory) / MANIFEST_FILE).write_text(json.dumps({"files": hashes}, indent=2) + "\n")
-    return hashes
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_model(path: Path | None = None) -> Speech2FaceModel:
     """Load and verify a weights folder (None: the shipped default weights).
 
     Raises Fs2fError naming the file when the manifest or a listed file is missing or altered.
     """
     directory = Path(path) if path is not None else DEFAULT_WEIGHTS_DIR
-    manifest_path = directory / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise Fs2fError(f"model weights {directory}: no {MANIFEST_FILE}")
-    try:
-        expected = json.loads(manifest_path.read_text())["files"]
-    except (ValueError, KeyError, TypeError):
-        raise Fs2fError(f"model weights {manifest_path}: not a valid manifest") from None
-    for required in (ARRAYS_FILE, CONFIG_FILE):
-        if required not in expected:
-            raise Fs2fError(f"model weights {manifest_path}: does not list {required}")
-    for name, digest in expected.items():
-        file = directory / name
-        if not file.is_file():
-            raise Fs2fError(f"model weights {file}: missing")
-        actual = file_sha256(file)
-        if actual != digest:
-            raise Fs2fError(
-                f"model weights {file}: SHA-256 mismatch (manifest {digest[:12]}…, file {actual[:12]}…); "
-                "the file was altered or corrupted"
-            )
+    expected = verify_manifest(directory, (ARRAYS_FILE, CONFIG_FILE))
     config = json.loads((directory / CONFIG_FILE).read_text())
     with np.load(directory / ARRAYS_FILE, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}

@@ -1,0 +1,63 @@
+"""Weights folders signed by a manifest: `manifest.json` = {"files": {name: SHA-256}}.
+
+Loaders verify every listed file before reading any, so altered or corrupted weights are a
+clear error naming the file, never a silently different model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from forensic_s2f.errors import Fs2fError
+
+MANIFEST_FILE = "manifest.json"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_manifest(directory: Path, files: Sequence[str]) -> dict[str, str]:
+    """Write manifest.json for `files` in `directory`; returns {name: sha256}."""
+    hashes = {name: file_sha256(Path(directory) / name) for name in sorted(files)}
+    (Path(directory) / MANIFEST_FILE).write_text(json.dumps({"files": hashes}, indent=2) + "\n")
+    return hashes
+
+
+def verify_manifest(directory: Path, required: Sequence[str], what: str = "model weights") -> dict[str, str]:
+    """{name: sha256} of a folder's manifest after checking every listed file against it.
+
+    Raises Fs2fError naming the file when the manifest is missing or invalid, does not list a
+    `required` file, or a listed file is missing or differs.
+    """
+    directory = Path(directory)
+    manifest_path = directory / MANIFEST_FILE
+    if not manifest_path.is_file():
+        raise Fs2fError(f"{what} {directory}: no {MANIFEST_FILE}")
+    try:
+        expected = json.loads(manifest_path.read_text())["files"]
+        if not isinstance(expected, dict):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise Fs2fError(f"{what} {manifest_path}: not a valid manifest") from None
+    for name in required:
+        if name not in expected:
+            raise Fs2fError(f"{what} {manifest_path}: does not list {name}")
+    for name, digest in expected.items():
+        file = directory / name
+        if not file.is_file():
+            raise Fs2fError(f"{what} {file}: missing")
+        actual = file_sha256(file)
+        if actual != digest:
+            raise Fs2fError(
+                f"{what} {file}: SHA-256 mismatch (manifest {str(digest)[:12]}…, file {actual[:12]}…); "
+                "the file was altered or corrupted"
+            )
+    return dict(expected)

@@ -53,6 +53,9 @@ class Score:
     audio_seconds: float = 0.0
     gender_hits: int = 0
     gender_total: int = 0
+    overlap_found: float = 0.0  # seconds the hypothesis marks as overlapped
+    overlap_true: float = 0.0  # seconds the reference marks as overlapped
+    overlap_both: float = 0.0  # seconds both mark
 
     def add(self, reference: Annotation, hypothesis: Annotation, seconds: float, audio_seconds: float) -> dict:
         detail = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, hypothesis, detailed=True)
@@ -62,6 +65,10 @@ class Score:
         self.count += 1
         self.seconds += seconds
         self.audio_seconds += audio_seconds
+        found, true = hypothesis.get_overlap(), reference.get_overlap()
+        self.overlap_found += found.duration()
+        self.overlap_true += true.duration()
+        self.overlap_both += sum((a & b).duration for a in found for b in true if a.intersects(b))
         return detail
 
     def row(self) -> str:
@@ -73,7 +80,9 @@ class Score:
         parts.append(f"{100 * self.exact / max(self.count, 1):6.1f}")
         parts.append(f"{self.seconds / max(self.audio_seconds, 1e-9):.4f}")
         gender = f"{100 * self.gender_hits / self.gender_total:5.1f}" if self.gender_total else "  n/a"
-        return "  ".join(parts + [gender])
+        overlap = (f"{100 * self.overlap_both / max(self.overlap_found, 1e-9):5.1f}  "
+                   f"{100 * self.overlap_both / max(self.overlap_true, 1e-9):5.1f}")
+        return "  ".join(parts + [gender, overlap])
 
 
 def der_of(detail: dict) -> float:
@@ -286,9 +295,9 @@ def main() -> None:
             best_for[fold] = min(grid, key=outside)
         chosen_settings[name] = [best_for[f] for f in range(FOLDS)]
         overall = {s: sum(errors[f][s][0] for f in range(FOLDS)) / max(sum(errors[f][s][1] for f in range(FOLDS)), 1e-9) for s in grid}
-        print(f"{name}: DER by (threshold, merge_threshold, min_cluster_seconds, overlap threshold) "
-              "(all folds, all conditions): "
-              + ", ".join(f"{s}: {100 * d:.2f}%" for s, d in overall.items()))
+        best = sorted(overall.items(), key=lambda item: item[1])[:5]
+        print(f"{name}: the 5 best (threshold, merge_threshold, min_cluster_seconds, overlap threshold) "
+              "by DER over all folds and conditions: " + ", ".join(f"{s}: {100 * d:.2f}%" for s, d in best))
         for condition, runs in per_condition.items():
             score = table.setdefault((condition, name), Score())
             for conversation, samples, by_setting in runs:
@@ -305,7 +314,8 @@ def main() -> None:
                 score.add(conversation.reference, hypothesis, time.perf_counter() - start, len(samples) / RATE)
 
     print("\nsettings chosen per fold (on the other folds):", chosen_settings)
-    print(f"\n{'condition':<10} {'system':<26}  DER %  miss    FA   conf  count%  RTF     gender%")
+    print(f"\n{'condition':<10} {'system':<26}  DER %  miss    FA   conf  count%  RTF     gender%  "
+          "overlap precision% recall%")
     for (condition, name), score in table.items():
         print(f"{condition:<10} {name:<26} {score.row()}")
     sample_table(systems, baseline, chosen_settings)

@@ -122,10 +122,13 @@ class OverlapDetector:
         total = len(samples) // HOP_SAMPLES + 1
         result = np.zeros(total, np.float32)
         block, context = int(BLOCK_SECONDS * SAMPLE_RATE), int(CONTEXT_SECONDS * SAMPLE_RATE)
-        speech = sorted(speech_regions)
+        speech = np.array(sorted(speech_regions), dtype=np.float64).reshape(-1, 2) * SAMPLE_RATE
+        latest_end = np.maximum.accumulate(speech[:, 1]) if len(speech) else speech[:, 1]
         for start in range(0, len(samples), block):
             end = min(start + block, len(samples))
-            if not any(s * SAMPLE_RATE < end and e * SAMPLE_RATE > start for s, e in speech):
+            # some region starts before the block ends and ends after it starts
+            before = int(np.searchsorted(speech[:, 0], end, side="left"))
+            if before == 0 or latest_end[before - 1] <= start:
                 continue
             first, last = max(0, start - context), min(len(samples), end + context)
             frames = overlap_features(np.asarray(samples[first:last], np.float32))

@@ -29,7 +29,8 @@ class Diarizer:
 
     vad: `(samples, sample_rate) -> [(start, end)]` seconds, used when no speech regions are
     passed; embedder, clustering, overlap, resegmenter: the swappable steps (see their modules;
-    `overlap` None: no overlap detector, the resegmenter's own overlap rule applies).
+    `overlap` None: no overlap detector; the resegmenter's own rule at speaker changes applies
+    either way).
     Audio at another rate is resampled to 16 kHz first.
     """
 

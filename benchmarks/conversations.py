@@ -27,6 +27,7 @@ from scipy.signal import butter, resample_poly, sosfilt
 
 import forensic_s2f  # noqa: F401  (offline settings first)
 from forensic_s2f.audio.decode import load
+from forensic_s2f.diarize.overlap_training import pink_noise
 
 RATE = 16_000
 FOLDS = 5
@@ -168,7 +169,7 @@ def degrade(conversation: Conversation, condition: str, seed: int = 0) -> np.nda
         expanded = np.sign(quantised) * np.expm1(np.abs(quantised) * np.log1p(mu)) / mu * peak
         return resample_poly(expanded, 2, 1)[: len(clean)].astype(np.float32)
     if condition == "pink10":
-        noise, snr = _pink(len(clean), rng), 10.0
+        noise, snr = pink_noise(len(clean), rng), 10.0
     elif condition == "cafe5":
         cafe = load(shared_data() / "noise" / "cafe.flac").samples
         reps = -(-len(clean) // len(cafe)) + 1
@@ -186,10 +187,3 @@ def _reference_mask(reference: Annotation, length: int) -> np.ndarray:
     timeline: Timeline = reference.get_timeline().support()
     return _mask([(s.start, s.end) for s in timeline], length)
 
-
-def _pink(length: int, rng: np.random.Generator) -> np.ndarray:
-    spectrum = np.fft.rfft(rng.standard_normal(length))
-    frequencies = np.fft.rfftfreq(length)
-    spectrum[1:] /= np.sqrt(frequencies[1:])
-    spectrum[0] = 0.0
-    return np.fft.irfft(spectrum, n=length)

@@ -99,7 +99,7 @@ def training_example(clips: list[TrainingClip], rng: np.random.Generator) -> tup
 def _augment(mixture: np.ndarray, speech: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     draw = rng.uniform()
     if draw < 0.4:
-        noise = _pink(len(mixture), rng)
+        noise = pink_noise(len(mixture), rng)
         power = float(np.mean(mixture[speech] ** 2)) if speech.any() else 1e-4
         noise *= np.sqrt(power / np.mean(noise**2) / 10 ** (rng.uniform(0.0, 25.0) / 10))
         return (mixture + noise).astype(np.float32)
@@ -111,7 +111,8 @@ def _augment(mixture: np.ndarray, speech: np.ndarray, rng: np.random.Generator) 
     return mixture
 
 
-def _pink(length: int, rng: np.random.Generator) -> np.ndarray:
+def pink_noise(length: int, rng: np.random.Generator) -> np.ndarray:
+    """`length` samples of noise whose power falls 3 dB per octave (unscaled)."""
     spectrum = np.fft.rfft(rng.standard_normal(length))
     spectrum[1:] /= np.sqrt(np.fft.rfftfreq(length)[1:])
     spectrum[0] = 0.0

@@ -7,8 +7,8 @@ and ended UTC), so the figures are exactly what the provenance says.
 
     PYTHONPATH=. python benchmarks/analyze_speed.py --minutes 10 60 120 [--wav-44k 10]
 
-`--wav-44k M` also measures the M-minute file as a 44.1 kHz 16-bit WAV, which FFmpeg decodes
-and resamples (16 kHz WAV/FLAC is read directly by libsndfile).
+`--wav-44k M` also measures the M-minute file as a 44.1 kHz 16-bit WAV, which libsndfile reads
+and soxr resamples to 16 kHz.
 """
 
 from __future__ import annotations

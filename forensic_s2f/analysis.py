@@ -141,12 +141,13 @@ class CaseAnalysis:
             return self._evidence_in(run_id, evidence, scratch)
 
     def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
-        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm
+        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm, resampler_name
         from forensic_s2f.diarize.annotation import overlap_fraction
         from forensic_s2f.exports import rttm_text
 
         source = {"evidence_id": evidence.id, "sha256": evidence.sha256}
-        activity = self._activity(run_id, "decode", {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels"}, [source])
+        parameters = {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels", "resampler": resampler_name()}
+        activity = self._activity(run_id, "decode", parameters, [source])
         samples, digest, info, decoder = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
         rate = samples.sample_rate
         decoded = {"pcm_float32_sha256": digest, "duration_seconds": round(samples.duration_seconds, 3),

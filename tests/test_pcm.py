@@ -4,6 +4,7 @@ and reading a long recording through it keeps memory bounded."""
 from __future__ import annotations
 
 import tracemalloc
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -61,40 +62,43 @@ def test_decode_to_pcm_equals_load(tmp_path):
     loaded = load(path)
     assert np.array_equal(pcm[:], loaded.samples) and digest == pcm_sha256(loaded.samples)
     assert info == loaded.info and info.channels == 2 and info.sample_rate == 48_000
-    assert decoder == "FFmpeg (torchcodec)"
+    assert decoder == "libsndfile" and len(loaded.samples) == 4 * RATE
 
 
-@pytest.mark.parametrize("container, subtype", [
-    ("WAV", "PCM_16"), ("WAV", "PCM_24"), ("WAV", "PCM_32"), ("WAV", "PCM_U8"), ("WAV", "FLOAT"),
-    ("WAV", "DOUBLE"), ("WAV", "ULAW"), ("WAV", "ALAW"), ("WAVEX", "PCM_16"), ("FLAC", "PCM_16"),
-    ("FLAC", "PCM_24"), ("FLAC", "PCM_S8")])
-def test_16khz_wav_and_flac_read_directly_give_ffmpegs_samples(tmp_path, container, subtype):
+@pytest.mark.parametrize("container, subtype, rate", [
+    ("WAV", "PCM_16", RATE), ("WAV", "PCM_24", RATE), ("WAV", "PCM_32", RATE), ("WAV", "PCM_U8", RATE),
+    ("WAV", "FLOAT", RATE), ("WAV", "DOUBLE", RATE), ("WAV", "ULAW", 8_000), ("WAV", "ALAW", 8_000),
+    ("WAVEX", "PCM_16", 48_000), ("FLAC", "PCM_16", 44_100), ("FLAC", "PCM_24", RATE), ("FLAC", "PCM_S8", RATE)])
+def test_wav_and_flac_read_directly_give_ffmpegs_samples(tmp_path, container, subtype, rate):
     from torchcodec.decoders import AudioDecoder
 
-    from forensic_s2f.audio.decode import probe
+    from forensic_s2f.audio.decode import probe, resampled
 
     three = np.stack([_voice_like(2.0, seed) for seed in range(3)], axis=1) * 3  # some clipping too
     path = tmp_path / f"three.{'flac' if container == 'FLAC' else 'wav'}"
-    sf.write(path, np.clip(three, -1, 1), RATE, format=container, subtype=subtype)
+    sf.write(path, np.clip(three, -1, 1), rate, format=container, subtype=subtype)
     pcm, digest, info, decoder = decode_to_pcm(path, tmp_path / "decoded.f32")
-    ffmpeg = AudioDecoder(str(path), sample_rate=RATE).get_all_samples().data.numpy()
-    assert decoder == "libsndfile" and info == probe(path)
-    assert np.array_equal(pcm[:], ffmpeg.mean(axis=0, dtype=np.float32)) and np.array_equal(load(path).samples, pcm[:])
+    ffmpeg = AudioDecoder(str(path)).get_all_samples().data.numpy().mean(axis=0, dtype=np.float32)
+    assert decoder == "libsndfile" and info.sample_rate == rate
+    assert replace(info, duration_seconds=0.0) == replace(probe(path), duration_seconds=0.0)
+    assert info.duration_seconds == pytest.approx(probe(path).duration_seconds, abs=1 / RATE)
+    assert np.array_equal(pcm[:], np.concatenate(list(resampled(iter([ffmpeg]), rate, RATE))))
+    assert np.array_equal(load(path).samples, pcm[:])
 
 
-def test_other_rates_and_formats_go_through_ffmpeg_and_a_cut_flac_is_refused(tmp_path):
+def test_other_formats_go_through_ffmpeg_and_a_cut_flac_is_refused(tmp_path):
     from forensic_s2f.errors import InputError
 
     samples = _voice_like(3.0)
-    sf.write(tmp_path / "a8k.wav", samples[::2], 8_000, subtype="PCM_16")
     sf.write(tmp_path / "a.ogg", samples, RATE, format="OGG", subtype="VORBIS")
-    sf.write(tmp_path / "sized.wav", samples, RATE, subtype="PCM_16")
+    sf.write(tmp_path / "sized.wav", samples, 44_100, subtype="PCM_16")
     unsized = bytearray((tmp_path / "sized.wav").read_bytes())  # size fields zeroed, as a recorder
     at = unsized.index(b"data")                                    # stopped mid-write leaves them
     unsized[4:8] = unsized[at + 4: at + 8] = bytes(4)
     (tmp_path / "unsized.wav").write_bytes(unsized)
-    for name in ("a8k.wav", "a.ogg", "unsized.wav"):
+    for name in ("a.ogg", "unsized.wav"):
         assert decode_to_pcm(tmp_path / name, tmp_path / "decoded.f32")[3] == "FFmpeg (torchcodec)"
+    assert decode_to_pcm(tmp_path / "sized.wav", tmp_path / "decoded.f32")[3] == "libsndfile"
     assert np.array_equal(load(tmp_path / "unsized.wav").samples, load(tmp_path / "sized.wav").samples)
     sf.write(tmp_path / "whole.flac", samples, RATE, subtype="PCM_16")
     cut = tmp_path / "cut.flac"
@@ -102,6 +106,27 @@ def test_other_rates_and_formats_go_through_ffmpeg_and_a_cut_flac_is_refused(tmp
     for read in (lambda: load(cut), lambda: decode_to_pcm(cut, tmp_path / "decoded.f32")):
         with pytest.raises(InputError, match="cut.flac.*cannot be decoded"):
             read()
+
+
+@pytest.mark.parametrize("rate", [8_000, 44_100, 48_000])
+def test_resampling_keeps_time_across_chunks(tmp_path, rate):
+    """A 1 kHz tone decoded from another rate in small chunks (FFmpeg at the file's own rate,
+    then one resampling stream) is the ideal 16 kHz tone throughout: no shift, no click where
+    chunks meet."""
+    from forensic_s2f.audio.decode import iter_chunks, resampled
+
+    seconds = 3.0
+    path = tmp_path / "tone.wav"
+    sf.write(path, 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(seconds * rate)) / rate), rate, subtype="FLOAT")
+    chunks = (chunk[0] for chunk in iter_chunks(path, None, 1, chunk_seconds=0.35))
+    decoded = np.concatenate(list(resampled(chunks, rate, RATE)))
+    ideal = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(seconds * RATE)) / RATE)
+    assert len(decoded) == len(ideal)
+    inner = slice(RATE // 10, -RATE // 10)  # away from the file's own start and end
+    assert np.abs(decoded[inner] - ideal[inner]).max() < 1e-3
+    pieces = [decoded[:1], decoded[1:7_777], decoded[7_777:7_777], decoded[7_777:]]
+    assert np.array_equal(np.concatenate(list(resampled(iter(pieces), RATE, 8_000))),
+                          np.concatenate(list(resampled(iter([decoded]), RATE, 8_000))))
 
 
 def test_stages_give_the_same_result_from_a_file_as_from_an_array(tmp_path):

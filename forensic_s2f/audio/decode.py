@@ -14,13 +14,16 @@ import numpy as np
 
 from forensic_s2f.audio.pcm import PcmFile, PcmWriter
 from forensic_s2f.errors import InputError
+from forensic_s2f.provenance import package_version
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 300.0
 
+RESAMPLER_QUALITY = "HQ"  # soxr's high quality (20-bit precision, 95 % passband, linear phase)
+
 # libsndfile gives exactly FFmpeg's float samples for these (tests/test_pcm.py checks each), so
-# a file already at the target rate is read directly: no FFmpeg, no torchcodec import (about
-# 1.3 s) and about 15 times faster. Values: FFmpeg's codec name, recorded in AudioInfo.
+# they are read directly: no FFmpeg, no torchcodec import (about 1.3 s) and about 15 times
+# faster. Values: FFmpeg's codec name, recorded in AudioInfo.
 _LIBSNDFILE_CODECS = {
     **{(container, subtype): codec for container in ("WAV", "WAVEX") for subtype, codec in {
         "PCM_U8": "pcm_u8", "PCM_16": "pcm_s16le", "PCM_24": "pcm_s24le", "PCM_32": "pcm_s32le",
@@ -138,10 +141,12 @@ def iter_chunks(
 ) -> Iterator[np.ndarray]:
     """Decoded audio in consecutive chunks of `chunk_seconds`, shape (channels, samples).
 
-    Memory stays bounded by one chunk, whatever the file's length.
+    Memory stays bounded by one chunk, whatever the file's length. `sample_rate` None: the
+    stream's own rate, which every chunk must keep (a stream whose rate changes is refused).
     """
     decoder = _decoder(path, sample_rate, channels)
     duration = decoder.metadata.duration_seconds
+    rate = sample_rate or decoder.metadata.sample_rate
     start = 0.0
     while True:
         stop = start + chunk_seconds
@@ -154,6 +159,8 @@ def iter_chunks(
         data = chunk.data.numpy()
         if data.shape[-1] == 0:
             return
+        if chunk.sample_rate != rate:
+            raise InputError(path, f"cannot be decoded as audio (sample rate changes from {rate} to {chunk.sample_rate} Hz)")
         yield data
         if duration is not None and stop >= duration:
             return
@@ -168,9 +175,9 @@ def _audio_stream(path: Path) -> StreamInfo:
     return StreamInfo(str(meta.codec), int(meta.sample_rate), int(meta.num_channels), meta.duration_seconds)
 
 
-def _direct_stream(path: Path, sample_rate: int) -> StreamInfo | None:
-    """The stream of a WAV/FLAC file libsndfile reads exactly as FFmpeg does, already at
-    `sample_rate` Hz; None for anything else (FFmpeg decodes and resamples it)."""
+def _direct_stream(path: Path) -> StreamInfo | None:
+    """The stream of a WAV/FLAC file libsndfile reads exactly as FFmpeg does; None for anything
+    else (FFmpeg decodes it)."""
     import soundfile
 
     if sniff_media_type(path) not in ("audio/wav", "audio/flac"):
@@ -180,7 +187,7 @@ def _direct_stream(path: Path, sample_rate: int) -> StreamInfo | None:
     except (RuntimeError, soundfile.SoundFileError):  # FFmpeg may still read it, or say why not
         return None
     codec = _LIBSNDFILE_CODECS.get((info.format, info.subtype))
-    if codec is None or info.samplerate != sample_rate or info.channels < 1 or info.frames <= 0:
+    if codec is None or info.channels < 1 or info.frames <= 0:
         return None  # (a header that states no samples is left to FFmpeg, which reads on)
     return StreamInfo(codec, info.samplerate, info.channels, info.frames / info.samplerate)
 
@@ -202,12 +209,39 @@ def _direct_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> I
 
 
 def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.ndarray], str]:
-    """The file's stream info, its mono float32 chunks at `sample_rate` Hz (channels averaged)
-    and which decoder gives them."""
-    direct = _direct_stream(path, sample_rate)
-    if direct is not None:
-        return direct, _mixdown(_direct_chunks(path)), "libsndfile"
-    return _audio_stream(path), _mixdown(iter_chunks(path, sample_rate, None)), "FFmpeg (torchcodec)"
+    """The file's stream info, its mono float32 chunks at `sample_rate` Hz and which decoder
+    read it. Samples are decoded at the file's own rate, channels averaged, then resampled by
+    `resampled` (so both decoders give the same samples)."""
+    stream = _direct_stream(path)
+    if stream is not None:
+        chunks, decoder = _direct_chunks(path), "libsndfile"
+    else:
+        stream = _audio_stream(path)
+        chunks, decoder = iter_chunks(path, None, None), "FFmpeg (torchcodec)"
+    return stream, resampled(_mixdown(chunks), stream.sample_rate, sample_rate), decoder
+
+
+def resampler_name() -> str:
+    """The resampler that brings audio at another rate to the target rate (recorded with each
+    decode)."""
+    return f"soxr {package_version('soxr')} ({RESAMPLER_QUALITY})"
+
+
+def resampled(chunks: Iterator[np.ndarray], from_rate: int, to_rate: int) -> Iterator[np.ndarray]:
+    """Mono float32 chunks at `from_rate` Hz as chunks at `to_rate` Hz, through one soxr stream:
+    the result does not depend on where the chunks break. (FFmpeg's resampler, restarted at each
+    chunk, shifted everything after the first chunk by about 1 ms and left a click there.)"""
+    if from_rate == to_rate:
+        yield from chunks
+        return
+    import soxr
+
+    stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
+    for chunk in chunks:
+        out = stream.resample_chunk(np.ascontiguousarray(chunk, dtype=np.float32))
+        if len(out):
+            yield out
+    yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def _info(path: Path, meta: StreamInfo, duration_seconds: float) -> AudioInfo:

@@ -118,7 +118,7 @@ def test_resampling_keeps_time_across_chunks(tmp_path, rate):
     seconds = 3.0
     path = tmp_path / "tone.wav"
     sf.write(path, 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(seconds * rate)) / rate), rate, subtype="FLOAT")
-    chunks = (chunk[0] for chunk in iter_chunks(path, None, 1, chunk_seconds=0.35))
+    chunks = (chunk[0] for chunk in iter_chunks(path, chunk_seconds=0.35))
     decoded = np.concatenate(list(resampled(chunks, rate, RATE)))
     ideal = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(int(seconds * RATE)) / RATE)
     assert len(decoded) == len(ideal)

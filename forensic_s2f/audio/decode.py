@@ -118,11 +118,12 @@ def check_readable_file(path: Path) -> None:
         raise InputError(path, "is empty (0 bytes)")
 
 
-def _decoder(path: Path, sample_rate: int | None, channels: int | None):
+def _decoder(path: Path):
+    """FFmpeg's decoder of the file's audio stream, at the stream's own rate and channels."""
     from torchcodec.decoders import AudioDecoder
 
     try:
-        return AudioDecoder(str(path), sample_rate=sample_rate, num_channels=channels)
+        return AudioDecoder(str(path))
     except Exception as error:  # torchcodec raises RuntimeError/ValueError with FFmpeg's text
         raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
 
@@ -133,20 +134,15 @@ def _short(error: Exception) -> str:
     return text.rsplit(", ", 1)[-1][:160] if text else type(error).__name__
 
 
-def iter_chunks(
-    path: Path,
-    sample_rate: int | None = TARGET_SAMPLE_RATE,
-    channels: int | None = 1,
-    chunk_seconds: float = VERIFY_CHUNK_SECONDS,
-) -> Iterator[np.ndarray]:
-    """Decoded audio in consecutive chunks of `chunk_seconds`, shape (channels, samples).
+def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iterator[np.ndarray]:
+    """FFmpeg's samples at the stream's own rate in consecutive chunks of `chunk_seconds`, shape
+    (channels, samples). A stream whose rate changes part way is refused.
 
-    Memory stays bounded by one chunk, whatever the file's length. `sample_rate` None: the
-    stream's own rate, which every chunk must keep (a stream whose rate changes is refused).
+    Memory stays bounded by one chunk, whatever the file's length.
     """
-    decoder = _decoder(path, sample_rate, channels)
+    decoder = _decoder(path)
     duration = decoder.metadata.duration_seconds
-    rate = sample_rate or decoder.metadata.sample_rate
+    rate = decoder.metadata.sample_rate
     start = 0.0
     while True:
         stop = start + chunk_seconds
@@ -169,7 +165,7 @@ def iter_chunks(
 
 def _audio_stream(path: Path) -> StreamInfo:
     """What FFmpeg says of the file's audio stream; InputError when there is none."""
-    meta = _decoder(path, None, None).metadata
+    meta = _decoder(path).metadata
     if not meta.sample_rate or not meta.num_channels:
         raise InputError(path, "cannot be decoded as audio (no audio stream)")
     return StreamInfo(str(meta.codec), int(meta.sample_rate), int(meta.num_channels), meta.duration_seconds)
@@ -217,7 +213,7 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
         chunks, decoder = _direct_chunks(path), "libsndfile"
     else:
         stream = _audio_stream(path)
-        chunks, decoder = iter_chunks(path, None, None), "FFmpeg (torchcodec)"
+        chunks, decoder = iter_chunks(path), "FFmpeg (torchcodec)"
     return stream, resampled(_mixdown(chunks), stream.sample_rate, sample_rate), decoder
 
 
@@ -264,7 +260,7 @@ def probe(path: Path) -> AudioInfo:
     path = Path(path)
     check_readable_file(path)
     meta = _audio_stream(path)
-    samples = sum(chunk.shape[-1] for chunk in iter_chunks(path, None, None))
+    samples = sum(chunk.shape[-1] for chunk in iter_chunks(path))
     return _info(path, meta, samples / float(meta.sample_rate))
 
 

@@ -43,6 +43,12 @@ MAX_SPEAKER_SPEECH_SECONDS = 60.0
 # Measured (benchmarks/denoise_choice.py, 120 clips): gender accuracy on original vs denoised
 # audio was 97.5 vs 96.7 % clean, 96.7 vs 96.7 % pink 10 dB, 96.7 vs 97.5 % cafe 5 dB and
 # 95.8 vs 95.0 % telephone: no gain from denoising, so the face model hears the original.
+# Disk use per second of evidence: the decoded audio as raw float32 in the scratch folder and,
+# when denoising, the denoised audio as raw float32 too (both removed after each file) and as a
+# 16-bit FLAC artifact in the vault (kept; at most 2 bytes a sample). Plus room for the rest.
+RAW_BYTES_PER_SECOND = 16_000 * 4
+FLAC_BYTES_PER_SECOND = 16_000 * 2
+SPARE_BYTES = 100 * 2**20
 
 
 @dataclass(frozen=True)
@@ -113,8 +119,25 @@ class CaseAnalysis:
             "speaker_workers": self.speaker_workers,
         }
 
+    def disk_needed(self, evidence: list[Evidence]) -> int:
+        """Bytes of free disk the run needs at most (see RAW_BYTES_PER_SECOND)."""
+        seconds = [e.duration_seconds for e in evidence] or [0.0]
+        copies = 2 if self.options.denoise else 1
+        kept = sum(seconds) * FLAC_BYTES_PER_SECOND if self.options.denoise else 0.0
+        return int(max(seconds) * RAW_BYTES_PER_SECOND * copies + kept) + SPARE_BYTES
+
+    def check_disk(self, evidence: list[Evidence]) -> None:
+        """Refuse, before anything is recorded, a run the store's disk has no room for."""
+        needed, free = self.disk_needed(evidence), self.store.free_bytes()
+        if needed > free:
+            longest = max(evidence, key=lambda e: e.duration_seconds)
+            raise Fs2fError(
+                f"evidence {longest.id} ({longest.original_filename!r}): analysing {longest.duration_seconds / 3600:.1f} hours of audio needs "
+                f"about {needed / 2**30:.1f} GiB of free disk where the case store is, {free / 2**30:.1f} GiB is free")
+
     def run(self, evidence: list[Evidence]) -> int:
         """Analyse the evidence files in one new run; returns the run id."""
+        self.check_disk(evidence)
         run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
         try:
             for item in evidence:

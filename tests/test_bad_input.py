@@ -101,3 +101,12 @@ def test_hostile_file_name_is_stored_verbatim(cli, store_dir, tmp_path):
 
 def test_examiner_with_control_characters(cli, store_dir, populated, tmp_path):
     _refused(cli, store_dir, populated, "case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "bad\x1bname")
+
+
+def test_analysis_without_room_on_disk_is_refused_before_anything_is_recorded(cli, store_dir, populated, monkeypatch):
+    from forensic_s2f.analysis import SPARE_BYTES
+    from forensic_s2f.store.case_store import CaseStore
+
+    monkeypatch.setattr(CaseStore, "free_bytes", lambda self: SPARE_BYTES)  # short of the audio's share
+    line = _refused(cli, store_dir, populated, "case", "analyze", "C1", "-e", "Ann")
+    assert "'first.wav'" in line and "GiB of free disk where the case store is" in line

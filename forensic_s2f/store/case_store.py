@@ -76,6 +76,10 @@ class CaseStore(RunRecords):
         with tempfile.TemporaryDirectory(prefix=f"analyze-{os.getpid()}-", dir=root) as folder:
             yield Path(folder)
 
+    def free_bytes(self) -> int:
+        """Free space on the disk that holds the store (its vault and scratch folder), bytes."""
+        return shutil.disk_usage(self.layout.root).free
+
     def close(self) -> None:
         self.engine.dispose()
 

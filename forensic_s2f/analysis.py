@@ -164,7 +164,8 @@ class CaseAnalysis:
             return self._evidence_in(run_id, evidence, scratch)
 
     def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
-        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm, resampler_name
+        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm
+        from forensic_s2f.audio.resample import resampler_name
         from forensic_s2f.diarize.annotation import overlap_fraction
         from forensic_s2f.exports import rttm_text
 

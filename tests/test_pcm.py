@@ -72,7 +72,8 @@ def test_decode_to_pcm_equals_load(tmp_path):
 def test_wav_and_flac_read_directly_give_ffmpegs_samples(tmp_path, container, subtype, rate):
     from torchcodec.decoders import AudioDecoder
 
-    from forensic_s2f.audio.decode import probe, resampled
+    from forensic_s2f.audio.decode import probe
+    from forensic_s2f.audio.resample import resampled
 
     three = np.stack([_voice_like(2.0, seed) for seed in range(3)], axis=1) * 3  # some clipping too
     path = tmp_path / f"three.{'flac' if container == 'FLAC' else 'wav'}"
@@ -113,7 +114,8 @@ def test_resampling_keeps_time_across_chunks(tmp_path, rate):
     """A 1 kHz tone decoded from another rate in small chunks (FFmpeg at the file's own rate,
     then one resampling stream) is the ideal 16 kHz tone throughout: no shift, no click where
     chunks meet."""
-    from forensic_s2f.audio.decode import iter_chunks, resampled
+    from forensic_s2f.audio.decode import iter_chunks
+    from forensic_s2f.audio.resample import resampled
 
     seconds = 3.0
     path = tmp_path / "tone.wav"

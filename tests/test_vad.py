@@ -62,6 +62,7 @@ def test_other_sample_rates_give_the_same_regions(sample, vad):
     regions_16k, regions_44k = vad(samples, rate), vad(at_44k, 44100)
     assert len(regions_44k) == len(regions_16k)
     assert np.allclose(regions_44k, regions_16k, atol=0.1)
+    assert SileroVAD(block_seconds=7.3)(at_44k, 44100) == regions_44k  # resampled as one stream
 
 
 def test_min_speech_drops_short_regions(sample):

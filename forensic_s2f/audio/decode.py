@@ -13,13 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from forensic_s2f.audio.pcm import PcmFile, PcmWriter
+from forensic_s2f.audio.resample import resampled
 from forensic_s2f.errors import InputError
-from forensic_s2f.provenance import package_version
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 300.0
-
-RESAMPLER_QUALITY = "HQ"  # soxr's high quality (20-bit precision, 95 % passband, linear phase)
 
 # libsndfile gives exactly FFmpeg's float samples for these (tests/test_pcm.py checks each), so
 # they are read directly: no FFmpeg, no torchcodec import (about 1.3 s) and about 15 times
@@ -215,29 +213,6 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
         stream = _audio_stream(path)
         chunks, decoder = iter_chunks(path), "FFmpeg (torchcodec)"
     return stream, resampled(_mixdown(chunks), stream.sample_rate, sample_rate), decoder
-
-
-def resampler_name() -> str:
-    """The resampler that brings audio at another rate to the target rate (recorded with each
-    decode)."""
-    return f"soxr {package_version('soxr')} ({RESAMPLER_QUALITY})"
-
-
-def resampled(chunks: Iterator[np.ndarray], from_rate: int, to_rate: int) -> Iterator[np.ndarray]:
-    """Mono float32 chunks at `from_rate` Hz as chunks at `to_rate` Hz, through one soxr stream:
-    the result does not depend on where the chunks break. (FFmpeg's resampler, restarted at each
-    chunk, shifted everything after the first chunk by about 1 ms and left a click there.)"""
-    if from_rate == to_rate:
-        yield from chunks
-        return
-    import soxr
-
-    stream = soxr.ResampleStream(from_rate, to_rate, 1, dtype="float32", quality=RESAMPLER_QUALITY)
-    for chunk in chunks:
-        out = stream.resample_chunk(np.ascontiguousarray(chunk, dtype=np.float32))
-        if len(out):
-            yield out
-    yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def _info(path: Path, meta: StreamInfo, duration_seconds: float) -> AudioInfo:

@@ -8,14 +8,13 @@ so memory stays bounded by one batch plus one float per 32 ms frame, whatever th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from math import gcd
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 
 from forensic_s2f.audio.pcm import Samples, as_samples
+from forensic_s2f.audio.resample import resampled
 
 VAD_SAMPLE_RATE = 16_000
 FRAME_SAMPLES = 512  # silero's frame at 16 kHz: 32 ms
@@ -104,19 +103,15 @@ class SileroVAD:
     def _frames_16k(self, samples: Samples, sample_rate: int) -> Iterator[np.ndarray]:
         """The signal at 16 kHz in blocks of whole 512-sample frames (the last one zero-padded)."""
         block = max(FRAME_SAMPLES, int(self.block_seconds * sample_rate))
-        up, down = _resample_ratio(sample_rate)
+        blocks = (samples[start: start + block] for start in range(0, len(samples), block))
         carry = np.zeros(0, dtype=np.float32)
-        for start in range(0, len(samples), block):
-            chunk = samples[start : start + block]
-            if up != down:
-                chunk = resample_poly(chunk, up, down).astype(np.float32)
+        for chunk in resampled(blocks, sample_rate, VAD_SAMPLE_RATE):
             chunk = np.concatenate([carry, chunk])
             usable = len(chunk) - len(chunk) % FRAME_SAMPLES
-            if start + block >= len(samples) and usable < len(chunk):
-                chunk = np.pad(chunk, (0, FRAME_SAMPLES - len(chunk) % FRAME_SAMPLES))
-                usable = len(chunk)
             carry = chunk[usable:]
             yield chunk[:usable]
+        if len(carry):
+            yield np.pad(carry, (0, FRAME_SAMPLES - len(carry)))
 
     def _score(self, audio: np.ndarray, stream_frames: int) -> np.ndarray:
         """Probabilities for whole frames of 16 kHz `audio`, streams of `stream_frames` in one batch."""
@@ -172,14 +167,6 @@ class SileroVAD:
         """Speech regions [(start, end), ...] in seconds, sorted and non-overlapping."""
         probabilities = self.frame_probabilities(samples, sample_rate)
         return self.regions_from_probabilities(probabilities, len(samples) / sample_rate)
-
-
-def _resample_ratio(sample_rate: int) -> tuple[int, int]:
-    """(up, down) so that sample_rate * up / down == 16 kHz."""
-    if sample_rate <= 0:
-        raise ValueError(f"sample rate must be positive, got {sample_rate}")
-    divisor = gcd(VAD_SAMPLE_RATE, int(sample_rate))
-    return VAD_SAMPLE_RATE // divisor, int(sample_rate) // divisor
 
 
 def speech_seconds(regions: list[tuple[float, float]]) -> float:

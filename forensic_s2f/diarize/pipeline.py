@@ -11,9 +11,9 @@ from typing import Literal
 
 import numpy as np
 from pyannote.core import Annotation
-from scipy.signal import resample_poly
 
 from forensic_s2f.audio.pcm import Samples, as_samples
+from forensic_s2f.audio.resample import resample
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
@@ -68,7 +68,7 @@ class Diarizer:
     ) -> Annotation:
         samples = as_samples(samples)
         if sample_rate != ENCODER_SAMPLE_RATE:  # (the analysis always gives 16 kHz audio)
-            samples = resample_poly(samples[0: len(samples)], ENCODER_SAMPLE_RATE, sample_rate).astype(np.float32)
+            samples = resample(samples[0: len(samples)], sample_rate, ENCODER_SAMPLE_RATE)
             sample_rate = ENCODER_SAMPLE_RATE
         duration = len(samples) / sample_rate
         regions = self.vad(samples, sample_rate) if speech_regions is None else speech_regions

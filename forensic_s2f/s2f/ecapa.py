@@ -24,8 +24,9 @@ import numpy as np
 import torch
 import yaml
 
+from forensic_s2f.audio.resample import resample
 from forensic_s2f.errors import InputError
-from forensic_s2f.s2f.encoder import VoiceEmbedding, clip_regions, resample, speech_blocks
+from forensic_s2f.s2f.encoder import VoiceEmbedding, clip_regions, speech_blocks
 
 HYPERPARAMS_FILE = "hyperparams.yaml"
 EMBEDDING_FILE = "embedding_model.ckpt"

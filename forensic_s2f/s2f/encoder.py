@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from math import gcd
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.signal import resample_poly
 
 from forensic_s2f.audio.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
+from forensic_s2f.audio.resample import resample
 
 
 def window_starts(n_samples: int, rate: float, min_coverage: float) -> list[int]:
@@ -150,11 +149,3 @@ def speech_blocks(
                 pending, size = [], 0
     if size:
         yield np.concatenate(pending)
-
-
-def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
-    """float32 `samples` at `sample_rate` Hz resampled (polyphase) to `target_rate` Hz."""
-    if sample_rate == target_rate:
-        return samples.astype(np.float32)
-    divisor = gcd(target_rate, sample_rate)
-    return resample_poly(samples, target_rate // divisor, sample_rate // divisor).astype(np.float32)

@@ -126,7 +126,7 @@ def train_overlap_network(
     steps: int = 5000,
     batch_size: int = 32,
     learning_rate: float = 1e-3,
-    channels: int = 32,
+    channels: int = 64,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[OverlapNetwork, dict[str, Any]]:
     """The trained network and its training record (JSON-able: the recipe, not the data).

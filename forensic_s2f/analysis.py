@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.provenance import software_versions
@@ -46,8 +47,8 @@ MAX_SPEAKER_SPEECH_SECONDS = 60.0
 # Disk use per second of evidence: the decoded audio as raw float32 in the scratch folder and,
 # when denoising, the denoised audio as raw float32 too (both removed after each file) and as a
 # 16-bit FLAC artifact in the vault (kept; at most 2 bytes a sample). Plus room for the rest.
-RAW_BYTES_PER_SECOND = 16_000 * 4
-FLAC_BYTES_PER_SECOND = 16_000 * 2
+RAW_BYTES_PER_SECOND = TARGET_SAMPLE_RATE * 4
+FLAC_BYTES_PER_SECOND = TARGET_SAMPLE_RATE * 2
 SPARE_BYTES = 100 * 2**20
 
 
@@ -131,9 +132,11 @@ class CaseAnalysis:
         needed, free = self.disk_needed(evidence), self.store.free_bytes()
         if needed > free:
             longest = max(evidence, key=lambda e: e.duration_seconds)
+            hours = longest.duration_seconds / 3600
             raise Fs2fError(
-                f"evidence {longest.id} ({longest.original_filename!r}): analysing {longest.duration_seconds / 3600:.1f} hours of audio needs "
-                f"about {needed / 2**30:.1f} GiB of free disk where the case store is, {free / 2**30:.1f} GiB is free")
+                f"evidence {longest.id} ({longest.original_filename!r}): analysing {hours:.1f} hours of audio "
+                f"needs about {needed / 2**30:.1f} GiB of free disk where the case store is, "
+                f"{free / 2**30:.1f} GiB is free")
 
     def run(self, evidence: list[Evidence]) -> int:
         """Analyse the evidence files in one new run; returns the run id."""
@@ -164,7 +167,7 @@ class CaseAnalysis:
             return self._evidence_in(run_id, evidence, scratch)
 
     def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
-        from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, decode_to_pcm
+        from forensic_s2f.audio.decode import decode_to_pcm
         from forensic_s2f.audio.resample import resampler_name
         from forensic_s2f.diarize.annotation import overlap_fraction
         from forensic_s2f.exports import rttm_text

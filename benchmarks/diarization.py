@@ -39,7 +39,7 @@ from pyannote.metrics.diarization import DiarizationErrorRate
 THRESHOLDS = (0.85, 0.9, 0.95, 1.0, 1.05)  # SpeakerClustering.threshold grid
 MERGE_THRESHOLDS = (None, 0.7)  # SpeakerClustering.merge_threshold grid (None: no merge step)
 MIN_CLUSTER_SECONDS = (3.0, 4.0)  # SpeakerClustering.min_cluster_seconds grid
-OVERLAP_THRESHOLDS = (0.3, 0.5, 0.7)  # OverlapDetector.threshold grid
+OVERLAP_THRESHOLDS = (0.2, 0.3, 0.5, 0.7)  # OverlapDetector.threshold grid
 
 
 @dataclass

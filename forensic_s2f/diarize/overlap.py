@@ -92,7 +92,7 @@ class OverlapDetector:
     Frames whose probability exceeds `threshold` form runs; runs shorter than `min_seconds` are
     dropped and the rest are kept where they lie inside `speech_regions`. `weights_dir` None:
     the shipped weights. The threshold is the one every fold chose in benchmarks/diarization.py
-    (0.3, 0.5 and 0.7 cross-validated with the clustering settings).
+    (0.2, 0.3, 0.5 and 0.7 cross-validated with the clustering settings).
     """
 
     def __init__(self, weights_dir: Path | None = None, threshold: float = 0.3, min_seconds: float = 0.1) -> None:

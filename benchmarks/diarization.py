@@ -31,7 +31,7 @@ from forensic_s2f.audio.denoise import SpectralGateDenoiser
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import WindowEmbeddings
-from forensic_s2f.diarize.overlap import DILATIONS, OverlapDetector, OverlapNetwork, overlap_regions
+from forensic_s2f.diarize.overlap import CHANNELS, DILATIONS, OverlapDetector, overlap_regions
 from forensic_s2f.diarize.pipeline import Diarizer
 from pyannote.core import Annotation
 from pyannote.metrics.diarization import DiarizationErrorRate
@@ -99,7 +99,7 @@ def fold_detectors(steps: int, examples: int) -> dict[int, Path]:
     fold_of = {c.clip_id: c.fold for c in all_clips()}
     folders = {}
     for fold in range(FOLDS):
-        folder = CACHE / f"overlap-{OverlapNetwork().layers[0].out_channels}ch-{len(DILATIONS)}layers-{examples}x{steps}" / f"fold{fold}"
+        folder = CACHE / f"overlap-{CHANNELS}ch-{len(DILATIONS)}layers-{examples}x{steps}" / f"fold{fold}"
         if not (folder / "manifest.json").is_file():
             started = time.perf_counter()
             clips = training_clips(shared_data() / "s2f-pairs", keep=lambda c, f=fold: fold_of.get(c, f) != f)

@@ -32,13 +32,14 @@ WEIGHTS_FILE, CONFIG_FILE = "overlap.npz", "overlap.json"
 FRAME_SECONDS = HOP_SAMPLES / SAMPLE_RATE  # 0.01
 BLOCK_SECONDS = 6.0
 CONTEXT_SECONDS = 0.5
+CHANNELS = 64
 DILATIONS = (1, 2, 4, 8, 16, 32)
 
 
 class OverlapNetwork(torch.nn.Module):
     """Log-mel frames (batch, frames, 40) → overlap logits (batch, frames)."""
 
-    def __init__(self, channels: int = 64, dilations: Sequence[int] = DILATIONS) -> None:
+    def __init__(self, channels: int = CHANNELS, dilations: Sequence[int] = DILATIONS) -> None:
         super().__init__()
         self.dilations = tuple(int(d) for d in dilations)
         layers: list[torch.nn.Module] = [torch.nn.Conv1d(N_MELS, channels, 3, padding=1), torch.nn.ReLU()]

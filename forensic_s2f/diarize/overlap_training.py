@@ -25,7 +25,7 @@ from scipy.signal import butter, resample_poly, sosfilt
 from forensic_s2f.audio.decode import load
 from forensic_s2f.audio.ge2e import HOP_SAMPLES, SAMPLE_RATE
 from forensic_s2f.audio.vad import SileroVAD
-from forensic_s2f.diarize.overlap import OverlapNetwork, overlap_features
+from forensic_s2f.diarize.overlap import CHANNELS, OverlapNetwork, overlap_features
 from forensic_s2f.errors import InputError
 
 EXAMPLE_SECONDS = 6.0
@@ -126,7 +126,7 @@ def train_overlap_network(
     steps: int = 5000,
     batch_size: int = 32,
     learning_rate: float = 1e-3,
-    channels: int = 64,
+    channels: int = CHANNELS,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> tuple[OverlapNetwork, dict[str, Any]]:
     """The trained network and its training record (JSON-able: the recipe, not the data).

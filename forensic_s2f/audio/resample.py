@@ -41,4 +41,4 @@ def resampled(chunks: Iterable[np.ndarray], from_rate: int, to_rate: int) -> Ite
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """Mono `samples` at `from_rate` Hz as float32 at `to_rate` Hz."""
-    return np.concatenate([np.zeros(0, np.float32), *resampled([samples], from_rate, to_rate)])
+    return np.concatenate(list(resampled([samples], from_rate, to_rate)))  # (never an empty list)

@@ -75,6 +75,23 @@ def test_truncated_flac(cli, store_dir, populated, tmp_path):
     assert "cut.flac" in line and "cannot be decoded" in line
 
 
+def test_truncated_mp3(cli, store_dir, populated, tmp_path):
+    """Its header (LAME's Info frame) states 20 s; a copy cut at half its bytes decodes to 10 s."""
+    import numpy as np
+    import torch
+    from torchcodec.encoders import AudioEncoder
+
+    whole = tmp_path / "whole.mp3"
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(20 * 44_100) / 44_100, dtype=np.float32)
+    AudioEncoder(torch.from_numpy(tone[None]), sample_rate=44_100).to_file(str(whole))
+    assert cli("case", "add", "C2", whole, "-e", "Ann").code == 0
+    before = store_snapshot(store_dir)
+    cut = tmp_path / "cut.mp3"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    line = _refused(cli, store_dir, before, "case", "add", "C1", cut, "-e", "Ann")
+    assert "cut.mp3" in line and "truncated: its audio ends at 10.0 s of the 20.0 s its header states" in line
+
+
 def test_one_bad_file_refuses_the_whole_command(cli, store_dir, populated, tmp_path):
     good = write_tone(tmp_path / "good.wav", frequency=500)
     _refused(cli, store_dir, populated, "case", "add", "C1", good, tmp_path / "missing.wav", "-e", "Ann")

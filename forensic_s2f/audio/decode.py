@@ -18,6 +18,7 @@ from forensic_s2f.errors import InputError
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 300.0
+TRUNCATION_TOLERANCE = 0.02  # of the duration a header states (and at least 1 s): MP3 headers may estimate it
 
 # libsndfile gives exactly FFmpeg's float samples for these (tests/test_pcm.py checks each), so
 # they are read directly: no FFmpeg, no torchcodec import (about 1.3 s) and about 15 times
@@ -133,32 +134,54 @@ def _short(error: Exception) -> str:
 
 
 def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iterator[np.ndarray]:
-    """FFmpeg's samples at the stream's own rate in consecutive chunks of `chunk_seconds`, shape
-    (channels, samples). A stream whose rate changes part way is refused.
+    """FFmpeg's samples at the stream's own rate in chunks of whole codec frames, about
+    `chunk_seconds` each, shape (channels, samples): exactly the samples of one decode of the
+    whole stream (torchcodec's `get_all_samples`), whatever the chunk size. Memory stays bounded
+    by one chunk, whatever the file's length.
 
-    Memory stays bounded by one chunk, whatever the file's length.
+    Frames are taken one after another, so the decoder never seeks. torchcodec's public range
+    call sends its decoder back to the start of the stream whenever a range begins inside the
+    last decoded frame, as consecutive chunks do: each chunk re-read the file from the start
+    (time quadratic in duration) and AAC's noise substitution drew other noise after each
+    restart (up to -51 dBFS off). Ranges placed by timestamps fail too: Vorbis frames'
+    timestamps do not add up to their sample counts.
+
+    A stream that ends more than `TRUNCATION_TOLERANCE` short of the duration its header states
+    is refused as truncated.
     """
+    from torchcodec import _core
+
     decoder = _decoder(path)
-    duration = decoder.metadata.duration_seconds
     rate = decoder.metadata.sample_rate
-    start = 0.0
+    size = max(1, int(chunk_seconds * rate))
+    pending: list[np.ndarray] = []
+    skip = None  # samples before 0 s, left out as a whole decode leaves them out
+    decoded = held = 0
     while True:
-        stop = start + chunk_seconds
         try:
-            chunk = decoder.get_samples_played_in_range(start, stop)
+            frame, pts, length = _core.get_next_frame(decoder._decoder)
+        except IndexError:  # (torchcodec's end of stream)
+            break
         except Exception as error:
-            if duration is None or start < duration:
-                raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
-            return
-        data = chunk.data.numpy()
-        if data.shape[-1] == 0:
-            return
-        if chunk.sample_rate != rate:
-            raise InputError(path, f"cannot be decoded as audio (sample rate changes from {rate} to {chunk.sample_rate} Hz)")
-        yield data
-        if duration is not None and stop >= duration:
-            return
-        start = stop
+            raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
+        if float(pts) + float(length) <= 0:
+            continue
+        if skip is None:
+            skip = max(0, round(-float(pts) * rate))
+        data = frame.numpy()[:, skip:]
+        skip -= frame.shape[-1] - data.shape[-1]
+        pending.append(data)
+        decoded += data.shape[-1]
+        held += data.shape[-1]
+        if held >= size:
+            yield np.concatenate(pending, axis=1)
+            pending, held = [], 0
+    if pending:
+        yield np.concatenate(pending, axis=1)
+    stated = decoder.metadata.duration_seconds
+    if stated is not None and decoded / rate < stated - max(TRUNCATION_TOLERANCE * stated, 1.0):
+        raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {decoded / rate:.1f} s "
+                               f"of the {stated:.1f} s its header states)")
 
 
 def _audio_stream(path: Path) -> StreamInfo:

@@ -8,7 +8,8 @@ and ended UTC), so the figures are exactly what the provenance says.
     PYTHONPATH=. python benchmarks/analyze_speed.py --minutes 10 60 120 [--wav-44k 10]
 
 `--wav-44k M` also measures the M-minute file as a 44.1 kHz 16-bit WAV, which libsndfile reads
-and soxr resamples to 16 kHz.
+and soxr resamples to 16 kHz; `--mp3 M` as a 44.1 kHz MP3 (FFmpeg's encoder, its default
+bit rate), which FFmpeg decodes.
 """
 
 from __future__ import annotations
@@ -65,6 +66,21 @@ def wav_44k(minutes: float) -> Path:
     return path
 
 
+def mp3_44k(minutes: float) -> Path:
+    """The 44.1 kHz WAV encoded as MP3 by FFmpeg (cached beside it)."""
+    import torch
+    from torchcodec.encoders import AudioEncoder
+
+    from forensic_s2f.audio.decode import load
+
+    source = wav_44k(minutes)
+    path = source.with_suffix(".mp3")
+    if not path.is_file():
+        samples = load(source, 44_100).samples
+        AudioEncoder(torch.from_numpy(samples[None]), sample_rate=44_100).to_file(str(path))
+    return path
+
+
 def measure(minutes: float, path: Path, name: str) -> dict:
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "FS2F_HOME": home, "FS2F_EXAMINER": "benchmark"}
@@ -91,11 +107,13 @@ def measure(minutes: float, path: Path, name: str) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 60, 120])
+    parser.add_argument("--minutes", type=float, nargs="*", default=[10, 60, 120])
     parser.add_argument("--wav-44k", type=float, nargs="*", default=[], metavar="MINUTES")
+    parser.add_argument("--mp3", type=float, nargs="*", default=[], metavar="MINUTES")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each file (the timings vary between runs)")
     args = parser.parse_args()
-    files = [(m, long_file(m), f"{m:g} min") for m in args.minutes] + [(m, wav_44k(m), f"{m:g} min 44k") for m in args.wav_44k]
+    files = [(m, long_file(m), f"{m:g} min") for m in args.minutes] + [(m, wav_44k(m), f"{m:g} min 44k") for m in args.wav_44k] \
+        + [(m, mp3_44k(m), f"{m:g} min mp3") for m in args.mp3]
     results = [measure(*file) for file in files for _ in range(args.repeat)]
     kinds = list(dict.fromkeys(k for r in results for k in r["stages"]))
     print(f"{'stage':<16}" + "".join(f"{r['name'] + ' RTF':>16}" for r in results))

@@ -131,6 +131,37 @@ def test_ffmpeg_chunks_are_exactly_one_whole_decode(tmp_path, suffix):
     assert np.array_equal(np.concatenate(chunks, axis=1), whole)
 
 
+@pytest.mark.parametrize("suffix, rate, codec, media_type", [
+    ("mp3", 44_100, "mp3", "audio/mpeg"), ("m4a", 16_000, "aac", "audio/mp4"), ("aac", 22_050, "aac", "audio/aac"),
+    ("ogg", 16_000, "vorbis", "audio/ogg"), ("opus", 48_000, "opus", "audio/ogg"), ("mp4", 48_000, "aac", "video/mp4"),
+    ("mov", 32_000, "aac", "video/quicktime"), ("webm", 48_000, "opus", "video/webm"), ("mka", 44_100, "vorbis", "video/webm"),
+    ("ac3", 48_000, "ac3", "application/octet-stream")])
+def test_common_formats_decode_to_16k_mono(tmp_path, suffix, rate, codec, media_type):
+    """Each format this FFmpeg can write (it has no AMR encoder): a 3 s 440 Hz tone comes back
+    as 3 s of 16 kHz mono with that tone, what the original was is recorded, and chunked
+    decoding gives one whole decode's samples. (A Matroska header that only estimates its
+    duration is no reason to refuse the file.)"""
+    import torch
+    from torchcodec.decoders import AudioDecoder
+    from torchcodec.encoders import AudioEncoder
+
+    from forensic_s2f.audio.decode import iter_chunks, probe
+
+    tone = 0.3 * np.sin(2 * np.pi * 440 * np.arange(3 * rate) / rate, dtype=np.float32)
+    path = tmp_path / f"exhibit.{suffix}"
+    AudioEncoder(torch.from_numpy(np.stack([tone, tone])), sample_rate=rate).to_file(str(path))
+    info = probe(path)
+    assert (info.codec, info.sample_rate, info.channels, info.media_type) == (codec, rate, 2, media_type)
+    decoded = load(path)
+    assert decoded.sample_rate == RATE and replace(decoded.info, duration_seconds=0.0) == replace(info, duration_seconds=0.0)
+    assert decoded.info.duration_seconds == pytest.approx(info.duration_seconds, abs=1 / RATE)  # (counted at 16 kHz)
+    assert abs(info.duration_seconds - 3.0) < 0.1
+    spectrum = np.abs(np.fft.rfft(decoded.samples[: 2 * RATE]))
+    assert np.argmax(spectrum) / 2.0 == pytest.approx(440, abs=1)
+    whole = AudioDecoder(str(path)).get_all_samples().data.numpy()
+    assert np.array_equal(np.concatenate(list(iter_chunks(path, chunk_seconds=0.5)), axis=1), whole)
+
+
 @pytest.mark.parametrize("rate", [8_000, 44_100, 48_000])
 def test_resampling_keeps_time_across_chunks(tmp_path, rate):
     """A 1 kHz tone decoded from another rate in small chunks (FFmpeg at the file's own rate,

@@ -18,7 +18,7 @@ from forensic_s2f.errors import InputError
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 300.0
-TRUNCATION_TOLERANCE = 0.02  # of the duration a header states (and at least 1 s): MP3 headers may estimate it
+TRUNCATION_TOLERANCE = 0.02  # of the duration a header states exactly (and at least 1 s)
 
 # libsndfile gives exactly FFmpeg's float samples for these (tests/test_pcm.py checks each), so
 # they are read directly: no FFmpeg, no torchcodec import (about 1.3 s) and about 15 times
@@ -97,6 +97,26 @@ def sniff_media_type(path: Path) -> str:
     return "application/octet-stream"
 
 
+def states_exact_duration(path: Path) -> bool:
+    """Whether the file's header counts its audio, so that decoding less means a cut file:
+    MP4/QuickTime/3GP (the movie header), FLAC (STREAMINFO) and an MP3 whose first frame is a
+    Xing, Info or VBRI header (LAME and most encoders write one). For other files FFmpeg
+    estimates the duration (from the bit rate, or from an Ogg file's last page)."""
+    media_type = sniff_media_type(path)
+    if media_type in ("audio/mp4", "video/mp4", "video/quicktime", "video/3gpp", "audio/flac"):
+        return True
+    if media_type != "audio/mpeg":
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(10)
+        if head[:3] == b"ID3":  # (a tag before the first frame: its size is four 7-bit bytes)
+            handle.seek(10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(head[6:10])))
+        else:
+            handle.seek(0)
+        first_frame = handle.read(200)
+    return first_frame[:1] == b"\xff" and any(tag in first_frame for tag in (b"Xing", b"Info", b"VBRI"))
+
+
 def check_readable_file(path: Path) -> None:
     """Refuse what is not a non-empty, readable regular file, naming the reason."""
     if not path.exists():
@@ -147,7 +167,7 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iter
     timestamps do not add up to their sample counts.
 
     A stream that ends more than `TRUNCATION_TOLERANCE` short of the duration its header states
-    is refused as truncated.
+    exactly (`states_exact_duration`) is refused as truncated.
     """
     from torchcodec import _core
 
@@ -179,7 +199,7 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iter
     if pending:
         yield np.concatenate(pending, axis=1)
     stated = decoder.metadata.duration_seconds
-    if stated is not None and decoded / rate < stated - max(TRUNCATION_TOLERANCE * stated, 1.0):
+    if stated and decoded / rate < stated - max(TRUNCATION_TOLERANCE * stated, 1.0) and states_exact_duration(path):
         raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {decoded / rate:.1f} s "
                                f"of the {stated:.1f} s its header states)")
 

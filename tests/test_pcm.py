@@ -162,6 +162,21 @@ def test_common_formats_decode_to_16k_mono(tmp_path, suffix, rate, codec, media_
     assert np.array_equal(np.concatenate(list(iter_chunks(path, chunk_seconds=0.5)), axis=1), whole)
 
 
+def test_amr_decodes_to_16k_mono(tmp_path):
+    """This FFmpeg has no AMR encoder, so the file is built by hand: the AMR-NB storage header
+    and 150 frames of the 12.2 kbit/s mode (20 ms each) with random payload bits, which any
+    AMR decoder must accept."""
+    from forensic_s2f.audio.decode import iter_chunks, probe
+
+    rng = np.random.default_rng(0)
+    path = tmp_path / "voicemail.amr"
+    path.write_bytes(b"#!AMR\n" + b"".join(b"\x3c" + rng.bytes(31) for _ in range(150)))
+    info = probe(path)
+    assert (info.media_type, info.codec, info.sample_rate, info.channels, info.duration_seconds) == ("audio/amr", "amr_nb", 8_000, 1, 3.0)
+    assert len(load(path).samples) == 3 * RATE
+    assert sum(chunk.shape[-1] for chunk in iter_chunks(path, chunk_seconds=0.5)) == 3 * 8_000
+
+
 @pytest.mark.parametrize("rate", [8_000, 44_100, 48_000])
 def test_resampling_keeps_time_across_chunks(tmp_path, rate):
     """A 1 kHz tone decoded from another rate in small chunks (FFmpeg at the file's own rate,

@@ -1,6 +1,7 @@
 """Decode evidential audio (any format FFmpeg reads) without ever modifying the original.
 
-All sample rates are in Hz, durations in seconds, samples float32 in [-1, 1].
+All sample rates are in Hz, durations in seconds, samples float32 with full scale ±1 (lossy
+decoders may exceed it a little: their samples are kept as FFmpeg gives them, never clipped).
 """
 
 from __future__ import annotations

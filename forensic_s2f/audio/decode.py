@@ -154,47 +154,51 @@ def _short(error: Exception) -> str:
     return text.rsplit(", ", 1)[-1][:160] if text else type(error).__name__
 
 
+def _frames(path: Path, decoder) -> Iterator[np.ndarray]:
+    """The decoder's frames one after another, shape (channels, samples), without the samples
+    before 0 s (as a whole decode leaves them out). The decoder never seeks: torchcodec's public
+    range call sends it back to the start of the stream whenever a range begins inside the last
+    decoded frame, as consecutive chunks do, so each chunk re-read the file from the start (time
+    quadratic in duration) and AAC's noise substitution drew other noise after each restart (up
+    to -51 dBFS off). Ranges placed by timestamps fail too: Vorbis frames' timestamps do not add
+    up to their sample counts."""
+    from torchcodec import _core
+
+    before_zero = None  # samples still to leave out
+    while True:
+        try:
+            frame, start, duration = _core.get_next_frame(decoder._decoder)  # (times in seconds)
+        except IndexError:  # (torchcodec's end of stream)
+            return
+        except Exception as error:
+            raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
+        if float(start) + float(duration) <= 0:
+            continue
+        if before_zero is None:
+            before_zero = max(0, round(-float(start) * decoder.metadata.sample_rate))
+        data = frame.numpy()[:, before_zero:]
+        before_zero -= frame.shape[-1] - data.shape[-1]
+        yield data
+
+
 def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iterator[np.ndarray]:
     """FFmpeg's samples at the stream's own rate in chunks of whole codec frames, about
     `chunk_seconds` each, shape (channels, samples): exactly the samples of one decode of the
-    whole stream (torchcodec's `get_all_samples`), whatever the chunk size. Memory stays bounded
-    by one chunk, whatever the file's length.
-
-    Frames are taken one after another, so the decoder never seeks. torchcodec's public range
-    call sends its decoder back to the start of the stream whenever a range begins inside the
-    last decoded frame, as consecutive chunks do: each chunk re-read the file from the start
-    (time quadratic in duration) and AAC's noise substitution drew other noise after each
-    restart (up to -51 dBFS off). Ranges placed by timestamps fail too: Vorbis frames'
-    timestamps do not add up to their sample counts.
+    whole stream (torchcodec's `get_all_samples`, and the `ffmpeg` command's), whatever the
+    chunk size. Memory stays bounded by one chunk, whatever the file's length.
 
     A stream that ends more than `TRUNCATION_TOLERANCE` short of the duration its header states
     exactly (`states_exact_duration`) is refused as truncated.
     """
-    from torchcodec import _core
-
     decoder = _decoder(path)
     rate = decoder.metadata.sample_rate
-    size = max(1, int(chunk_seconds * rate))
     pending: list[np.ndarray] = []
-    skip = None  # samples before 0 s, left out as a whole decode leaves them out
-    decoded = held = 0
-    while True:
-        try:
-            frame, pts, length = _core.get_next_frame(decoder._decoder)
-        except IndexError:  # (torchcodec's end of stream)
-            break
-        except Exception as error:
-            raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
-        if float(pts) + float(length) <= 0:
-            continue
-        if skip is None:
-            skip = max(0, round(-float(pts) * rate))
-        data = frame.numpy()[:, skip:]
-        skip -= frame.shape[-1] - data.shape[-1]
-        pending.append(data)
-        decoded += data.shape[-1]
-        held += data.shape[-1]
-        if held >= size:
+    held = decoded = 0  # samples
+    for frame in _frames(path, decoder):
+        pending.append(frame)
+        held += frame.shape[-1]
+        decoded += frame.shape[-1]
+        if held >= chunk_seconds * rate:
             yield np.concatenate(pending, axis=1)
             pending, held = [], 0
     if pending:

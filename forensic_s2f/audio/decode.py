@@ -18,7 +18,7 @@ from forensic_s2f.audio.resample import resampled
 from forensic_s2f.errors import InputError
 
 TARGET_SAMPLE_RATE = 16_000
-VERIFY_CHUNK_SECONDS = 300.0
+VERIFY_CHUNK_SECONDS = 60.0
 TRUNCATION_TOLERANCE = 0.02  # of the duration a header states exactly (and at least 1 s)
 
 # libsndfile gives exactly FFmpeg's float samples for these (tests/test_pcm.py checks each), so

@@ -134,7 +134,7 @@ def test_ffmpeg_chunks_are_exactly_one_whole_decode(tmp_path, suffix):
 @pytest.mark.parametrize("suffix, rate, codec, media_type", [
     ("mp3", 44_100, "mp3", "audio/mpeg"), ("m4a", 16_000, "aac", "audio/mp4"), ("aac", 22_050, "aac", "audio/aac"),
     ("ogg", 16_000, "vorbis", "audio/ogg"), ("opus", 48_000, "opus", "audio/ogg"), ("mp4", 48_000, "aac", "video/mp4"),
-    ("mov", 32_000, "aac", "video/quicktime"), ("webm", 48_000, "opus", "video/webm"), ("mka", 44_100, "vorbis", "video/webm"),
+    ("mov", 32_000, "aac", "video/quicktime"), ("webm", 48_000, "opus", "video/webm"), ("mka", 44_100, "vorbis", "video/x-matroska"),
     ("ac3", 48_000, "ac3", "application/octet-stream")])
 def test_common_formats_decode_to_16k_mono(tmp_path, suffix, rate, codec, media_type):
     """Each format this FFmpeg can write (it has no AMR encoder): a 3 s 440 Hz tone comes back

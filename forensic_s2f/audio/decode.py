@@ -37,7 +37,6 @@ _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"OggS", "audio/ogg"),
     (0, b"ID3", "audio/mpeg"),
     (0, b"#!AMR", "audio/amr"),
-    (0, b"\x1aE\xdf\xa3", "video/webm"),
     (0, b".snd", "audio/basic"),
     (0, b"FORM", "audio/aiff"),
     (4, b"ftypM4A", "audio/mp4"),
@@ -85,7 +84,9 @@ class DecodedAudio:
 def sniff_media_type(path: Path) -> str:
     """The media type from the file's leading bytes (not its name)."""
     with open(path, "rb") as handle:
-        head = handle.read(16)
+        head = handle.read(64)
+    if head[:4] == b"\x1aE\xdf\xa3":  # EBML: its DocType tells WebM from other Matroska files
+        return "video/x-matroska" if b"matroska" in head else "video/webm"
     if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
         return "audio/wav"
     if head[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2"):

@@ -109,6 +109,20 @@ def test_other_formats_go_through_ffmpeg_and_a_cut_flac_is_refused(tmp_path):
             read()
 
 
+def test_flac_that_leaves_its_length_open_goes_through_ffmpeg(tmp_path):
+    """A streaming encoder writes 0 total samples in STREAMINFO ("unknown"); libsndfile then
+    reports an endless stream and fails to read it, so FFmpeg reads it, to the same samples."""
+    whole = tmp_path / "whole.flac"
+    sf.write(whole, _voice_like(3.0), RATE, subtype="PCM_16")
+    open_ended = bytearray(whole.read_bytes())
+    open_ended[8 + 13] &= 0xF0  # the 36-bit sample count ends STREAMINFO's 18th byte
+    open_ended[8 + 14: 8 + 18] = bytes(4)
+    (tmp_path / "open.flac").write_bytes(open_ended)
+    pcm, digest, info, decoder = decode_to_pcm(tmp_path / "open.flac", tmp_path / "decoded.f32")
+    assert decoder == "FFmpeg (torchcodec)" and info.duration_seconds == 3.0
+    assert np.array_equal(load(tmp_path / "open.flac").samples, load(whole).samples) and np.array_equal(pcm[:], load(whole).samples)
+
+
 @pytest.mark.parametrize("suffix", ["m4a", "mp3", "ogg"])
 def test_ffmpeg_chunks_are_exactly_one_whole_decode(tmp_path, suffix):
     """Chunked decoding (memory bounded on long files) gives the very samples of one decode of

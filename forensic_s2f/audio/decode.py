@@ -31,6 +31,10 @@ _LIBSNDFILE_CODECS = {
     **{("FLAC", subtype): "flac" for subtype in ("PCM_S8", "PCM_16", "PCM_24")},
 }
 
+# libsndfile's frame count for a stream whose header leaves its length open (e.g. a FLAC
+# STREAMINFO with 0 total samples, as streaming encoders write); it cannot read such a file.
+_LIBSNDFILE_UNKNOWN_LENGTH = 2**63 - 1
+
 # Leading bytes → media type. Order matters: the first match wins.
 _MAGIC: list[tuple[int, bytes, str]] = [
     (0, b"fLaC", "audio/flac"),
@@ -230,8 +234,8 @@ def _direct_stream(path: Path) -> StreamInfo | None:
     except (RuntimeError, soundfile.SoundFileError):  # FFmpeg may still read it, or say why not
         return None
     codec = _LIBSNDFILE_CODECS.get((info.format, info.subtype))
-    if codec is None or info.channels < 1 or info.frames <= 0:
-        return None  # (a header that states no samples is left to FFmpeg, which reads on)
+    if codec is None or info.channels < 1 or not 0 < info.frames < _LIBSNDFILE_UNKNOWN_LENGTH:
+        return None  # (a header that states no samples, or an unknown count, is left to FFmpeg, which reads on)
     return StreamInfo(codec, info.samplerate, info.channels, info.frames / info.samplerate)
 
 

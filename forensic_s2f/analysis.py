@@ -21,7 +21,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import Fs2fError
+from forensic_s2f.errors import Fs2fError, InputError
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -139,8 +139,10 @@ class CaseAnalysis:
                 f"{free / 2**30:.1f} GiB is free")
 
     def run(self, evidence: list[Evidence]) -> int:
-        """Analyse the evidence files in one new run; returns the run id."""
+        """Analyse the evidence files in one new run, once each vault copy is re-hashed and found
+        to hold the bytes recorded at intake; returns the run id."""
         self.check_disk(evidence)
+        self.store.check_vault_copies(evidence)
         run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
         try:
             for item in evidence:
@@ -175,7 +177,10 @@ class CaseAnalysis:
         source = {"evidence_id": evidence.id, "sha256": evidence.sha256}
         parameters = {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels", "resampler": resampler_name()}
         activity = self._activity(run_id, "decode", parameters, [source])
-        samples, digest, info, decoder = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
+        try:
+            samples, digest, info, decoder = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
+        except InputError as error:  # named as the examiner knows the file, not by its vault path
+            raise InputError(f"evidence {evidence.id} ({evidence.original_filename})", error.reason) from None
         rate = samples.sample_rate
         decoded = {"pcm_float32_sha256": digest, "duration_seconds": round(samples.duration_seconds, 3),
                    "original": asdict(info), "decoder": decoder}

@@ -127,3 +127,43 @@ def test_analysis_without_room_on_disk_is_refused_before_anything_is_recorded(cl
     monkeypatch.setattr(CaseStore, "free_bytes", lambda self: SPARE_BYTES)  # short of the audio's share
     line = _refused(cli, store_dir, populated, "case", "analyze", "C1", "-e", "Ann")
     assert "'first.wav'" in line and "GiB of free disk where the case store is" in line
+
+
+def _tamper_vault_copy(store_dir, flip_at):
+    """Flip bytes of the only evidence's vault copy as someone with file access could."""
+    (path,) = [p for p in (store_dir / "vault" / "sha256").rglob("*") if p.is_file()]
+    path.chmod(0o644)
+    data = bytearray(path.read_bytes())
+    for i in range(flip_at, flip_at + 400):
+        data[i] ^= 0x55
+    path.write_bytes(bytes(data))
+    path.chmod(0o444)
+
+
+def test_analysis_of_a_changed_vault_copy_is_refused_before_anything_is_recorded(cli, store_dir, populated):
+    """A WAV whose samples were changed still decodes: without the check the run would record
+    results under the SHA-256 of bytes it never read."""
+    _tamper_vault_copy(store_dir, 20_000)
+    before = store_snapshot(store_dir)
+    line = _refused(cli, store_dir, before, "case", "analyze", "C1", "-e", "Ann")
+    assert "evidence 1 (first.wav)" in line and "SHA-256 does not match" in line and "not analysed" in line
+
+
+def test_analysis_decode_failure_names_the_evidence(cli, store_dir, populated, monkeypatch):
+    """Intake decodes every file whole, so no file is known that fails only at analysis; an I/O
+    error or another FFmpeg build could. The line then names the evidence id and file, not the
+    vault path, and the run is kept as failed."""
+    import json
+
+    from forensic_s2f.audio import decode
+    from forensic_s2f.errors import InputError
+
+    def failing(path, *args, **kwargs):
+        raise InputError(path, "cannot be read (Input/output error)")
+
+    monkeypatch.setattr(decode, "decode_to_pcm", failing)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code != 0 and result.stderr.count("\n") == 1, result
+    assert result.stderr == "error: evidence 1 (first.wav): cannot be read (Input/output error)\n"
+    runs = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]
+    assert [run["status"] for run in runs] == ["failed"]

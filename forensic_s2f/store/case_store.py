@@ -314,10 +314,14 @@ class CaseStore(RunRecords):
             findings.append(Finding(case_id, name, "row has no custody event", "an event", "none"))
         elif event.object_sha256 != row.sha256:
             findings.append(Finding(case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
+        return findings + self._vault_findings(case_id, name, row)
+
+    def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact) -> list[Finding]:
+        """What is wrong with the row's vault file: missing, other bytes or another size."""
         path = self.vault.path_of(row.sha256)
         if not path.is_file():
-            findings.append(Finding(case_id, name, "vault file missing", str(path), "nothing"))
-            return findings
+            return [Finding(case_id, name, "vault file missing", str(path), "nothing")]
+        findings = []
         actual = sha256_file(path)
         if actual != row.sha256:
             findings.append(Finding(case_id, name, "vault file's SHA-256 does not match", row.sha256, actual))
@@ -325,6 +329,16 @@ class CaseStore(RunRecords):
         if size != row.size_bytes:
             findings.append(Finding(case_id, name, "vault file's size does not match", str(row.size_bytes), str(size)))
         return findings
+
+    def check_vault_copies(self, evidence: list[Evidence]) -> None:
+        """Re-hash the vault copy of each evidential recording before anything reads it; a copy
+        that is missing or no longer has the bytes recorded at intake is a StoreError naming it,
+        so no analysis is ever recorded against bytes other than the ones its SHA-256 states."""
+        for item in evidence:
+            findings = self._vault_findings(item.case_id, f"evidence {item.id} ({item.original_filename})", item)
+            if findings:
+                raise StoreError(f"{findings[0].line()}: not analysed; `fs2f audit verify {item.case_id}` "
+                                 "checks the whole case")
 
     def all_case_ids(self) -> list[str]:
         with session(self.engine) as db:

@@ -167,3 +167,43 @@ def test_analysis_decode_failure_names_the_evidence(cli, store_dir, populated, m
     assert result.stderr == "error: evidence 1 (first.wav): cannot be read (Input/output error)\n"
     runs = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]
     assert [run["status"] for run in runs] == ["failed"]
+
+
+def _foreign_database(store_dir):
+    import sqlite3
+
+    store_dir.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(store_dir / "fs2f.db") as connection:
+        connection.execute("CREATE TABLE notes (id INTEGER, body TEXT)")
+        connection.execute("INSERT INTO notes VALUES (1, 'not ours')")
+
+
+def _written_by_a_later_fs2f(store_dir):
+    import sqlite3
+
+    with sqlite3.connect(store_dir / "fs2f.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999_later'")
+
+
+@pytest.mark.parametrize("make, reason", [
+    (_foreign_database, "not an fs2f case store (it holds other tables: notes)"),
+    (lambda store_dir: store_dir.mkdir(parents=True) or (store_dir / "fs2f.db").write_bytes(os.urandom(4096)),
+     "not an fs2f case store (file is not a database)"),
+    (_written_by_a_later_fs2f, "schema revision '9999_later' is unknown to this one"),
+])
+def test_a_database_that_is_not_this_fs2f_store_is_refused_untouched(cli, store_dir, tmp_path, make, reason):
+    """FS2F_HOME pointing at another program's SQLite file, at garbage, or at a store written by
+    a later fs2f: one line, and not one byte of the file changes (no schema, no WAL switch)."""
+    if make is _written_by_a_later_fs2f:
+        assert cli("case", "add", "C1", write_tone(tmp_path / "first.wav"), "-e", "Ann").code == 0
+    make(store_dir)
+    def files():  # every file's bytes, the database's and its WAL included (not the lock, nor SQLite's shared-memory index)
+        return {p.name: p.read_bytes() for p in store_dir.rglob("*")
+                if p.is_file() and p.name != ".fs2f.lock" and not p.name.endswith("-shm")}
+
+    before = files()
+    for command in (("case", "list"), ("case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "Ann")):
+        result = cli(*command)
+        assert result.code == 2 and result.stderr.count("\n") == 1, result
+        assert result.stderr.startswith(f"error: {store_dir / 'fs2f.db'}: ") and reason in result.stderr, result.stderr
+        assert files() == before

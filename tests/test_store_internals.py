@@ -22,6 +22,27 @@ def test_migrations_create_exactly_the_models(tmp_path):
     assert mode == "wal" and foreign_keys == 1
 
 
+def test_a_store_at_an_earlier_schema_revision_is_upgraded_with_its_rows(tmp_path):
+    """A store made before analysis runs existed (revision 0001) opens at head, its case kept."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from forensic_s2f.store.db import _alembic_config
+
+    layout = StoreLayout(tmp_path)
+    config = _alembic_config()
+    with create_engine(f"sqlite:///{layout.database}").begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        connection.exec_driver_sql("INSERT INTO \"case\" (id, title, created_utc, created_by) "
+                                   "VALUES ('C1', '', '2026-01-01T00:00:00Z', 'Ann')")
+    engine = open_engine(layout, create=False)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0002"
+        assert connection.exec_driver_sql("SELECT id FROM \"case\"").scalars().all() == ["C1"]
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+
+
 def test_vault_streams_large_files_in_bounded_memory(tmp_path):
     big = tmp_path / "big.bin"
     with open(big, "wb") as handle:

@@ -5,15 +5,16 @@ instead of forking the custody chain. The schema is brought to head by Alembic."
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
@@ -83,11 +84,38 @@ def _head_revision() -> str:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def _migrate(engine: Engine) -> None:
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+def _schema_revision(database: Path) -> str | None:
+    """The store schema's Alembic revision (None for a new, empty database), read with plain
+    SELECTs so that a file which is not an fs2f store is refused before anything (even the WAL
+    journal mode) is written to it."""
+    try:
+        with closing(sqlite3.connect(database)) as connection:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            revision = connection.execute("SELECT version_num FROM alembic_version").fetchone() if "alembic_version" in tables else None
+    except sqlite3.Error as error:
+        raise StoreError(f"{database}: not an fs2f case store ({error}); the file was not changed") from None
+    if revision is not None:
+        return revision[0]
+    if tables:
+        raise StoreError(f"{database}: not an fs2f case store (it holds other tables: {', '.join(sorted(tables))}); "
+                         "the file was not changed")
+    return None
+
+
+def _known_revision(revision: str) -> bool:
+    try:
+        return ScriptDirectory.from_config(_alembic_config()).get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
+def _migrate(engine: Engine, current: str | None) -> None:
+    """Bring the schema from revision `current` to head; refuse a revision this fs2f does not know."""
     if current == _head_revision():
         return
+    if current is not None and not _known_revision(current):
+        raise StoreError(f"{engine.url.database}: written by another fs2f version (schema revision {current!r} is "
+                         "unknown to this one); the file was not changed")
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -115,9 +143,10 @@ def open_engine(layout: StoreLayout, create: bool) -> Engine:
         if not create:
             raise StoreError(f"no case store at {layout.root} (add evidence to a case first)")
         layout.root.mkdir(parents=True, exist_ok=True)
-    engine = _engine(layout.database)
     with store_lock(layout):
-        _migrate(engine)
+        current = _schema_revision(layout.database)
+        engine = _engine(layout.database)
+        _migrate(engine, current)
     return engine
 
 

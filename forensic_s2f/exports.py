@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pyannote.core import Annotation, Segment
 
 from forensic_s2f.diarize.annotation import annotation_to_rttm
+from forensic_s2f.s2f.dataset import AGE_BRACKETS
 from forensic_s2f.store.models import Evidence
 from forensic_s2f.store.runs import EvidenceResult
 
@@ -27,10 +28,27 @@ def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
 
 
 def _stems(evidence: list[Evidence]) -> dict[int, str]:
-    """File stems for each evidence id, made unique with the id where two files share one."""
+    """A distinct file stem for each evidence id: the original file's stem where no other file
+    shares it, else `<stem>-E<id>` (then `-2`, `-3`, ... should another file already be named so)."""
     stems = {e.id: re.sub(r"\s+", "_", Path(e.original_filename).stem) or f"evidence-{e.id}" for e in evidence}
     counts = Counter(stems.values())
-    return {i: (f"{stem}-E{i}" if counts[stem] > 1 else stem) for i, stem in stems.items()}
+    taken = {stem for stem, count in counts.items() if count == 1}
+    names = {}
+    for evidence_id, stem in sorted(stems.items()):
+        if counts[stem] == 1:
+            names[evidence_id] = stem
+            continue
+        name, suffix = f"{stem}-E{evidence_id}", 2
+        while name in taken:
+            name, suffix = f"{stem}-E{evidence_id}-{suffix}", suffix + 1
+        taken.add(name)
+        names[evidence_id] = name
+    return names
+
+
+SPEAKER_COLUMNS = ["run_id", "evidence_id", "file", "speaker", "speech_seconds", "segments", "seconds_used",
+                   "p_female", "p_male", *(f"p_age_{bracket}" for bracket in AGE_BRACKETS), "age_estimate",
+                   "p_age_estimate_within_one", "warnings"]  # (fixed: a run without speakers still gets its header)
 
 
 def segment_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
@@ -61,7 +79,7 @@ def speaker_table(evidence: list[Evidence], results: list[EvidenceResult], run_i
             row["p_age_estimate_within_one"] = s.prediction.get("age_estimate_within_one")
             row["warnings"] = "; ".join(s.warnings)
             rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SPEAKER_COLUMNS)
 
 
 def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> dict[str, bytes]:

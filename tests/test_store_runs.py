@@ -49,3 +49,71 @@ def test_rttm_export_names_files_by_stem_without_whitespace():
     files = export_files("rttm", evidence, results, run_id=1)
     assert sorted(files) == ["call_one_.rttm", "x-E2.rttm", "x-E3.rttm"]
     assert files["call_one_.rttm"].decode() == "SPEAKER call_one_ 1 0.500 1.250 <NA> <NA> SPEAKER_00 <NA> <NA>\n"
+
+
+def test_rttm_export_gives_every_evidence_its_own_file_when_a_real_name_looks_like_a_made_up_one():
+    """x.wav and x.flac would become x-E1 and x-E2; a third file really named x-E1.wav keeps its
+    name, so evidence 1 must not overwrite it (or be overwritten)."""
+    from forensic_s2f.exports import export_files
+    from forensic_s2f.store.models import Evidence
+
+    evidence = [Evidence(id=1, original_filename="x.wav"), Evidence(id=2, original_filename="x.flac"),
+                Evidence(id=3, original_filename="x-E1.wav"), Evidence(id=4, original_filename="x-E1-2.wav")]
+    results = [EvidenceResult(i, {}, [], [("SPEAKER_00", float(i), i + 0.5)], []) for i in (1, 2, 3, 4)]
+    files = export_files("rttm", evidence, results, run_id=1)
+    assert sorted(files) == ["x-E1-2.rttm", "x-E1-3.rttm", "x-E1.rttm", "x-E2.rttm"]
+    owners = {name: text.decode().split()[3] for name, text in files.items()}  # start time = evidence id
+    assert owners == {"x-E1.rttm": "3.000", "x-E1-3.rttm": "1.000", "x-E2.rttm": "2.000", "x-E1-2.rttm": "4.000"}
+
+
+def test_csv_export_of_a_run_without_speakers_keeps_its_header():
+    from forensic_s2f.exports import SPEAKER_COLUMNS, export_files
+    from forensic_s2f.store.models import Evidence
+
+    files = export_files("csv", [Evidence(id=1, original_filename="silence.wav")],
+                         [EvidenceResult(1, {}, ["no speech found"], [], [])], run_id=1)
+    assert files["speakers.csv"].decode().splitlines() == [",".join(SPEAKER_COLUMNS)]
+    assert files["segments.csv"].decode().splitlines()[0].startswith("run_id,evidence_id,file,speaker")
+
+
+@pytest.mark.parametrize("status", ["failed", None])
+def test_export_and_report_refuse_a_run_that_did_not_complete(cli, store_dir, tmp_path, status):
+    """An interrupted (still 'running') or failed run has partial results: exporting it as if
+    it were complete would read as 'no speech found'."""
+    from conftest import store_snapshot
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    if status:
+        store.finish_run(run.id, "Ann", status, "RuntimeError: stopped")
+    store.close()
+    before = store_snapshot(store_dir)
+    for command in (("export", "--format", "json", "--output", tmp_path / "out"),
+                    ("export", "--format", "rttm", "--output", tmp_path / "out"),
+                    ("report", "--output", tmp_path / "r.pdf")):
+        result = cli("case", command[0], "C1", "--run", str(run.id), *command[1:], "-e", "Ann")
+        assert result.code == 2 and result.stderr.count("\n") == 1, result
+        assert f"run {run.id} of case 'C1' is {status or 'running'}, not completed" in result.stderr
+    assert store_snapshot(store_dir) == before and not (tmp_path / "out").exists()
+
+
+def test_export_refuses_a_folder_holding_a_link_of_the_same_name(cli, store_dir, tmp_path):
+    """A dangling link where analysis.json would go is an existing name: refused on one line,
+    nothing written through it, no export logged."""
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
+    store.finish_run(run.id, "Ann", "completed")
+    events = len(store.custody_log("C1"))
+    store.close()
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "analysis.json").symlink_to(tmp_path / "elsewhere.json")
+    result = cli("case", "export", "C1", "--format", "json", "--output", folder, "-e", "Ann")
+    assert result.code == 2 and result.stderr == f"error: {folder / 'analysis.json'}: already exists; choose another --output folder\n"
+    assert not (tmp_path / "elsewhere.json").exists()
+    store = CaseStore(store_dir)
+    assert len(store.custody_log("C1")) == events
+    store.close()

@@ -147,9 +147,7 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
     Raises StoreError for an unknown case, a case never analysed, a run that did not
     complete, or a case that fails verification.
     """
-    run = store.run(case_id, run_id)
-    if run.status != "completed":
-        raise StoreError(f"run {run.id} of case {case_id!r} is {run.status}, not completed: report on a completed run")
+    run = store.completed_run(case_id, run_id)
     findings = store.verify(case_id)
     if findings:
         first = findings[0]

@@ -116,6 +116,15 @@ class RunRecords:
             raise StoreError(f"case {case_id!r} has no completed analysis: run `fs2f case analyze {case_id}` first")
         return completed[-1]
 
+    def completed_run(self, case_id: str, run_id: int | None = None) -> AnalysisRun:
+        """Like `run`, but a run that failed or never finished (its results are partial) is a
+        StoreError: reports and exports are made of completed runs only."""
+        run = self.run(case_id, run_id)
+        if run.status != "completed":
+            raise StoreError(f"run {run.id} of case {case_id!r} is {run.status}, not completed: "
+                             "reports and exports are made of completed runs")
+        return run
+
     def run_results(self, run_id: int) -> list[EvidenceResult]:
         """A run's findings per evidence file, as the plain dataclasses they were recorded from."""
         with session(self.engine) as db:

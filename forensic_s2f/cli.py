@@ -113,7 +113,7 @@ def case_add(
     examiner: ExaminerOption = None,
     source: Annotated[str, typer.Option(help="Where the evidence came from (seizure, exhibit number).")] = "",
     note: Annotated[str, typer.Option(help="Acquisition note.")] = "",
-    title: Annotated[str, typer.Option(help="Case title (used when the case is created).")] = "",
+    title: Annotated[str, typer.Option(help="Case title, set when the case is created (refused for an existing case with another title).")] = "",
     as_json: JsonOption = False,
 ) -> None:
     """Ingest evidential recordings into a case (created on first use)."""
@@ -312,7 +312,7 @@ def case_export(
         raise StoreError(f"unknown format {fmt!r}: use rttm, csv or json")
     name = examiner_name(examiner)
     store = _open_store()
-    run = store.run(case_id, run_id)
+    run = store.completed_run(case_id, run_id)
     files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), run.id)
     written = _write_new_files(output, files)
     store.record_event(case_id, name, "export", "run", str(run.id), details={
@@ -350,16 +350,21 @@ def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, 
 
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder}: exists and is not a folder")
-    clashes = [name for name in files if (folder / name).exists()]
+    clashes = [name for name in files if os.path.lexists(folder / name)]  # (a link, even a dangling one, too)
     if clashes:
         raise StoreError(f"{folder / clashes[0]}: already exists; choose another --output folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in files.items():
-        path = folder / name
-        with open(path, "xb") as handle:
-            handle.write(data)
-        written.append((path, hashlib.sha256(data).hexdigest()))
+    written: list[tuple[Path, str]] = []
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            path = folder / name
+            with open(path, "xb") as handle:
+                written.append((path, hashlib.sha256(data).hexdigest()))
+                handle.write(data)
+    except OSError as error:
+        for path, _ in written:
+            path.unlink(missing_ok=True)
+        raise StoreError(f"{error.filename or folder}: cannot be written ({error.strerror or error}); nothing was exported") from None
     return written
 
 
@@ -454,12 +459,18 @@ def version() -> None:
     out.print(f"fs2f {__version__}")
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a file name, say) written as escapes, so
+    an error stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected failures into one line on stderr."""
     try:
         app(args=argv, prog_name="fs2f", standalone_mode=True)
     except Fs2fError as error:
-        err.print(Text(f"error: {error}"))
+        err.print(Text(f"error: {one_line(str(error))}"))
         sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err.print("error: interrupted")
@@ -467,7 +478,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as error:  # a bug: one line, traceback only on request
         if os.environ.get("FS2F_DEBUG"):
             raise
-        err.print(Text(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
+        err.print(Text(f"internal error: {type(error).__name__}: {one_line(str(error))} (set FS2F_DEBUG=1 for a traceback)"))
         sys.exit(3)
 
 

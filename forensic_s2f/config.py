@@ -12,8 +12,12 @@ TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
 
 def store_home() -> Path:
-    """The case store folder: `$FS2F_HOME`, else `cases/` in the project root."""
-    return Path(os.environ.get("FS2F_HOME") or PROJECT_ROOT / "cases").expanduser().resolve()
+    """The case store folder: `$FS2F_HOME`, else `cases/` in the project root (StoreError when
+    that path is something other than a folder)."""
+    home = Path(os.environ.get("FS2F_HOME") or PROJECT_ROOT / "cases").expanduser().resolve()
+    if home.exists() and not home.is_dir():
+        raise StoreError(f"{home}: the case store must be a folder, and this is a file (check $FS2F_HOME)")
+    return home
 
 
 def examiner_name(given: str | None) -> str:

@@ -116,6 +116,13 @@ def test_hostile_file_name_is_stored_verbatim(cli, store_dir, tmp_path):
     assert "[bold]x" in cli("case", "show", "C1").stdout
 
 
+def test_a_bad_file_whose_name_holds_a_newline_is_refused_on_one_line(cli, store_dir, populated, tmp_path):
+    odd = tmp_path / "two\nlines.wav"
+    odd.write_text("not audio")
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", odd, "-e", "Ann")
+    assert "two\\nlines.wav: " in line
+
+
 def test_examiner_with_control_characters(cli, store_dir, populated, tmp_path):
     _refused(cli, store_dir, populated, "case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "bad\x1bname")
 
@@ -207,3 +214,20 @@ def test_a_database_that_is_not_this_fs2f_store_is_refused_untouched(cli, store_
         assert result.code == 2 and result.stderr.count("\n") == 1, result
         assert result.stderr.startswith(f"error: {store_dir / 'fs2f.db'}: ") and reason in result.stderr, result.stderr
         assert files() == before
+
+
+def test_another_title_for_an_existing_case_is_refused(cli, store_dir, populated, tmp_path):
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "Ann",
+                    "--title", "Another title")
+    assert "case 'C1' exists with title ''" in line
+    assert cli("case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "Ann", "--title", "").code == 0
+
+
+def test_a_case_store_path_that_is_a_file_is_refused(cli, tmp_path, monkeypatch):
+    home = tmp_path / "not-a-folder"
+    home.write_bytes(b"something else")
+    monkeypatch.setenv("FS2F_HOME", str(home))
+    for command in (("case", "list"), ("case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "Ann")):
+        result = cli(*command)
+        assert result.code == 2 and result.stderr == f"error: {home}: the case store must be a folder, and this is a file (check $FS2F_HOME)\n"
+    assert home.read_bytes() == b"something else"

@@ -118,6 +118,9 @@ class CaseStore(RunRecords):
         with self._write() as (db, created):
             case = db.get(Case, case_id)
             result = IngestResult(case_created=case is None)
+            if case is not None and title and title != case.title:
+                raise StoreError(f"case {case_id!r} exists with title {case.title!r}: a title is set when the case "
+                                 "opens and never changes; leave out --title")
             if case is None:
                 case = Case(id=case_id, title=title, created_utc=utc_now(), created_by=examiner)
                 db.add(case)

@@ -205,7 +205,7 @@ class CaseAnalysis:
             ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
 
         evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
-        warnings = list(quality.warnings())
+        warnings = [*info.warnings, *quality.warnings()]
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples

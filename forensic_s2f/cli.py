@@ -131,18 +131,23 @@ def case_add(
             progress.advance(task)
     store = _open_store(create=True)
     result = store.ingest(case_id, incoming, examiner=name, source=source, note=note, title=title)
+    warned = {str(f.path): list(f.info.warnings) for f in incoming if f.info.warnings}
     if as_json:
         _print_json({
             "case_id": case_id,
             "case_created": result.case_created,
             "added": [_evidence_record(e) for e in result.added],
             "duplicates": [{"file": str(p), "evidence_id": e.id, "sha256": e.sha256} for p, e in result.duplicates],
+            "warnings": warned,
         })
         return
     if result.case_created:
         out.print(Text(f"opened case {case_id}"))
     if result.added:
         out.print(_evidence_table(f"ingested into {case_id}", result.added))
+    for path, warnings in warned.items():
+        for warning in warnings:
+            out.print(Text(f"{one_line(path)}: warning: {warning}"))
     for path, existing in result.duplicates:
         out.print(Text(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
 

@@ -231,3 +231,23 @@ def test_a_case_store_path_that_is_a_file_is_refused(cli, tmp_path, monkeypatch)
         result = cli(*command)
         assert result.code == 2 and result.stderr == f"error: {home}: the case store must be a folder, and this is a file (check $FS2F_HOME)\n"
     assert home.read_bytes() == b"something else"
+
+
+def test_float_audio_with_samples_that_are_not_numbers_is_analysed_with_a_warning(cli, store_dir, tmp_path):
+    """It used to ingest, then fail every analysis with an internal error in the quality step."""
+    import json
+
+    import numpy as np
+    import soundfile as sf
+
+    path = write_tone(tmp_path / "tone.wav", seconds=3.0)
+    data, rate = sf.read(path, dtype="float32")
+    data[100:110] = np.nan
+    sf.write(tmp_path / "nan.wav", data, rate, subtype="FLOAT")
+    added = cli("case", "add", "C1", tmp_path / "nan.wav", "-e", "Ann", "--json")
+    warning = "10 decoded samples were not numbers (NaN or infinite) and were set to 0 (silence)"
+    assert added.code == 0 and json.loads(added.stdout)["warnings"] == {str(tmp_path / "nan.wav"): [warning]}
+    analysed = cli("case", "analyze", "C1", "-e", "Ann", "--json")
+    assert analysed.code == 0, analysed
+    assert warning in json.loads(analysed.stdout)["evidence"][0]["warnings"]
+    assert cli("audit", "verify", "C1").code == 0

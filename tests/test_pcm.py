@@ -253,3 +253,40 @@ def test_quality_and_denoising_memory_does_not_grow_with_duration(tmp_path):
         peaks[minutes] = _peak_traced_mib(pcm)
     # 12 more minutes are 44 MiB more audio; the working set may grow by a few small per-frame arrays
     assert peaks[18] < peaks[6] + 4, peaks
+
+
+def _float_wav(path, data: np.ndarray) -> str:
+    sf.write(path, data, RATE, subtype="FLOAT")
+    return str(path)
+
+
+def test_samples_that_are_not_numbers_become_silence_with_a_warning(tmp_path):
+    """A float WAV may hold NaN or infinities; they reached the quality measures (which failed)
+    and the voice model. They are set to 0 and counted, by both decoders."""
+    from forensic_s2f.audio.decode import probe
+
+    voice = _voice_like(4.0)
+    bad = voice.copy()
+    bad[1000:1007], bad[20_000:20_003] = np.nan, [np.inf, -np.inf, np.inf]
+    path = _float_wav(tmp_path / "nan.wav", bad)
+    expected = voice.copy()
+    expected[1000:1007], expected[20_000:20_003] = 0.0, 0.0
+    decoded = load(path)
+    pcm, _, info, _ = decode_to_pcm(path, tmp_path / "decoded.f32")
+    assert np.array_equal(decoded.samples, expected) and np.array_equal(pcm[:], expected)
+    warning = "10 decoded samples were not numbers (NaN or infinite) and were set to 0 (silence)"
+    assert decoded.info.warnings == info.warnings == probe(path).warnings == (warning,)
+    assert load(_float_wav(tmp_path / "clean.wav", voice)).info.warnings == ()
+
+
+def test_channels_that_cancel_in_the_mixdown_and_samples_far_beyond_full_scale_are_warned_of(tmp_path):
+    voice = _voice_like(4.0)
+    antiphase = load(_float_wav(tmp_path / "antiphase.wav", np.stack([voice, -voice], axis=1)))
+    assert not antiphase.samples.any()
+    (warning,) = antiphase.info.warnings
+    assert warning.startswith("the 2 channels cancel when averaged to mono (the mixdown is 99 dB quieter")
+    other_voice = _voice_like(4.0, seed=1)[::-1].copy()
+    assert load(_float_wav(tmp_path / "stereo.wav", np.stack([voice, other_voice], axis=1))).info.warnings == ()
+    assert load(_float_wav(tmp_path / "silent.wav", np.zeros((RATE, 2), np.float32))).info.warnings == ()
+    (loud,) = load(_float_wav(tmp_path / "loud.wav", voice * 1000)).info.warnings
+    assert loud.startswith(f"samples reach +{20 * np.log10(np.abs(voice).max() * 1000):.0f} dB relative to full scale")

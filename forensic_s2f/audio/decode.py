@@ -52,13 +52,69 @@ _MAGIC: list[tuple[int, bytes, str]] = [
 
 @dataclass(frozen=True)
 class AudioInfo:
-    """What the decoder found in a file, read by decoding every sample once."""
+    """What the decoder found in a file, read by decoding every sample once; `warnings` are
+    what its samples call for (see SampleTally)."""
 
     media_type: str
     codec: str
     sample_rate: int
     channels: int
     duration_seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+MAX_PEAK = 2.0  # a larger magnitude (over +6 dB relative to full scale) is warned of
+MAX_MIXDOWN_LOSS_DB = 12.0  # channels whose mono average is this much quieter cancel each other
+MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to cancel
+
+
+@dataclass
+class SampleTally:
+    """What the samples at the file's own rate hold, tallied chunk by chunk while decoding:
+    samples that are not numbers (NaN or infinite; they become 0, silence), the largest
+    magnitude (1.0 = full scale), and the energies of the channels (their mean) and of their
+    mono average, whose ratio shows channels that cancel when averaged (one of them wired in
+    reverse polarity)."""
+
+    samples: int = 0  # per channel
+    channels: int = 1
+    non_finite: int = 0
+    peak: float = 0.0
+    channel_energy: float = 0.0
+    mixdown_energy: float = 0.0
+
+    def mono(self, chunk: np.ndarray) -> np.ndarray:
+        """`chunk` (channels, samples) tallied and averaged to mono float32, non-finite samples set to 0."""
+        finite = np.isfinite(chunk)
+        if not finite.all():
+            self.non_finite += int(chunk.size - np.count_nonzero(finite))
+            chunk = np.where(finite, chunk, np.float32(0.0))
+        if chunk.size:
+            self.peak = max(self.peak, float(np.abs(chunk).max()))
+        self.samples += chunk.shape[-1]
+        self.channels = chunk.shape[0]
+        if chunk.shape[0] == 1:
+            return chunk[0]
+        mono = chunk.mean(axis=0, dtype=np.float32)
+        self.channel_energy += float(np.einsum("ij,ij->", chunk, chunk, dtype=np.float64)) / chunk.shape[0]
+        self.mixdown_energy += float(np.dot(mono.astype(np.float64), mono))
+        return mono
+
+    def warnings(self) -> tuple[str, ...]:
+        found = []
+        if self.non_finite:
+            found.append(f"{self.non_finite} decoded samples were not numbers (NaN or infinite) and were set to 0 (silence)")
+        if self.peak > MAX_PEAK:
+            found.append(f"samples reach {20 * np.log10(self.peak):+.0f} dB relative to full scale (floating-point audio far "
+                         "beyond ±1): voice activity, SNR and clipping figures may be off")
+        channel_rms = np.sqrt(self.channel_energy / max(self.samples, 1))
+        if self.channels > 1 and channel_rms > MIN_CHANNEL_RMS:
+            loss_db = 10 * np.log10(self.channel_energy / max(self.mixdown_energy, 1e-30))
+            if loss_db > MAX_MIXDOWN_LOSS_DB:
+                found.append(f"the {self.channels} channels cancel when averaged to mono (the mixdown is {min(loss_db, 99):.0f} dB "
+                             "quieter than the channels, as when one channel's polarity is reversed): speech may be "
+                             "missed; listen to each channel")
+        return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -255,20 +311,22 @@ def _direct_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> I
         raise InputError(path, f"cannot be decoded as audio (truncated: {read} of {expected} samples)")
 
 
-def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.ndarray], str]:
-    """The file's stream info, its mono float32 chunks at `sample_rate` Hz and which decoder
-    read it. Samples are decoded at the file's own rate, channels averaged, then resampled by
-    `resampled` (so both decoders give the same samples)."""
+def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.ndarray], str, SampleTally]:
+    """The file's stream info, its mono float32 chunks at `sample_rate` Hz, which decoder read
+    it, and the tally of its samples (complete once the chunks are read). Samples are decoded
+    at the file's own rate, channels averaged, then resampled by `resampled` (so both decoders
+    give the same samples)."""
     stream = _direct_stream(path)
     if stream is not None:
         chunks, decoder = _direct_chunks(path), "libsndfile"
     else:
         stream = _audio_stream(path)
         chunks, decoder = iter_chunks(path), "FFmpeg (torchcodec)"
-    return stream, resampled(_mixdown(chunks), stream.sample_rate, sample_rate), decoder
+    tally = SampleTally()
+    return stream, resampled(map(tally.mono, chunks), stream.sample_rate, sample_rate), decoder, tally
 
 
-def _info(path: Path, meta: StreamInfo, duration_seconds: float) -> AudioInfo:
+def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
     if duration_seconds <= 0:
         raise InputError(path, "contains no audio samples")
     return AudioInfo(
@@ -277,6 +335,7 @@ def _info(path: Path, meta: StreamInfo, duration_seconds: float) -> AudioInfo:
         sample_rate=meta.sample_rate,
         channels=meta.num_channels,
         duration_seconds=duration_seconds,
+        warnings=tally.warnings(),
     )
 
 
@@ -288,14 +347,10 @@ def probe(path: Path) -> AudioInfo:
     path = Path(path)
     check_readable_file(path)
     meta = _audio_stream(path)
-    samples = sum(chunk.shape[-1] for chunk in iter_chunks(path))
-    return _info(path, meta, samples / float(meta.sample_rate))
-
-
-def _mixdown(chunks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """Chunks of shape (channels, samples) as mono float32 (channels averaged)."""
-    for chunk in chunks:
-        yield chunk.mean(axis=0, dtype=np.float32) if chunk.shape[0] > 1 else chunk[0]
+    tally = SampleTally()
+    for chunk in iter_chunks(path):
+        tally.mono(chunk)
+    return _info(path, meta, tally.samples / float(meta.sample_rate), tally)
 
 
 def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
@@ -306,7 +361,7 @@ def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
     """
     path = Path(path)
     check_readable_file(path)
-    stream, chunks, _ = _mono_source(path, sample_rate)
+    stream, chunks, _, tally = _mono_source(path, sample_rate)
     # One array sized from the header's duration, filled in place (doubled if the header was
     # short): peak memory stays about one copy of the result plus one chunk.
     samples = np.zeros(int(np.ceil((stream.header_seconds or 0.0) * sample_rate)) + sample_rate, np.float32)
@@ -316,7 +371,7 @@ def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
             samples = np.concatenate([samples, np.zeros(max(filled + len(mono), 2 * len(samples)) - len(samples), np.float32)])
         samples[filled: filled + len(mono)] = mono
         filled += len(mono)
-    return DecodedAudio(samples=samples[:filled], sample_rate=sample_rate, info=_info(path, stream, filled / sample_rate))
+    return DecodedAudio(samples=samples[:filled], sample_rate=sample_rate, info=_info(path, stream, filled / sample_rate, tally))
 
 
 def decode_to_pcm(path: Path, destination: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> tuple[PcmFile, str, AudioInfo, str]:
@@ -326,9 +381,9 @@ def decode_to_pcm(path: Path, destination: Path, sample_rate: int = TARGET_SAMPL
     that read it ('libsndfile' or 'FFmpeg (torchcodec)'; both give the same samples)."""
     path = Path(path)
     check_readable_file(path)
-    stream, chunks, decoder = _mono_source(path, sample_rate)
+    stream, chunks, decoder, tally = _mono_source(path, sample_rate)
     with PcmWriter(destination, sample_rate) as writer:
         for mono in chunks:
             writer.write(mono)
         pcm, digest = writer.close()
-    return pcm, digest, _info(path, stream, pcm.duration_seconds), decoder
+    return pcm, digest, _info(path, stream, pcm.duration_seconds, tally), decoder

@@ -251,3 +251,12 @@ def test_float_audio_with_samples_that_are_not_numbers_is_analysed_with_a_warnin
     assert analysed.code == 0, analysed
     assert warning in json.loads(analysed.stdout)["evidence"][0]["warnings"]
     assert cli("audit", "verify", "C1").code == 0
+
+
+def test_truncated_wav(cli, store_dir, populated, tmp_path):
+    """FFmpeg and libsndfile both read a cut WAV to its end and take the duration from its size."""
+    whole = write_tone(tmp_path / "whole.wav", seconds=6.0).read_bytes()
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole[: len(whole) // 2])
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", cut, "-e", "Ann")
+    assert line == f"error: {cut}: cannot be decoded as audio (truncated: its audio ends at 3.0 s of the 6.0 s its header states)\n"

@@ -290,3 +290,30 @@ def test_channels_that_cancel_in_the_mixdown_and_samples_far_beyond_full_scale_a
     assert load(_float_wav(tmp_path / "silent.wav", np.zeros((RATE, 2), np.float32))).info.warnings == ()
     (loud,) = load(_float_wav(tmp_path / "loud.wav", voice * 1000)).info.warnings
     assert loud.startswith(f"samples reach +{20 * np.log10(np.abs(voice).max() * 1000):.0f} dB relative to full scale")
+
+
+def test_wav_layout_bytes_the_header_does_not_account_for_are_warned_of(tmp_path):
+    """A data chunk that states less than follows (14 s of a 20 s recording unread) is warned
+    of; chunks after the data (LIST), a streamed WAV's open sizes and a pad byte are not."""
+    import struct
+
+    from forensic_s2f.audio.decode import probe
+
+    path = tmp_path / "voice.wav"
+    sf.write(path, _voice_like(20.0), RATE, subtype="PCM_16")
+    whole = path.read_bytes()
+    data_at = whole.index(b"data")
+    understated = tmp_path / "understated.wav"
+    understated.write_bytes(whole[: data_at + 4] + struct.pack("<I", 6 * RATE * 2) + whole[data_at + 8:])
+    info = probe(understated)
+    assert info.duration_seconds == 6.0 and info.warnings == (
+        f"{14 * RATE * 2} bytes after the audio data that the WAV header states are no part of the file's layout "
+        "(the header may understate the audio): only the stated audio is analysed",)
+    tagged = tmp_path / "tagged.wav"
+    listing = b"LIST" + struct.pack("<I", 13) + b"INFOISFT\x05\x00\x00\x00fs2f\x00" + b"\x00"  # (odd size: pad byte)
+    tagged.write_bytes(whole[:4] + struct.pack("<I", len(whole) - 8 + len(listing)) + whole[8:] + listing)
+    streamed = tmp_path / "streamed.wav"
+    streamed.write_bytes(whole[:4] + b"\xff\xff\xff\xff" + whole[8: data_at + 4] + b"\xff\xff\xff\xff" + whole[data_at + 8:])
+    for fine in (path, tagged, streamed):
+        assert probe(fine).warnings == () and load(fine).info.warnings == (), fine
+        assert probe(fine).duration_seconds == 20.0

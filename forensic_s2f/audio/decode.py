@@ -159,11 +159,68 @@ def sniff_media_type(path: Path) -> str:
     return "application/octet-stream"
 
 
+def _wav_chunks(path: Path) -> Iterator[tuple[bytes, int, int]]:
+    """A RIFF/WAVE file's chunks as (id, offset of the data, size stated) in file order, up to
+    the first 8 bytes that cannot be a chunk header (a non-ASCII id)."""
+    with open(path, "rb") as handle:
+        offset = 12
+        handle.seek(offset)
+        while len(header := handle.read(8)) == 8 and all(32 <= byte < 127 for byte in header[:4]):
+            size = int.from_bytes(header[4:], "little")
+            yield header[:4], offset + 8, size
+            offset += 8 + size + size % 2
+            handle.seek(offset)
+
+
+def _wav_data_size(path: Path) -> int | None:
+    """The size in bytes that a WAV file's data chunk states; None when it states none (0 or
+    0xFFFFFFFF, as a recorder streaming the file writes) or there is no data chunk."""
+    size = next((size for chunk, _, size in _wav_chunks(path) if chunk == b"data"), None)
+    return size if size and size != 0xFFFFFFFF else None
+
+
+def check_wav_whole(path: Path) -> None:
+    """Refuse a WAV file cut short: its data chunk states more audio than the file holds, by
+    more than `TRUNCATION_TOLERANCE` (and 1 s). FFmpeg and libsndfile both read what is there
+    and take the duration from the file's size, so neither notices."""
+    if sniff_media_type(path) != "audio/wav":
+        return
+    chunks = {chunk: (start, size) for chunk, start, size in _wav_chunks(path)}
+    stated = _wav_data_size(path)
+    if stated is None or b"fmt " not in chunks:
+        return
+    with open(path, "rb") as handle:
+        handle.seek(chunks[b"fmt "][0] + 8)
+        byte_rate = int.from_bytes(handle.read(4), "little")  # (bytes per second, all channels)
+    present = path.stat().st_size - chunks[b"data"][0]
+    if byte_rate and present < stated:
+        present_seconds, stated_seconds = present / byte_rate, stated / byte_rate
+        if present_seconds < stated_seconds - max(TRUNCATION_TOLERANCE * stated_seconds, 1.0):
+            raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {present_seconds:.1f} s "
+                                   f"of the {stated_seconds:.1f} s its header states)")
+
+
+def container_warnings(path: Path) -> tuple[str, ...]:
+    """What the file's layout calls for: bytes after a WAV file's stated audio data that are
+    no RIFF chunk (a header that understates the audio: only the stated part is decoded)."""
+    if sniff_media_type(path) != "audio/wav" or _wav_data_size(path) is None:
+        return ()
+    accounted = 12
+    for _, start, size in _wav_chunks(path):
+        accounted = start + size + size % 2
+    unexplained = path.stat().st_size - accounted
+    if unexplained < 8:
+        return ()
+    return (f"{unexplained} bytes after the audio data that the WAV header states are no part of the file's layout "
+            "(the header may understate the audio): only the stated audio is analysed",)
+
+
 def states_exact_duration(path: Path) -> bool:
     """Whether the file's header counts its audio, so that decoding less means a cut file:
     MP4/QuickTime/3GP (the movie header), FLAC (STREAMINFO) and an MP3 whose first frame is a
-    Xing, Info or VBRI header (LAME and most encoders write one). For other files FFmpeg
-    estimates the duration (from the bit rate, or from an Ogg file's last page)."""
+    Xing, Info or VBRI header (LAME and most
+    encoders write one). For other files FFmpeg estimates the duration (from the bit rate, or
+    from an Ogg file's last page; a WAV file's from its size, see `check_wav_whole`)."""
     media_type = sniff_media_type(path)
     if media_type in ("audio/mp4", "video/mp4", "video/quicktime", "video/3gpp", "audio/flac"):
         return True
@@ -316,6 +373,7 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
     it, and the tally of its samples (complete once the chunks are read). Samples are decoded
     at the file's own rate, channels averaged, then resampled by `resampled` (so both decoders
     give the same samples)."""
+    check_wav_whole(path)
     stream = _direct_stream(path)
     if stream is not None:
         chunks, decoder = _direct_chunks(path), "libsndfile"
@@ -335,7 +393,7 @@ def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTa
         sample_rate=meta.sample_rate,
         channels=meta.num_channels,
         duration_seconds=duration_seconds,
-        warnings=tally.warnings(),
+        warnings=tally.warnings() + container_warnings(path),
     )
 
 
@@ -346,6 +404,7 @@ def probe(path: Path) -> AudioInfo:
     """
     path = Path(path)
     check_readable_file(path)
+    check_wav_whole(path)
     meta = _audio_stream(path)
     tally = SampleTally()
     for chunk in iter_chunks(path):

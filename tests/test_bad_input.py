@@ -260,3 +260,21 @@ def test_truncated_wav(cli, store_dir, populated, tmp_path):
     cut.write_bytes(whole[: len(whole) // 2])
     line = _refused(cli, store_dir, populated, "case", "add", "C1", cut, "-e", "Ann")
     assert line == f"error: {cut}: cannot be decoded as audio (truncated: its audio ends at 3.0 s of the 6.0 s its header states)\n"
+
+
+def test_a_video_without_sound_is_refused_as_having_no_audio_stream(cli, store_dir, populated, tmp_path):
+    """torchcodec's own text for this ends 'This should never happen. Please report an issue'."""
+    import torch
+    from torchcodec.encoders import VideoEncoder
+
+    video = tmp_path / "silent-film.mp4"
+    VideoEncoder(torch.zeros((10, 3, 64, 64), dtype=torch.uint8), frame_rate=10).to_file(str(video))
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", video, "-e", "Ann")
+    assert line == f"error: {video}: cannot be decoded as audio (no audio stream)\n"
+
+
+def test_too_little_speech_is_never_rounded_up_to_the_minimum():
+    from forensic_s2f.s2f.checks import SpeechError, require_speech
+
+    with pytest.raises(SpeechError, match=r"^only 0\.99 s of speech detected; at least 1 s is needed$"):
+        require_speech(0.998)

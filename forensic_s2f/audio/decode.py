@@ -263,7 +263,8 @@ def _decoder(path: Path):
     try:
         return AudioDecoder(str(path))
     except Exception as error:  # torchcodec raises RuntimeError/ValueError with FFmpeg's text
-        raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
+        reason = "no audio stream" if "best audio stream is unknown" in str(error) else _short(error)
+        raise InputError(path, f"cannot be decoded as audio ({reason})") from None
 
 
 def _short(error: Exception) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from forensic_s2f.audio.quality import QualityReport
 from forensic_s2f.errors import Fs2fError
 
@@ -20,7 +22,7 @@ def require_speech(seconds: float) -> None:
         raise SpeechError("no speech detected")
     if seconds < MIN_SPEECH_SECONDS:
         raise SpeechError(
-            f"only {seconds:.1f} s of speech detected; at least {MIN_SPEECH_SECONDS:.0f} s is needed"
+            f"only {math.floor(seconds * 100) / 100:.2f} s of speech detected; at least {MIN_SPEECH_SECONDS:.0f} s is needed"
         )
 
 

@@ -77,6 +77,18 @@ class AnalysisOptions:
         if self.num_speakers and (self.min_speakers or self.max_speakers):
             raise Fs2fError("give --num-speakers or --min/--max-speakers, not both")
 
+    def count_warnings(self, found: int) -> list[str]:
+        """A warning when the diarization found a speaker count outside what was asked for
+        (voices with too little speech for a cluster of their own are folded into others)."""
+        low = self.num_speakers or self.min_speakers
+        high = self.num_speakers or self.max_speakers
+        if found == 0 or (low is None or found >= low) and (high is None or found <= high):
+            return []
+        asked = (f"{self.num_speakers}" if self.num_speakers else
+                 f"at least {low}" if high is None else f"at most {high}" if low is None else f"{low} to {high}")
+        return [f"{asked} speakers were asked for, {found} were found: the others had too little speech "
+                "to be told apart"]
+
 
 def write_flac(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> Path:
     """16-bit FLAC of consecutive blocks of float samples in [-1, 1] (the audio is never whole
@@ -205,7 +217,7 @@ class CaseAnalysis:
             ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
 
         evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
-        warnings = [*info.warnings, *quality.warnings()]
+        warnings = [*info.warnings, *quality.warnings(), *self.options.count_warnings(len(annotation.labels()))]
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples

@@ -256,3 +256,14 @@ def test_speech_in_pieces_maps_voice_activity_into_joined_time():
     # a piece cut short (end of the audio) bounds its speech; no speech gives nothing
     assert speech_in_pieces([(10.0, 14.0)], [1.5], [(10.0, 14.0)]) == [(0.0, 1.5)]
     assert speech_in_pieces(pieces, [4.0, 2.0], []) == []
+
+
+def test_a_speaker_count_outside_the_one_asked_for_is_warned_of():
+    from forensic_s2f.analysis import AnalysisOptions
+
+    assert AnalysisOptions(num_speakers=50).count_warnings(12) == [
+        "50 speakers were asked for, 12 were found: the others had too little speech to be told apart"]
+    assert AnalysisOptions(min_speakers=4).count_warnings(3)[0].startswith("at least 4 speakers were asked for, 3")
+    assert AnalysisOptions(min_speakers=2, max_speakers=3).count_warnings(1)[0].startswith("2 to 3 speakers were")
+    assert AnalysisOptions(num_speakers=3).count_warnings(3) == AnalysisOptions().count_warnings(7) == []
+    assert AnalysisOptions(num_speakers=2).count_warnings(0) == []  # (no speech: warned of as such)

@@ -58,6 +58,18 @@ def test_clipping_counts_flat_tops_only():
     assert any(w.startswith("clipped: ") for w in warnings)
 
 
+def test_a_dc_offset_is_measured_and_warned_of():
+    """An offset of 0.2 turned a male voice female (82 %) in a tester's run; it is now named."""
+    t = np.arange(2 * RATE) / RATE
+    sine = (np.sin(2 * np.pi * 200 * t) * 0.3).astype(np.float32)
+    assert abs(measure_quality(sine, RATE, [(0.0, 2.0)]).dc_offset) < 1e-6
+    offset = measure_quality(sine + np.float32(0.2), RATE, [(0.0, 2.0)])
+    assert abs(offset.dc_offset - 0.2) < 1e-6
+    assert "DC offset: the waveform's mean is +0.200 of full scale (beyond ±0.01); it shifts level measures and " \
+           "the voice model's input" in offset.warnings()
+    assert not any(w.startswith("DC offset") for w in measure_quality(sine + np.float32(0.005), RATE, [(0.0, 2.0)]).warnings())
+
+
 def test_silence_and_short_inputs_give_warnings_not_errors():
     silent = measure_quality(np.zeros(RATE // 2, np.float32), RATE, [])
     assert silent.snr_db is None and silent.clipping_fraction == 0.0

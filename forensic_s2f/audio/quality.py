@@ -37,6 +37,7 @@ class QualityReport:
     clipping_fraction: float
     effective_bandwidth_hz: float | None
     is_telephone_band: bool
+    dc_offset: float = 0.0  # the waveform's mean, in units of full scale
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -47,6 +48,7 @@ class QualityReport:
         min_speech_seconds: float = 3.0,
         min_snr_db: float = 10.0,
         max_clipping_fraction: float = 0.001,
+        max_dc_offset: float = 0.01,
     ) -> list[str]:
         """Plain-language warnings, each naming the measured value and the limit it crosses."""
         found: list[str] = []
@@ -72,6 +74,11 @@ class QualityReport:
             found.append(
                 f"clipped: {100 * self.clipping_fraction:.2f} % of samples at the peak level "
                 f"(over {100 * max_clipping_fraction:.1f} %)"
+            )
+        if abs(self.dc_offset) > max_dc_offset:
+            found.append(
+                f"DC offset: the waveform's mean is {self.dc_offset:+.3f} of full scale (beyond ±{max_dc_offset}); "
+                "it shifts level measures and the voice model's input"
             )
         if self.is_telephone_band and self.effective_bandwidth_hz is not None:
             found.append(
@@ -109,6 +116,7 @@ def measure_quality(
         clipping_fraction=clipping_fraction(samples),
         effective_bandwidth_hz=bandwidth,
         is_telephone_band=bandwidth is not None and bandwidth <= TELEPHONE_MAX_BANDWIDTH_HZ,
+        dc_offset=sum(float(block.sum(dtype=np.float64)) for block in iter_blocks(samples, CLIP_BLOCK_SAMPLES)) / max(len(samples), 1),
     )
 
 

@@ -30,6 +30,7 @@ QUALITY_ROWS = (
     ("clipping_fraction", "Clipped samples", lambda v: f"{100 * v:.3f} %"),
     ("effective_bandwidth_hz", "Effective bandwidth", lambda v: f"{v / 1000:.1f} kHz"),
     ("is_telephone_band", "Telephone band", lambda v: "yes" if v else "no"),
+    ("dc_offset", "DC offset (mean of the waveform)", lambda v: f"{v:+.4f} of full scale"),
     ("overlap_fraction", "Overlapped speech", lambda v: f"{100 * v:.1f} % of speech"),
 )
 

@@ -13,6 +13,7 @@ import getpass
 import io
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
-from forensic_s2f.errors import Fs2fError, StoreError
+from forensic_s2f.errors import Fs2fError, StoreError, Terminated
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
 # the collector, or the interpreter spends about 0.7 s scanning them on the way out.
@@ -470,8 +471,13 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def _terminate(signal_number: int, _frame: Any) -> None:
+    raise Terminated(signal.Signals(signal_number).name)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected failures into one line on stderr."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         app(args=argv, prog_name="fs2f", standalone_mode=True)
     except Fs2fError as error:
@@ -480,6 +486,9 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         err.print("error: interrupted")
         sys.exit(130)
+    except Terminated:
+        err.print("error: terminated (SIGTERM)")
+        sys.exit(143)
     except Exception as error:  # a bug: one line, traceback only on request
         if os.environ.get("FS2F_DEBUG"):
             raise

@@ -18,3 +18,8 @@ class InputError(Fs2fError):
 
 class StoreError(Fs2fError):
     """The case store refused an operation (unknown case, invalid id, locked store)."""
+
+
+class Terminated(BaseException):
+    """SIGTERM (a job scheduler's stop, a shutdown), raised in the main thread so that a command
+    stops as it does on Ctrl-C: a running analysis is recorded as failed before the process exits."""

@@ -237,6 +237,28 @@ def test_killed_analysis_leaves_a_consistent_store(tmp_path, delay_seconds):
     assert list((tmp_path / "store" / "scratch").iterdir()) == []
 
 
+def test_terminated_analysis_is_recorded_as_failed(tmp_path):
+    """SIGTERM (a scheduler's stop) used to leave the run 'running' for good, as SIGKILL must."""
+    env = {**os.environ, "FS2F_HOME": str(tmp_path / "store"), "FS2F_EXAMINER": "Ann"}
+    command = [sys.executable, "-m", "forensic_s2f.cli"]
+    assert subprocess.run([*command, "case", "add", "T1", SAMPLE], env=env, capture_output=True, timeout=300).returncode == 0
+    process = subprocess.Popen([*command, "case", "analyze", "T1"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    shown = {}
+    for _ in range(600):  # until the run is recorded (model loading comes first)
+        time.sleep(0.05)
+        shown = json.loads(subprocess.run([*command, "case", "show", "T1", "--json"], env=env, capture_output=True,
+                                          text=True, timeout=60).stdout)
+        if shown["runs"]:
+            break
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 143 and process.stderr.read() == "error: terminated (SIGTERM)\n"
+    shown = json.loads(subprocess.run([*command, "case", "show", "T1", "--json"], env=env, capture_output=True,
+                                      text=True, timeout=60).stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+    assert subprocess.run([*command, "audit", "verify", "T1"], env=env, capture_output=True, timeout=300).returncode == 0
+
+
 def test_longest_turns_caps_speech_and_keeps_time_order():
     from forensic_s2f.analysis import longest_turns
 

@@ -27,7 +27,7 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
-from forensic_s2f.errors import Fs2fError, StoreError, Terminated
+from forensic_s2f.errors import Fs2fError, StoreError, Terminated, one_line
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
 # the collector, or the interpreter spends about 0.7 s scanning them on the way out.
@@ -463,12 +463,6 @@ def audit_log(
 def version() -> None:
     """Print the software version."""
     out.print(f"fs2f {__version__}")
-
-
-def one_line(text: str) -> str:
-    """`text` with control characters (a newline in a file name, say) written as escapes, so
-    an error stays on one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _terminate(signal_number: int, _frame: Any) -> None:

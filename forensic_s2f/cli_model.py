@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from forensic_s2f.errors import Fs2fError, InputError
+from forensic_s2f.errors import Fs2fError, InputError, one_line
 
 if TYPE_CHECKING:
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
@@ -40,41 +40,50 @@ def _progress() -> Progress:
     )
 
 
+def _input_record(path: Path) -> dict[str, Any]:
+    """prediction.json's "input": the file as named by the user, its size (bytes) and its SHA-256."""
+    from forensic_s2f.store.vault import sha256_file
+
+    try:
+        return {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    except OSError as error:
+        raise InputError(path, f"cannot be read ({error.strerror or error})") from None
+
+
 @model_app.command()
 def predict(
     files: list[Path] = typer.Argument(..., help="Audio files (any format FFmpeg reads)."),
     output: Path = typer.Option(..., "--output", "-o", help="Folder for one sub-folder per input."),
     model_dir: Path | None = typer.Option(None, "--model", help="Weights folder (default: shipped)."),
 ) -> None:
-    """Estimate gender, age bracket and a canonical face for each file's speaker."""
+    """Estimate gender, age bracket and a canonical face for each file's speaker.
+
+    Each input gets a new folder `OUTPUT/<stem>` (`<stem>-2`, … for a repeated stem); the command
+    refuses to start when any of them already exists.
+    """
     from forensic_s2f.audio.decode import load
     from forensic_s2f.s2f.model import load_model
-    from forensic_s2f.s2f.predict import write_prediction
+    from forensic_s2f.s2f.predict import prediction_folders, write_prediction
 
+    folders = prediction_folders(files, output)
     model = load_model(model_dir)
     table = Table("file", "gender", "age", "speech (s)", "warnings", "output")
     failed = 0
-    used: set[str] = set()
-    for path in files:
+    for path, folder in zip(files, folders):
         try:
             audio = load(path)
+            source = _input_record(path)
             try:
                 prediction = model.predict(audio.samples, audio.sample_rate)
             except InputError:
                 raise
             except Fs2fError as error:
                 raise InputError(path, str(error)) from None
+            written = write_prediction(prediction, folder, source)
         except Fs2fError as error:
             failed += 1
-            typer.echo(f"error: {error}", err=True)
+            typer.echo(f"error: {one_line(str(error))}", err=True)
             continue
-        name = path.stem
-        for suffix in range(2, len(files) + 2):
-            if name not in used:
-                break
-            name = f"{path.stem}-{suffix}"
-        used.add(name)
-        written = write_prediction(prediction, output / name)
         gender = max(prediction.gender, key=prediction.gender.get)
         age = prediction.age_estimate
         table.add_row(
@@ -113,8 +122,10 @@ def train(
     ecapa_dir: Path | None = typer.Option(None, "--ecapa-dir", help=ECAPA_HELP),
 ) -> None:
     """Train the model (reproduces the shipped weights from ../shared/data/s2f-pairs)."""
+    from forensic_s2f.s2f.train import require_new_folder
     from forensic_s2f.s2f.train import train as train_model
 
+    require_new_folder(output)
     encoder = _ecapa_encoder(ecapa_dir)
     with _progress() as bar:
         task = bar.add_task("embedding clips", total=None)

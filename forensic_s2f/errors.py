@@ -1,6 +1,12 @@
 """Errors that reach the user as one line: what failed, on which file or object, and why."""
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters (a newline in a file name, say) written as escapes, so
+    an error stays on one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class Fs2fError(Exception):
     """An expected failure; the CLI prints its message on one line and exits non-zero."""
 

@@ -1,8 +1,12 @@
 """`fs2f model predict|info` through the project's CLI entry point (the `cli` fixture)."""
 
+import hashlib
 import json
+import shutil
 
+from forensic_s2f.manifest import write_manifest
 from forensic_s2f.s2f.dataset import load_pairs
+from forensic_s2f.s2f.model import ARRAYS_FILE, CONFIG_FILE, DEFAULT_WEIGHTS_DIR, VALIDATION_FILE
 from tests.s2f_helpers import pairs_dir
 
 
@@ -39,6 +43,14 @@ def test_predict_of_silence_is_a_one_line_error(cli, tmp_path):
     assert not (tmp_path / "out" / "silence").exists()
 
 
+def test_predict_error_for_a_file_whose_name_holds_a_newline_stays_on_one_line(cli, tmp_path):
+    odd = tmp_path / "two\nlines.wav"
+    odd.write_text("not audio")
+    result = cli("model", "predict", str(odd), "--output", str(tmp_path / "out"))
+    error, summary = result.stderr.splitlines()
+    assert result.code == 1 and "two\\nlines.wav: " in error and summary == "1 of 1 file(s) failed"
+
+
 def test_info_prints_the_model_card(cli):
     result = cli("model", "info")
     assert result.code == 0
@@ -49,3 +61,118 @@ def test_bad_weights_folder_is_a_one_line_error(cli, tmp_path):
     result = cli("model", "info", "--model", str(tmp_path))
     assert result.code != 0
     assert result.stderr.startswith("error: model weights") and "Traceback" not in result.stdout + result.stderr
+
+
+def _clips(tmp_path, *names):
+    """Copies of distinct shared clips at tmp_path/NAME (NAME may hold a sub-folder)."""
+    data = pairs_dir()
+    ids = load_pairs(data).ids
+    copies = []
+    for clip_id, name in zip(ids, names):
+        target = tmp_path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data / "audio" / f"{clip_id}.flac", target)
+        copies.append(target)
+    return copies
+
+
+def _files(folder):
+    """{relative path: bytes} of every file under `folder` (links listed by their target path)."""
+    return {
+        str(p.relative_to(folder)): (f"-> {p.readlink()}" if p.is_symlink() else p.read_bytes())
+        for p in sorted(folder.rglob("*")) if p.is_symlink() or p.is_file()
+    }
+
+
+def _refused(result, folder):
+    """The command failed on one `error:` line naming `folder`, with no traceback."""
+    assert result.code == 2, result
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result
+    assert f"{folder}:" in result.stderr and "Traceback" not in result.stdout + result.stderr
+
+
+def test_predict_records_its_input_and_never_replaces_earlier_output(cli, tmp_path):
+    first, second, other = _clips(tmp_path, "a/x.flac", "b/x.flac", "c/y.flac")
+    out = tmp_path / "out"
+    result = cli("model", "predict", first, second, "--output", out)
+    assert result.code == 0, result
+    for name, clip in (("x", first), ("x-2", second)):
+        document = json.loads((out / name / "prediction.json").read_text())
+        assert document["input"] == {
+            "path": str(clip), "bytes": clip.stat().st_size, "sha256": hashlib.sha256(clip.read_bytes()).hexdigest()
+        }
+        assert {"gender", "age", "seconds_used", "model", "warnings"} <= set(document)
+    before = _files(out)
+
+    _refused(cli("model", "predict", second, "--output", out), out / "x")
+    # One existing target refuses the whole call: y is not written either.
+    _refused(cli("model", "predict", other, second, "--output", out), out / "x")
+    assert _files(out) == before
+
+    user = tmp_path / "user"
+    (user / "x").mkdir(parents=True)
+    (user / "x" / "face.png").write_bytes(b"the user's own picture")
+    _refused(cli("model", "predict", first, "--output", user), user / "x")
+    assert _files(user) == {"x/face.png": b"the user's own picture"}
+
+
+def test_predict_never_writes_through_links(cli, tmp_path):
+    (clip,) = _clips(tmp_path, "a/x.flac")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "prediction.json").write_text("not yours\n")
+    linked_file = tmp_path / "out1"
+    (linked_file / "x").mkdir(parents=True)
+    (linked_file / "x" / "prediction.json").symlink_to(outside / "prediction.json")
+    _refused(cli("model", "predict", clip, "--output", linked_file), linked_file / "x")
+    linked_folder = tmp_path / "out2"
+    linked_folder.mkdir()
+    (linked_folder / "x").symlink_to(outside)
+    _refused(cli("model", "predict", clip, "--output", linked_folder), linked_folder / "x")
+    dangling = tmp_path / "out3"
+    dangling.mkdir()
+    (dangling / "x").symlink_to(tmp_path / "nowhere")
+    _refused(cli("model", "predict", clip, "--output", dangling), dangling / "x")
+    assert _files(outside) == {"prediction.json": b"not yours\n"}
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_predict_into_a_file_is_a_one_line_refusal(cli, tmp_path):
+    (clip,) = _clips(tmp_path, "a/x.flac")
+    not_a_folder = tmp_path / "out.txt"
+    not_a_folder.write_text("notes\n")
+    _refused(cli("model", "predict", clip, "--output", not_a_folder), not_a_folder)
+    assert not_a_folder.read_text() == "notes\n"
+    out = tmp_path / "out10"
+    out.mkdir()
+    (out / "x").write_text("a file where the folder would go\n")
+    _refused(cli("model", "predict", clip, "--output", out), out / "x")
+    assert _files(out) == {"x": b"a file where the folder would go\n"}
+
+
+def _signed_copy(tmp_path, name, change):
+    """A copy of the shipped weights with `change(folder)` applied and the manifest re-signed to match."""
+    folder = tmp_path / name
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, folder)
+    change(folder)
+    write_manifest(folder, [ARRAYS_FILE, CONFIG_FILE, VALIDATION_FILE])
+    return folder
+
+
+def test_unreadable_weights_matching_their_manifest_are_one_line_errors(cli, tmp_path):
+    (clip,) = _clips(tmp_path, "a/x.flac")
+    truncated = _signed_copy(
+        tmp_path, "truncated", lambda f: (f / ARRAYS_FILE).write_bytes((f / ARRAYS_FILE).read_bytes()[:100_000])
+    )
+    malformed = _signed_copy(tmp_path, "malformed", lambda f: (f / CONFIG_FILE).write_text('{"params": '))
+    gutted = _signed_copy(tmp_path, "gutted", lambda f: (f / CONFIG_FILE).write_text('{"params": {}, "training": {}}'))
+    for folder, named, reason in (
+        (truncated, truncated / ARRAYS_FILE, "cannot be read as fs2f model weights (BadZipFile"),
+        (malformed, malformed / CONFIG_FILE, "cannot be read as fs2f model weights (JSONDecodeError"),
+        (gutted, gutted, "do not describe an fs2f model (KeyError: 'vad')"),
+    ):
+        for command in (("info",), ("predict", clip, "--output", tmp_path / f"out-{folder.name}")):
+            result = cli("model", *command, "--model", folder)
+            _refused(result, named)
+            assert reason in result.stderr
+        assert not (tmp_path / f"out-{folder.name}").exists()

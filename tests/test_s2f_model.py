@@ -1,8 +1,10 @@
 """The shipped Speech2Face model: offline loading, manifest checks, predictions, bad input."""
 
+import copy
 import json
 import shutil
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,7 +151,7 @@ def test_malformed_samples_are_refused(model, clip):
 def test_less_than_one_second_of_speech_is_refused(model, clip):
     samples, rate = clip
     short = np.concatenate([np.zeros(rate, np.float32), samples[rate : int(1.7 * rate)], np.zeros(rate, np.float32)])
-    with pytest.raises(SpeechError, match=r"only 0\.\d s of speech"):
+    with pytest.raises(SpeechError, match=r"only 0\.\d+ s of speech"):
         model.predict(short, rate)
 
 
@@ -186,3 +188,77 @@ def test_card_names_data_method_figures_and_limits(model):
     for heading in ("## Training data", "## Method", "## Validation", "## Limitations"):
         assert heading in card
     assert model.sha256 in card
+
+
+
+def test_write_prediction_never_replaces_nor_writes_through_links(model, clip, tmp_path):
+    prediction = model.predict(*clip)
+    folder = tmp_path / "out"
+    written = write_prediction(prediction, folder)
+    first = {path.name: path.read_bytes() for path in written.values()}
+    with pytest.raises(Fs2fError, match="face.png: already exists; not replaced"):
+        write_prediction(prediction, folder)
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == first
+    outside = tmp_path / "outside.json"
+    outside.write_text("not yours\n")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "prediction.json").symlink_to(outside)
+    with pytest.raises(Fs2fError, match="prediction.json: already exists; not replaced"):
+        write_prediction(prediction, linked)
+    assert outside.read_text() == "not yours\n"
+
+
+def test_shipped_card_is_the_documented_one(model):
+    docs = Path(__file__).resolve().parents[1] / "docs" / "model-card.md"
+    assert model.card() == docs.read_text()
+
+
+def _retrained(model, **training):
+    """`model` as if retrained: other model.npz SHA-256, its training record updated with `training`."""
+    other = copy.copy(model)
+    other.sha256 = "0" * 64
+    other.training = {**model.training, **training}
+    return other
+
+
+SHIPPED_ONLY = (
+    "only 12 speakers under 18",
+    "Sizes chosen on the 5 grouped folds",
+    "`fs2f model train --data ../shared/data/s2f-pairs --output DIR` rebuilds",
+)
+
+
+def test_card_of_a_model_trained_on_a_subset_states_its_own_data(model):
+    card = _retrained(model, clips=40, videos=39, ids_sha256="ab" * 32, seed=7, members=3).card()
+    for shipped_only in SHIPPED_ONLY:
+        assert shipped_only not in card
+    assert "40 voice–face pairs from 39 YouTube videos, a selection (clip list SHA-256 `" + "ab" * 32 in card
+    assert "not recorded with these weights" in card
+    assert "These sizes are the shipped recipe's" in card and "not re-chosen on this model's training data" in card
+    assert "3 members, seed 7" in card
+    assert "Labels are perceived by one annotator" in card  # still the collection's labels
+
+
+def test_card_of_a_model_trained_on_other_data_claims_nothing_of_the_collection(model):
+    card = _retrained(model, clips=30, videos=30, ids_sha256="cd" * 32, labels_sha256="ef" * 32).card()
+    for shipped_only in (*SHIPPED_ONLY, "Speech2Face CVPR 2019", "one annotator", "English-language"):
+        assert shipped_only not in card
+    assert "30 voice–face pairs from 30 videos of a pair folder other than" in card
+    assert "labels.csv SHA-256 `" + "ef" * 32 in card
+
+
+def test_card_of_a_retrain_on_the_same_clips_keeps_the_data_description_only(model):
+    card = _retrained(model, seed=3).card()
+    assert "only 12 speakers under 18" in card  # same clips, same labels: still true
+    assert "Sizes chosen on the 5 grouped folds" not in card and "These sizes are the shipped recipe's" in card
+    assert "These are not the shipped weights" in card
+
+
+def test_card_of_a_model_with_other_sizes_does_not_credit_the_shipped_recipe(model):
+    other = _retrained(model, clips=40, ids_sha256="ab" * 32)
+    other.face = copy.copy(model.face)
+    other.face.retrieval_directions = 4
+    card = other.card()
+    assert "4 leading directions" in card and "set for this training and differ from the shipped recipe's" in card
+    assert "Sizes chosen on the 5 grouped folds" not in card and "shipped recipe's, chosen" not in card

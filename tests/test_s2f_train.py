@@ -1,12 +1,13 @@
 """Training and evaluation end to end on a small subset of the shared pairs; bit-for-bit determinism."""
 
 import json
+import shutil
 
 import pytest
 
 from forensic_s2f.audio.decode import load
 from forensic_s2f.s2f.evaluate import evaluate, format_evaluation
-from forensic_s2f.s2f.model import load_model
+from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, load_model
 from forensic_s2f.s2f.train import train
 from tests.s2f_helpers import pairs_dir
 
@@ -17,6 +18,7 @@ SUBSET = 40
 def test_train_on_subset_is_deterministic_and_loads(cli, tmp_path):
     data = pairs_dir()
     model = train(data, tmp_path / "a", members=3, seed=7, limit=SUBSET)
+    (tmp_path / "b").mkdir()  # an empty folder is a new one
     result = cli("model", "train", "--data", data, "--output", tmp_path / "b",
                  "--members", "3", "--seed", "7", "--limit", SUBSET)
     assert result.code == 0, result
@@ -33,6 +35,33 @@ def test_train_on_subset_is_deterministic_and_loads(cli, tmp_path):
     prediction = loaded.predict(audio.samples, audio.sample_rate)
     assert len(prediction.member_faces) == 3
     assert sum(prediction.gender.values()) == pytest.approx(1.0)
+
+    card = cli("model", "info", "--model", tmp_path / "a")
+    assert card.code == 0, card
+    assert f"{SUBSET} voice–face pairs" in card.stdout and "not recorded with these weights" in card.stdout
+    assert "only 12 speakers under 18" not in card.stdout
+    assert "Sizes chosen on the 5 grouped folds" not in card.stdout and "shipped recipe's" in card.stdout
+    assert "3 members, seed 7" in card.stdout
+
+
+def test_train_refuses_an_existing_folder_before_training(cli, tmp_path):
+    data = pairs_dir()
+    weights = tmp_path / "weights"
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, weights)
+    before = {p.name: p.read_bytes() for p in weights.iterdir()}
+    not_a_folder = tmp_path / "notes.txt"
+    not_a_folder.write_text("notes\n")
+    link = tmp_path / "link"
+    (tmp_path / "empty").mkdir()
+    link.symlink_to(tmp_path / "empty")
+    for output, reason in (
+        (weights, "exists and is not empty"), (not_a_folder, "exists and is not a folder"), (link, "is a link")
+    ):
+        result = cli("model", "train", "--data", data, "--output", output, "--members", "2", "--limit", "10")
+        assert result.code == 2, result
+        assert result.stderr == f"error: {output}: {reason}; choose a new folder for the weights\n"
+    assert {p.name: p.read_bytes() for p in weights.iterdir()} == before
+    assert not_a_folder.read_text() == "notes\n" and not any((tmp_path / "empty").iterdir())
 
 
 @pytest.mark.slow

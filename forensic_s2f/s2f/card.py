@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from forensic_s2f.manifest import MANIFEST_FILE
 from forensic_s2f.s2f.evaluate import format_evaluation
+from forensic_s2f.s2f.model import ARRAYS_FILE, CONFIG_FILE, DEFAULT_WEIGHTS_DIR, read_json_object
+from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS
 
 if TYPE_CHECKING:
     from forensic_s2f.s2f.model import Speech2FaceModel
 
 
 def model_card(model: Speech2FaceModel) -> str:
-    """Markdown: training data, method, validation figures, limitations."""
+    """Markdown: training data, method, validation figures, limitations.
+
+    Prose that holds only for the shipped weights (how its data is skewed, how its sizes were
+    chosen, how to rebuild it) is printed only for them, or for a model trained on the same clips
+    where it describes the data; any other model's card says what its own training record shows.
+    """
     params = model.get_params()
     training: dict[str, Any] = model.training
     hp = training.get("hyperparameters", {})
+    shipped_sha256, shipped_training = shipped_reference()
+    shipped = model.sha256 == shipped_sha256 and training == shipped_training
+    same_labels = training.get("labels_sha256") == shipped_training["labels_sha256"]
     parts = [
         f"# Model card: {model.name}",
         "",
@@ -26,11 +37,7 @@ def model_card(model: Speech2FaceModel) -> str:
         "face is an average of faces that voices like this one had in a small training set.",
         "",
         "## Training data",
-        f"{training.get('clips', '?')} voice–face pairs from {training.get('videos', '?')} YouTube videos "
-        "(the Speech2Face CVPR 2019 supplementary test examples from AVSpeech): 6 s of speech, the "
-        "speaker's canonical frontal face (224 px) and perceived gender / age-bracket labels from one "
-        "annotator (second-annotator agreement 98.8 % gender, 82.3 % exact age bracket). Skewed to "
-        "English-language online talks, more male, ages 18-59; only 12 speakers under 18.",
+        training_data(training, shipped_training),
         "",
         "## Method",
         "- Voice activity: silero-vad (weights shipped in the `silero_vad` package).",
@@ -44,10 +51,8 @@ def model_card(model: Speech2FaceModel) -> str:
             "regularised CCA between voice embeddings and PCA coefficients (shrinkage "
             f"{params['face']['retrieval_regularisation']}), fitted on training pairs only and scaled by "
             "their canonical correlations: a fixed linear map of the face image that keeps what a voice can "
-            "predict and drops lighting, hair and pose residue. Sizes chosen on the 5 grouped folds "
-            "(single-ridge screening: 4-12 directions from 32-128 PCA inputs with shrinkage 0.1-1 gave "
-            "R@10 32-36 %; 16-32 directions 25-32 %; the choice sits on a plateau, but the figures below "
-            "were measured on the folds it was chosen with)."
+            "predict and drops lighting, hair and pose residue. "
+            + retrieval_sizes(params["face"], shipped)
             if params["face"].get("retrieval_directions")
             else "the PCA coefficients."
         ),
@@ -94,17 +99,103 @@ def model_card(model: Speech2FaceModel) -> str:
         "bracket retrieves only as well as the reference line shows.",
         "- Fewer than 1 s of speech is refused; 1–3 s is flagged as low reliability; clipped or noisy "
         "audio, and members that disagree, are flagged in the warnings.",
-        "- Labels are perceived by one annotator; the training population is narrow (see above).",
+        "- Labels are perceived by one annotator; the training population is narrow (see above)."
+        if same_labels
+        else "- Labels are those of the training folder's labels.csv, whose reliability is not recorded "
+        "here; see above for what is known of the training population.",
         "",
         ALTERNATIVE_ENCODER,
         "",
         "## Reproduction",
-        "`fs2f model train --data ../shared/data/s2f-pairs --output DIR` rebuilds model.npz and "
-        "config.json bit for bit on the same software stack; "
-        "`fs2f model evaluate --data ../shared/data/s2f-pairs` reproduces the figures.",
+        SHIPPED_REPRODUCTION if shipped else other_reproduction(training),
         "",
     ]
     return "\n".join(parts)
+
+
+SHIPPED_DATA = (
+    "{clips} voice–face pairs from {videos} YouTube videos "
+    "(the Speech2Face CVPR 2019 supplementary test examples from AVSpeech): 6 s of speech, the "
+    "speaker's canonical frontal face (224 px) and perceived gender / age-bracket labels from one "
+    "annotator (second-annotator agreement 98.8 % gender, 82.3 % exact age bracket). Skewed to "
+    "English-language online talks, more male, ages 18-59; only 12 speakers under 18."
+)
+SHIPPED_SIZES = (
+    "Sizes chosen on the 5 grouped folds "
+    "(single-ridge screening: 4-12 directions from 32-128 PCA inputs with shrinkage 0.1-1 gave "
+    "R@10 32-36 %; 16-32 directions 25-32 %; the choice sits on a plateau, but the figures below "
+    "were measured on the folds it was chosen with)."
+)
+SHIPPED_REPRODUCTION = (
+    "`fs2f model train --data ../shared/data/s2f-pairs --output DIR` rebuilds model.npz and "
+    "config.json bit for bit on the same software stack; "
+    "`fs2f model evaluate --data ../shared/data/s2f-pairs` reproduces the figures."
+)
+UNRECORDED_MAKEUP = (
+    "How many of its clips fall in each gender and age bracket is not recorded with these weights, "
+    "so this card cannot state the skew of its training population."
+)
+
+
+def shipped_reference() -> tuple[str, dict[str, Any]]:
+    """The shipped weights' model.npz SHA-256 (as their manifest lists it) and training record."""
+    manifest = read_json_object(DEFAULT_WEIGHTS_DIR / MANIFEST_FILE)
+    return manifest["files"][ARRAYS_FILE], read_json_object(DEFAULT_WEIGHTS_DIR / CONFIG_FILE)["training"]
+
+
+def training_data(training: dict[str, Any], shipped: dict[str, Any]) -> str:
+    """The Training data paragraph from a model's training record (`shipped`: the shipped model's).
+
+    The shipped description is given when the record names the same clips and labels (SHA-256 of
+    the id list and of labels.csv); a selection of those clips, or another pair folder, is described
+    only by what the record holds.
+    """
+    clips, videos = training.get("clips", "?"), training.get("videos", "?")
+    if all(training.get(key) == shipped[key] for key in ("ids_sha256", "labels_sha256")):
+        return SHIPPED_DATA.format(clips=clips, videos=videos)
+    if training.get("labels_sha256") == shipped["labels_sha256"]:
+        return (
+            f"{clips} voice–face pairs from {videos} YouTube videos, a selection (clip list SHA-256 "
+            f"`{training.get('ids_sha256', '?')}`) of the {shipped['clips']} pairs the shipped model was "
+            "trained on (the Speech2Face CVPR 2019 supplementary test examples from AVSpeech): 6 s of "
+            "speech, the speaker's canonical frontal face (224 px) and perceived gender / age-bracket "
+            f"labels from one annotator. {UNRECORDED_MAKEUP} The whole collection is skewed to "
+            "English-language online talks, more male, ages 18-59."
+        )
+    return (
+        f"{clips} voice–face pairs from {videos} videos of a pair folder other than the collection the "
+        f"shipped model was trained on (labels.csv SHA-256 `{training.get('labels_sha256', '?')}`, clip "
+        f"list SHA-256 `{training.get('ids_sha256', '?')}`), with that folder's gender / age-bracket "
+        f"labels. {UNRECORDED_MAKEUP}"
+    )
+
+
+def retrieval_sizes(face: dict[str, Any], shipped: bool) -> str:
+    """How the face model's sizes (PCA components, retrieval directions, shrinkage) were chosen."""
+    if shipped:
+        return SHIPPED_SIZES
+    recipe = (
+        DEFAULT_HYPERPARAMETERS["face_components"],
+        DEFAULT_HYPERPARAMETERS["face_retrieval_directions"],
+        DEFAULT_HYPERPARAMETERS["face_retrieval_regularisation"],
+    )
+    if (face["n_components"], face["retrieval_directions"], face["retrieval_regularisation"]) == recipe:
+        return (
+            "These sizes are the shipped recipe's, chosen for the shipped model on its 5 grouped folds; "
+            "they were not re-chosen on this model's training data."
+        )
+    return "These sizes were set for this training and differ from the shipped recipe's."
+
+
+def other_reproduction(training: dict[str, Any]) -> str:
+    """The Reproduction paragraph of weights other than the shipped ones."""
+    return (
+        "These are not the shipped weights. Training is deterministic: `fs2f model train` on the same "
+        "clips (config.json records the SHA-256 of their id list and of labels.csv) with the same "
+        f"settings ({training.get('members', '?')} members, seed {training.get('seed', '?')}, the "
+        "hyperparameters in config.json) and voice encoder rebuilds model.npz and config.json bit for "
+        "bit on the same software stack; `fs2f model evaluate` on those clips measures it."
+    )
 
 
 ALTERNATIVE_ENCODER = "\n".join(

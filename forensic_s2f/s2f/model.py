@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -246,27 +247,60 @@ def attach_validation(directory: Path, validation: dict[str, Any]) -> dict[str, 
 def load_model(path: Path | None = None) -> Speech2FaceModel:
     """Load and verify a weights folder (None: the shipped default weights).
 
-    Raises Fs2fError naming the file when the manifest or a listed file is missing or altered.
+    Raises Fs2fError naming the file when the manifest or a listed file is missing or altered, or
+    when a file that matches its manifest still cannot be read as fs2f weights.
     """
     directory = Path(path) if path is not None else DEFAULT_WEIGHTS_DIR
     expected = verify_manifest(directory, (ARRAYS_FILE, CONFIG_FILE))
-    config = json.loads((directory / CONFIG_FILE).read_text())
-    with np.load(directory / ARRAYS_FILE, allow_pickle=False) as archive:
-        arrays = {name: archive[name] for name in archive.files}
-    params = config["params"]
+    config = read_json_object(directory / CONFIG_FILE)
+    arrays = read_arrays(directory / ARRAYS_FILE)
     validation = None
     if VALIDATION_FILE in expected:
-        validation = json.loads((directory / VALIDATION_FILE).read_text())
-    vad_params = {k: v for k, v in params["vad"].items() if k != "model"}
-    model = Speech2FaceModel(
-        vad=SileroVAD(**vad_params),
-        encoder=encoder_from_params(params["encoder"]),
-        heads=EnsembleHeads.from_arrays(arrays, params["heads"]),
-        face=PCAFaceModel.from_arrays(arrays, size=params["face"]["size"]),
-        temperatures=params["temperatures"],
-        training=config["training"],
-        validation=validation,
-        sha256=expected[ARRAYS_FILE],
-    )
+        validation = read_json_object(directory / VALIDATION_FILE)
+    try:
+        params = config["params"]
+        vad_params = {k: v for k, v in params["vad"].items() if k != "model"}
+        model = Speech2FaceModel(
+            vad=SileroVAD(**vad_params),
+            encoder=encoder_from_params(params["encoder"]),
+            heads=EnsembleHeads.from_arrays(arrays, params["heads"]),
+            face=PCAFaceModel.from_arrays(arrays, size=params["face"]["size"]),
+            temperatures=dict(params["temperatures"]),
+            training=dict(config["training"]),
+            validation=validation,
+            sha256=expected[ARRAYS_FILE],
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise Fs2fError(
+            f"{directory}: {CONFIG_FILE} and {ARRAYS_FILE} do not describe an fs2f model ({_reason(error)})"
+        ) from None
     model.load_networks()
     return model
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A weights file's JSON object; Fs2fError naming the file when it is not one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or not JSON
+        raise Fs2fError(f"{path}: cannot be read as fs2f model weights ({_reason(error)})") from None
+    if not isinstance(document, dict):
+        raise Fs2fError(f"{path}: cannot be read as fs2f model weights (not a JSON object)")
+    return document
+
+
+def read_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a weights .npz; Fs2fError naming the file when it is not a readable one."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with loaded as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise Fs2fError(f"{path}: cannot be read as fs2f model weights ({_reason(error)})") from None
+
+
+def _reason(error: Exception) -> str:
+    """An exception as a short reason: its type and message."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

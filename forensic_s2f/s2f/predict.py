@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+from forensic_s2f.errors import Fs2fError
 
 UNCERTAINTY_FULL_SCALE = 0.15  # per-pixel std (intensity in [0, 1]) drawn as the hottest colour
 
@@ -84,21 +88,69 @@ def uncertainty_image(face_std: np.ndarray) -> np.ndarray:
     return (colormaps["inferno"](level)[..., :3] * 255).round().astype(np.uint8)
 
 
-def write_prediction(prediction: Prediction, out_dir: Path) -> dict[str, Path]:
-    """Write the four files into `out_dir` (created if needed); returns {name: path}."""
+def prediction_folders(files: Sequence[Path], output: Path) -> list[Path]:
+    """The new folder under `output` for each input: its stem, then `<stem>-2`, `-3`, … for a stem
+    already taken by an earlier input of the same call.
+
+    Raises Fs2fError naming `output` when it exists and is not a folder, or naming the first target
+    that already exists (folder, file or link, even a dangling one): predictions never replace
+    earlier files nor write through links.
+    """
+    output = Path(output)
+    if (output.exists() or output.is_symlink()) and not output.is_dir():
+        raise Fs2fError(f"{output}: exists and is not a folder; choose a new output folder")
+    folders: list[Path] = []
+    used: set[str] = set()
+    for path in files:
+        name, suffix = Path(path).stem, 2
+        while name in used:
+            name, suffix = f"{Path(path).stem}-{suffix}", suffix + 1
+        used.add(name)
+        folder = output / name
+        if folder.exists() or folder.is_symlink():
+            raise Fs2fError(f"{folder}: already exists; nothing was written (choose a new output folder)")
+        folders.append(folder)
+    return folders
+
+
+def write_prediction(prediction: Prediction, out_dir: Path, source: dict[str, Any] | None = None) -> dict[str, Path]:
+    """Write the four files into `out_dir` (created if needed); returns {name: path}.
+
+    source: what the input was (cli_model's `_input_record`), written first in prediction.json as "input" (None: no
+    "input" key). Each file is created new: an existing file or link in its place is never
+    replaced nor written through (Fs2fError naming it).
+    """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {
         "face": out_dir / "face.png",
         "uncertainty": out_dir / "uncertainty.png",
         "members": out_dir / "members.png",
         "prediction": out_dir / "prediction.json",
     }
-    Image.fromarray(prediction.face).save(paths["face"])
-    Image.fromarray(uncertainty_image(prediction.face_std)).save(paths["uncertainty"])
-    Image.fromarray(np.concatenate(prediction.member_faces, axis=1)).save(paths["members"])
-    paths["prediction"].write_text(json.dumps(prediction.to_json(), indent=2) + "\n")
+    document = prediction.to_json() if source is None else {"input": source, **prediction.to_json()}
+    contents = {
+        "face": _png(prediction.face),
+        "uncertainty": _png(uncertainty_image(prediction.face_std)),
+        "members": _png(np.concatenate(prediction.member_faces, axis=1)),
+        "prediction": (json.dumps(document, indent=2) + "\n").encode(),
+    }
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, path in paths.items():
+            with open(path, "xb") as handle:
+                handle.write(contents[name])
+    except FileExistsError as error:
+        raise Fs2fError(f"{error.filename}: already exists; not replaced") from None
+    except OSError as error:
+        raise Fs2fError(f"{error.filename or out_dir}: cannot write the prediction ({error.strerror or error})") from None
     return paths
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    """uint8 pixels (h, w, 3) as PNG file bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _rounded(values: dict[str, float]) -> dict[str, float]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import load
 from forensic_s2f.audio.vad import SileroVAD
+from forensic_s2f.errors import Fs2fError
 from forensic_s2f.s2f.calibration import fit_temperature
 from forensic_s2f.s2f.dataset import PairSet, cached_embeddings, load_faces, load_pairs
 from forensic_s2f.s2f.ecapa import ECAPAEncoder
@@ -124,6 +125,20 @@ def fit_model(
     )
 
 
+def require_new_folder(folder: Path) -> None:
+    """Refuse (Fs2fError naming it) a `folder` that is a link, a file or a folder with anything in it."""
+    if folder.is_symlink():
+        raise Fs2fError(f"{folder}: is a link; choose a new folder for the weights")
+    if folder.exists() and not folder.is_dir():
+        raise Fs2fError(f"{folder}: exists and is not a folder; choose a new folder for the weights")
+    try:
+        empty = not folder.exists() or not any(folder.iterdir())
+    except OSError as error:
+        raise Fs2fError(f"{folder}: cannot be read ({error.strerror or error})") from None
+    if not empty:
+        raise Fs2fError(f"{folder}: exists and is not empty; choose a new folder for the weights")
+
+
 def train(
     data_dir: Path,
     output_dir: Path,
@@ -137,10 +152,13 @@ def train(
 ) -> Speech2FaceModel:
     """Train on the pair folder `data_dir` (the first `limit` clips by id if given); save to `output_dir`.
 
+    output_dir: a new or empty folder; anything else is refused (Fs2fError) before any work, so
+    existing weights are never overwritten.
     encoder: the voice encoder (None: the shipped GE2E); it is recorded in config.json.
     """
     if members < 2:
         raise ValueError("an ensemble needs at least 2 members")
+    require_new_folder(Path(output_dir))
     data_dir = Path(data_dir)
     pairs = load_pairs(data_dir)
     if limit is not None:

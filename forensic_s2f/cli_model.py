@@ -153,9 +153,9 @@ def train_overlap(
     """Train the overlapped-speech detector (reproduces the shipped weights from ../shared/data/s2f-pairs)."""
     from forensic_s2f.diarize.overlap import save_overlap_weights
     from forensic_s2f.diarize.overlap_training import train_overlap_network, training_clips
+    from forensic_s2f.s2f.train import require_new_folder
 
-    if output.exists() and any(output.iterdir()):
-        raise Fs2fError(f"{output}: exists and is not empty; choose a new folder")
+    require_new_folder(output)
     with _progress() as bar:
         task = bar.add_task("reading clips", total=None)
         clips = training_clips(data)

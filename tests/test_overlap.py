@@ -118,6 +118,8 @@ def test_train_overlap_command_refuses_a_used_folder_and_a_folder_without_clips(
     result = cli("model", "train-overlap", "--data", tmp_path, "--output", tmp_path / "new")
     assert result.code != 0 and "no audio/*.flac clips" in result.stderr
     assert not (tmp_path / "new").exists()
+    result = cli("model", "train-overlap", "--data", tmp_path, "--output", tmp_path / "used" / "keep.txt")
+    assert result.code == 2 and result.stderr.endswith("keep.txt: exists and is not a folder; choose a new folder for the weights\n")
 
 
 def test_second_speaker_segments_never_repeat_that_speakers_own_speech():

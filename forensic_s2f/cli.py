@@ -12,6 +12,7 @@ import gc
 import getpass
 import io
 import json
+import math
 import os
 import signal
 import sys
@@ -187,7 +188,9 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
             "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence],
             "runs": [{"run_id": r.id, "status": r.status, "started_utc": r.started_utc, "ended_utc": r.ended_utc,
                       "examiner": r.examiner, "evidence_ids": json.loads(r.evidence_ids_json), "error": r.error,
-                      "speakers": _speaker_rows(store, case_id, r.id) if r.status == "completed" else []}
+                      "speakers": _speaker_rows(store, case_id, r.id) if r.status == "completed" else [],
+                      "evidence": [{"evidence_id": e.evidence_id, "quality": e.quality, "warnings": e.warnings}
+                                   for e in store.run_results(r.id)] if r.status == "completed" else []}
                      for r in store.runs(case_id)],
         })
         return
@@ -203,13 +206,23 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
         for run in runs:
             if run.status == "completed":
                 out.print(_speakers_table(f"speakers in run {run.id}", _speaker_rows(store, case_id, run.id)))
+                for result in store.run_results(run.id):
+                    for warning in result.warnings:
+                        out.print(Text(f"run {run.id}, evidence {result.evidence_id}: warning: {warning}"))
+
+
+def _percent(p: float) -> str:
+    """A probability as a percentage that never rounds to a certainty it is not (0.9977: 99.7%)."""
+    if 0.0 < p < 0.01 or 0.99 < p < 1.0:
+        return f"{math.floor(p * 1000) / 10 if p > 0.5 else math.ceil(p * 1000) / 10:.1f}%"
+    return f"{p:.0%}"
 
 
 def _top(probabilities: dict[str, float]) -> str:
     if not probabilities:
         return "-"
     label, p = max(probabilities.items(), key=lambda item: item[1])
-    return f"{label} ({p:.0%})"
+    return f"{label} ({_percent(p)})"
 
 
 def _age(row: dict[str, Any]) -> str:
@@ -219,8 +232,8 @@ def _age(row: dict[str, Any]) -> str:
     if label not in row["age"]:
         return _top(row["age"])
     if within is None:
-        return f"{label} ({row['age'][label]:.0%})"
-    return f"{label} (\u00b11 bracket: {within:.0%})"
+        return f"{label} ({_percent(row['age'][label])})"
+    return f"{label} (\u00b11 bracket: {_percent(within)})"
 
 
 def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:

@@ -117,3 +117,21 @@ def test_export_refuses_a_folder_holding_a_link_of_the_same_name(cli, store_dir,
     store = CaseStore(store_dir)
     assert len(store.custody_log("C1")) == events
     store.close()
+
+
+def test_case_show_gives_each_completed_run_its_recording_level_quality_and_warnings(cli, store_dir, tmp_path):
+    """Recording warnings (low SNR, narrow band) were only in the report and the exports."""
+    import json
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {"snr_db": 7.0}, ["low signal-to-noise ratio: estimated 7.0 dB"], [],
+                                                     [SpeakerResult("SPEAKER_00", 2.0, 1, {"gender": {"female": 0.9977, "male": 0.0023}}, {}, [], {})]))
+    store.finish_run(run.id, "Ann", "completed")
+    store.close()
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"][0]
+    assert shown["evidence"] == [{"evidence_id": 1, "quality": {"snr_db": 7.0}, "warnings": ["low signal-to-noise ratio: estimated 7.0 dB"]}]
+    table = cli("case", "show", "C1").stdout
+    assert "run 1, evidence 1: warning: low signal-to-noise ratio: estimated 7.0 dB" in table
+    assert "female (99.7%)" in table  # (not rounded up to a certainty: 100%)

@@ -5,6 +5,7 @@ recorded through the store API with drawn images (see report_fixtures.py)."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import re
@@ -152,6 +153,20 @@ def test_bytes_deterministic(cli, store_dir, tmp_path, figures_file):
     assert build_report(*args).pdf == build_report(*args).pdf
     changed = build_report(data, load_caveats(), None, "Ann", args[-1])
     assert changed.report_id != build_report(*args).report_id
+    created = PdfReader(io.BytesIO(build_report(*args).pdf)).metadata.creation_date  # (reportlab's was 2000-01-01)
+    assert created.isoformat() == "2026-01-02T03:04:05+00:00" and "SOURCE_DATE_EPOCH" not in os.environ
+
+
+def test_the_report_activity_records_when_the_report_was_written(cli, store_dir, tmp_path, figures_file):
+    """The activity is recorded after the PDF is built (it stores the PDF), so its own times do
+    not bracket the writing: the date the report prints is in its parameters."""
+    make_case(cli, store_dir, tmp_path, "W1", speakers=1)
+    path, _, pages = _report(cli, "W1", tmp_path / "w.pdf")
+    (activity,) = [a for a in CaseStore(store_dir).activities("W1") if a.kind == "report"]
+    written = json.loads(activity.parameters_json)["written_utc"]
+    assert written <= activity.started_utc
+    assert PdfReader(path).metadata.creation_date.isoformat() == written[:19] + "+00:00"
+    assert f"Date written {written[:10]} {written[11:19]} UTC" in _flat(pages[0])
 
 
 def test_pages_render_non_blank(cli, store_dir, tmp_path, figures_file):
@@ -225,3 +240,16 @@ def test_tampered_artifact_refused(cli, store_dir, tmp_path, figures_file):
     line = _one_line_error(cli("case", "report", "C1", "-o", tmp_path / "x.pdf", "-e", "Ann"))
     assert "fails verification" in line and not (tmp_path / "x.pdf").exists()
 
+
+
+def test_the_cover_names_the_cases_other_runs(cli, store_dir, tmp_path, figures_file):
+    run_id = make_case(cli, store_dir, tmp_path, "M1", speakers=1)
+    _, _, alone = _report(cli, "M1", tmp_path / "alone.pdf")
+    assert f"run {run_id}" in _flat(alone[0]) and "the case's only analysis run" in _flat(alone[0])
+    store = CaseStore(store_dir)
+    later = store.start_run("M1", "Ann", {}, [1])
+    store.finish_run(later.id, "Ann", "failed", "RuntimeError: stopped")
+    store.close()
+    _, _, pages = _report(cli, "M1", tmp_path / "two.pdf", "--run", str(run_id))
+    assert (f"this report covers this run only; the case's other runs when it was written: run {later.id} (failed)"
+            in _flat(pages[0]))

@@ -25,7 +25,8 @@ def method_section(ctx: ReportContext) -> list[Flowable]:
     data = ctx.data
     flowables: list[Flowable] = [
         PageBreak(), markup(SECTION_TITLES[3], "h1"),
-        text(f"Analysis run {data.run.id} ran these steps, in this order, each recorded as an activity in the case "
+        text(f"Analysis run {data.run.id} ran these steps, listed in the order they started (denoising runs beside voice "
+             "activity and quality, and two speakers' face estimates run at a time), each recorded as an activity in the case "
              "store with its parameters, inputs and outputs (SHA-256), software versions and times, and logged at start "
              "and end in the custody log. Denoised audio, speech regions and diarization are kept as vault artifacts."),
         key_values([

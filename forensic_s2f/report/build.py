@@ -1,14 +1,19 @@
 """Assemble the report: derive its id from the content, lay the sections out, return PDF bytes.
 
-Reproducible: reportlab runs in invariant mode (fixed document id and creation date), figures
-and fonts are deterministic, so the bytes depend only on the content and on what changes by
-nature between two writings — the date written, the examiner writing it and the custody log.
+Reproducible: reportlab runs in invariant mode (fixed document id; creation date = the date
+written, through SOURCE_DATE_EPOCH), figures and fonts are deterministic, so the bytes depend
+only on the content and on what changes by nature between two writings — the date written, the
+examiner writing it and the custody log.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from dataclasses import asdict, dataclass
 
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate
@@ -87,6 +92,21 @@ def build_report(data: ReportData, caveats: list[CaveatTemplate], validation: Va
         title=f"Case {data.case_id} report {report_id}", author=examiner, subject="fs2f forensic speaker analysis report",
         creator=f"fs2f {__version__}", producer="fs2f (reportlab)", invariant=1,
     )
-    document.multiBuild(story, canvasmaker=numbered_canvas(data.case_id, report_id, written_utc))
+    with _source_date(written_utc):  # (the PDF's creation date: the date written, not reportlab's fixed 2000-01-01)
+        document.multiBuild(story, canvasmaker=numbered_canvas(data.case_id, report_id, written_utc))
     pdf = buffer.getvalue()
     return BuiltReport(report_id=report_id, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest(), content_sha256=content_sha256)
+
+
+@contextmanager
+def _source_date(utc: str) -> Iterator[None]:
+    """reportlab stamps the PDF with SOURCE_DATE_EPOCH while this holds: `utc` (ISO 8601, 'Z')."""
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(datetime.fromisoformat(utc).timestamp()))
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["SOURCE_DATE_EPOCH"]
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before

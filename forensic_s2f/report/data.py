@@ -125,7 +125,9 @@ class ReportData:
     activities: list[ActivityRecord]
     custody: list[CustodyEntry]
     log_head: str
-    vault_objects_verified: int
+    vault_objects_verified: int  # evidence and artifact records checked against the vault
+    vault_files_verified: int  # distinct files among them (identical bytes are stored once)
+    other_runs: tuple[tuple[int, str], ...] = ()  # the case's other runs (id, status) when the report is written
 
     @property
     def speakers(self) -> list[SpeakerFindings]:
@@ -206,4 +208,6 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
         findings=results, activities=activities, custody=custody,
         log_head=custody[-1].entry_hash if custody else summary.head_hash,
         vault_objects_verified=len(evidence) + len(artifacts),
+        vault_files_verified=len({item.sha256 for item in evidence} | {a.sha256 for a in artifacts.values()}),
+        other_runs=tuple((other.id, other.status) for other in store.runs(case_id) if other.id != run.id),
     )

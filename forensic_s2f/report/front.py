@@ -50,6 +50,15 @@ def summary_text(data: ReportData) -> str:
     return " ".join(parts)
 
 
+def _other_runs(data: ReportData) -> str:
+    """The case's other analysis runs when the report was written: this report covers one run only."""
+    if not data.other_runs:
+        return "; the case's only analysis run"
+    listed = ", ".join(f"run {run_id} ({'running or interrupted' if status == 'running' else status})"
+                       for run_id, status in data.other_runs)
+    return f"; this report covers this run only; the case's other runs when it was written: {listed}"
+
+
 def cover(ctx: ReportContext) -> list[Flowable]:
     data = ctx.data
     title = data.case_title or "untitled case"
@@ -60,7 +69,7 @@ def cover(ctx: ReportContext) -> list[Flowable]:
             ("Case", text(f"{data.case_id} \u2014 {title} (opened {data.case_created_utc[:10]} by {data.case_created_by})", "cell")),
             ("Report id", mono(ctx.report_id)),
             ("Analysis run", text(f"run {data.run.id}, {utc(data.run.started_utc)} to {utc(data.run.ended_utc)}, "
-                                  f"by {data.run.examiner}", "cell")),
+                                  f"by {data.run.examiner}{_other_runs(data)}", "cell")),
             ("Report written by", text(ctx.examiner, "cell")),
             ("Date written", text(utc(ctx.written_utc), "cell")),
             ("Software", text(f"fs2f {ctx.software_version}", "cell")),
@@ -68,8 +77,9 @@ def cover(ctx: ReportContext) -> list[Flowable]:
                                   text(f"entry hash of event {data.custody[-1].seq if data.custody else 0}, the last "
                                        "event when this report was written; it pins the log printed in Appendix A", "small")]),
             ("Integrity", text(f"at the time of writing the custody chain of {len(data.custody)} events recomputed "
-                               f"correctly and all {data.vault_objects_verified} vault files (evidence and derived "
-                               "artifacts) matched their recorded SHA-256", "cell")),
+                               f"correctly and all {data.vault_objects_verified} evidence and artifact records matched "
+                               f"their vault files' SHA-256 ({data.vault_files_verified} distinct files: identical bytes "
+                               "are stored once)", "cell")),
         ]),
         Spacer(1, 10),
         markup("Summary", "h2"),

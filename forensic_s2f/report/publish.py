@@ -49,7 +49,8 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
         raise StoreError(f"{path.parent}: is not a folder")
     caveats = load_caveats(caveats_dir)
     validation = load_validation_figures(validation_path)
-    built = build_report(data, caveats, validation, examiner, utc_now())
+    written_utc = utc_now()
+    built = build_report(data, caveats, validation, examiner, written_utc)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         with open(path, "xb") as handle:
@@ -57,7 +58,8 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     except FileExistsError as error:
         raise StoreError(f"{path}: already exists; choose another --output") from error
     try:
-        artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats, validation)
+        artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats, validation,
+                              written_utc)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -66,9 +68,10 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
 
 
 def _record(store: CaseStore, case_id: str, examiner: str, path: Path, built: BuiltReport, run_id: int,
-            log_head: str, caveats, validation) -> int:
+            log_head: str, caveats, validation, written_utc: str) -> int:
     parameters = {
         "run_id": run_id, "report_id": built.report_id, "content_sha256": built.content_sha256,
+        "written_utc": written_utc,  # (the report's 'Date written': before this activity, which records the PDF)
         "layout_version": LAYOUT_VERSION, "custody_log_head": log_head,
         "caveat_templates": [{"name": t.name, "version": t.version, "sha256": t.sha256} for t in caveats],
         "validation_sha256": validation.sha256 if validation else None,

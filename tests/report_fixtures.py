@@ -123,7 +123,8 @@ FIXTURE_VALIDATION = {
     "clips": 762, "videos": 736, "folds": 5, "members": 5, "seed": 0, "pool_size": 50, "pools_per_query": 20,
     "overall": {"n": 762, "gender_accuracy": 0.9612, "gender_ece": 0.021, "age_exact": 0.4731,
                 "age_within_one": 0.9188, "R@1": 0.0812, "R@5": 0.3044, "R@10": 0.4677},
-    "baselines": {"retrieval_chance": {"R@1": 0.02, "R@5": 0.1, "R@10": 0.2}},
+    "baselines": {"retrieval_chance": {"R@1": 0.02, "R@5": 0.1, "R@10": 0.2}, "age_majority_bracket": "30-44",
+                  "age_majority_exact": 0.3832, "age_majority_within_one": 0.8556},
     "by_gender": {"female": {"n": 287, "gender_accuracy": 0.9373, "age_exact": 0.45, "age_within_one": 0.9},
                   "male": {"n": 471, "gender_accuracy": 0.9745, "age_exact": 0.49, "age_within_one": 0.93}},
     "by_age": {label: {"n": 100 + i, "gender_accuracy": 0.95, "age_exact": 0.4 + i / 100, "age_within_one": 0.9}

@@ -86,7 +86,12 @@ def test_confidence_quotes_measured_figures(tmp_path):
     text = " ".join(confidence_statement(prediction, found))
     assert "with 6 s of speech per clip (this speaker: 7.5 s)" in text and "96.1 %" in text
     assert "annotated male, it was right for 97.5 % (471 clips)" in text
-    assert "For clips annotated 30-44: exact 42.0 %" in text and "46.8 %" in text and "20.0 %" in text
+    assert "Always answering 30-44, the commonest bracket, scored 38.3 % exact and 85.6 % within one" in text
+    assert "For clips annotated 30-44" not in text  # (accuracy given the true bracket does not describe an estimate)
+    assert "46.8 %" in text and "20.0 %" in text
+    within = {**prediction, "age_estimate": "30-44", "age_estimate_within_one": 0.97}
+    assert "0.97 to 30-44 or an adjacent bracket (its own, calibrated, probability), and 0.60 to 30-44 itself." in \
+        " ".join(confidence_statement(within, found))
     assert "overstate" not in text
     assert "likely to overstate" in " ".join(confidence_statement(prediction, found, ["narrow band: 3.9 kHz"]))
     assert "unvalidated" in " ".join(confidence_statement(prediction, None))

@@ -104,15 +104,17 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         else:
             text = (f"Age bracket: {within_basis}, the estimated bracket was right or one bracket off for "
                     f"{percent(within)} of clips; {exact_basis}, it was exactly right for {percent(exact)}.")
-        group = figures.group("age", age[0])
-        if group is not None and (group.age_exact is not None or group.age_within_one is not None):
-            text += (f" For clips annotated {age[0]}: exact {percent(group.age_exact)}, within one bracket "
-                     f"{percent(group.age_within_one)}")
-            text += f" ({group.clips} clips)." if group.clips else "."
+        if figures.age_baseline is not None:
+            bracket, base_exact, base_within = figures.age_baseline
+            text += (f" Always answering {bracket}, the commonest bracket, scored {percent(base_exact)} exact and "
+                     f"{percent(base_within)} within one on the same clips: the age estimate adds little to that, "
+                     "so treat it as a hint, never a finding.")
         within = prediction.get("age_estimate_within_one")
+        own = prediction.get("age", {}).get(age[0])
         if within is not None:
             text += (f" For this speaker the model gives {float(within):.2f} to {age[0]} or an adjacent bracket "
-                     "(its own, calibrated, probability).")
+                     "(its own, calibrated, probability)")
+            text += f", and {float(own):.2f} to {age[0]} itself." if own is not None else "."
         statements.append(text)
     recall = {figure.k: figure for figure in figures.retrieval}
     if recall:

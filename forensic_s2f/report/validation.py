@@ -66,6 +66,7 @@ class ValidationFigures:
     age_exact: float
     age_within_one: float
     age_clips: int | None
+    age_baseline: tuple[str, float, float] | None  # always answering the commonest bracket: (it, exact, within one)
     retrieval_pool_size: int | None
     retrieval: tuple[RetrievalFigure, ...]
     by_gender: tuple[GroupFigures, ...]
@@ -146,6 +147,7 @@ def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any
         age_exact=_rate(overall["age_exact"]),
         age_within_one=_rate(overall["age_within_one"]),
         age_clips=_count(sum(row.get("n", 0) for row in raw.get("by_age", {}).values()) or None),
+        age_baseline=_age_baseline(raw.get("baselines", {})),
         retrieval_pool_size=_count(raw.get("pool_size")),
         retrieval=tuple(
             RetrievalFigure(k=k, rate=_rate(overall[f"R@{k}"]), chance=_rate(chance.get(f"R@{k}", k / raw["pool_size"])))
@@ -160,6 +162,13 @@ def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any
             key=lambda row: row.seconds,
         )),
     )
+
+
+def _age_baseline(baselines: dict[str, Any]) -> tuple[str, float, float] | None:
+    if not all(key in baselines for key in ("age_majority_bracket", "age_majority_exact", "age_majority_within_one")):
+        return None
+    return (str(baselines["age_majority_bracket"]), _rate(baselines["age_majority_exact"]),
+            _rate(baselines["age_majority_within_one"]))
 
 
 AGE_BRACKET_ORDER = ("<18", "18-29", "30-44", "45-59", "60+")

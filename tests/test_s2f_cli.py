@@ -28,7 +28,8 @@ def test_predict_writes_outputs_and_continues_past_bad_files(cli, tmp_path):
     assert any("missing.flac" in line and "no such file" in line for line in errors)
     folder = tmp_path / "out" / clip.stem
     assert sorted(p.name for p in folder.iterdir()) == ["face.png", "members.png", "prediction.json", "uncertainty.png"]
-    assert json.loads((folder / "prediction.json").read_text())["seconds_used"] > 5
+    document = json.loads((folder / "prediction.json").read_text())
+    assert document["seconds_used"] > 5 and "joined end to end" in document["speech_regions_time"]
 
 
 def test_predict_of_silence_is_a_one_line_error(cli, tmp_path):

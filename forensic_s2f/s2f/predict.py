@@ -64,6 +64,8 @@ class Prediction:
             "age_member_spread": _rounded(self.age_spread),
             "seconds_used": round(float(self.seconds_used), 3),
             "speech_regions": [[round(a, 3), round(b, 3)] for a, b in self.speech_regions],
+            "speech_regions_time": "seconds from the start of the audio the model heard (for a speaker of a case "
+                                   "analysis: that speaker's turns joined end to end, not the recording's time)",
             "face": {
                 "image": "face.png",
                 "uncertainty_image": "uncertainty.png",

@@ -183,6 +183,20 @@ def test_noisy_audio_is_flagged(model, clip):
     assert any("signal-to-noise" in w for w in warnings)
 
 
+def test_members_whose_faces_disagree_are_flagged(model, clip):
+    """White noise at 0 dB SNR over a real clip pushes the members' faces apart (the warning's
+    threshold is the 99th percentile of clean clips); the clean clip is not flagged."""
+    from forensic_s2f.s2f.model import FACE_SPREAD_WARNING
+
+    samples, rate = clip
+    clean = model.predict(samples, rate)
+    noise = np.random.default_rng(0).standard_normal(len(samples)).astype(np.float32) * np.sqrt(np.mean(samples**2))
+    noisy = model.predict((samples + noise).astype(np.float32), rate)
+    assert clean.face_std.mean() <= FACE_SPREAD_WARNING < noisy.face_std.mean()
+    assert not any("faces disagree" in w for w in clean.warnings)
+    assert any(w.startswith("ensemble members' faces disagree (mean per-pixel spread") for w in noisy.warnings)
+
+
 def test_card_names_data_method_figures_and_limits(model):
     card = model.card()
     for heading in ("## Training data", "## Method", "## Validation", "## Limitations"):

@@ -159,8 +159,12 @@ class CaseAnalysis:
         try:
             for item in evidence:
                 self.store.record_result(run.id, self.examiner, self._evidence(run.id, item))
-        except BaseException as error:  # recorded as failed, then passed on unchanged
-            self.store.finish_run(run.id, self.examiner, "failed", f"{type(error).__name__}: {error}")
+        except BaseException as error:  # recorded as failed (with the steps it cut short), then passed on unchanged
+            reason = f"{type(error).__name__}: {error}"
+            for activity in self.store.activities(self.case_id, run.id):
+                if activity.status == "running":
+                    self.store.finish_activity(activity.id, self.examiner, outputs=[{"error": reason}], status="failed")
+            self.store.finish_run(run.id, self.examiner, "failed", reason)
             raise
         self.store.finish_run(run.id, self.examiner, "completed")
         return run.id

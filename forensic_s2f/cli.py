@@ -478,24 +478,30 @@ def version() -> None:
     out.print(f"fs2f {__version__}")
 
 
-def _terminate(signal_number: int, _frame: Any) -> None:
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _stop(signal_number: int, _frame: Any) -> None:
+    """Ctrl-C or SIGTERM: raise Terminated once; further stop signals are ignored while the
+    command records what it was doing (a run as failed) and removes what it half wrote."""
+    for number in STOP_SIGNALS:
+        signal.signal(number, signal.SIG_IGN)
     raise Terminated(signal.Signals(signal_number).name)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected failures into one line on stderr."""
-    signal.signal(signal.SIGTERM, _terminate)
+    for number in STOP_SIGNALS:
+        if signal.getsignal(number) is not signal.SIG_IGN:  # (a signal the caller ignores, as nohup does, stays ignored)
+            signal.signal(number, _stop)
     try:
         app(args=argv, prog_name="fs2f", standalone_mode=True)
     except Fs2fError as error:
         err.print(Text(f"error: {one_line(str(error))}"))
         sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err.print("error: interrupted")
-        sys.exit(130)
-    except Terminated:
-        err.print("error: terminated (SIGTERM)")
-        sys.exit(143)
+    except Terminated as stop:
+        err.print(f"error: {'interrupted' if str(stop) == 'SIGINT' else 'terminated'} ({stop})")
+        sys.exit(128 + signal.Signals[str(stop)].value)
     except Exception as error:  # a bug: one line, traceback only on request
         if os.environ.get("FS2F_DEBUG"):
             raise

@@ -27,5 +27,6 @@ class StoreError(Fs2fError):
 
 
 class Terminated(BaseException):
-    """SIGTERM (a job scheduler's stop, a shutdown), raised in the main thread so that a command
-    stops as it does on Ctrl-C: a running analysis is recorded as failed before the process exits."""
+    """Ctrl-C (SIGINT) or SIGTERM (a job scheduler's stop, a shutdown), raised in the main thread
+    so that a command stops in order: a running analysis is recorded as failed, half-written
+    outputs are removed, before the process exits. Its message is the signal's name."""

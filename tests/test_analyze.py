@@ -237,13 +237,16 @@ def test_killed_analysis_leaves_a_consistent_store(tmp_path, delay_seconds):
     assert list((tmp_path / "store" / "scratch").iterdir()) == []
 
 
-def test_terminated_analysis_is_recorded_as_failed(tmp_path):
-    """SIGTERM (a scheduler's stop) used to leave the run 'running' for good, as SIGKILL must."""
+@pytest.mark.parametrize("stop, code, said", [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")])
+def test_stopped_analysis_is_recorded_as_failed(tmp_path, stop, code, said):
+    """SIGTERM (a scheduler's stop) used to leave the run 'running' for good, as SIGKILL must;
+    Ctrl-C ended silently."""
     env = {**os.environ, "FS2F_HOME": str(tmp_path / "store"), "FS2F_EXAMINER": "Ann"}
     command = [sys.executable, "-m", "forensic_s2f.cli"]
     assert subprocess.run([*command, "case", "add", "T1", SAMPLE], env=env, capture_output=True, timeout=300).returncode == 0
     process = subprocess.Popen([*command, "case", "analyze", "T1"], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+                               stderr=subprocess.PIPE, text=True, restore_signals=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     shown = {}
     for _ in range(600):  # until the run is recorded (model loading comes first)
         time.sleep(0.05)
@@ -251,11 +254,15 @@ def test_terminated_analysis_is_recorded_as_failed(tmp_path):
                                           text=True, timeout=60).stdout)
         if shown["runs"]:
             break
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=120) == 143 and process.stderr.read() == "error: terminated (SIGTERM)\n"
+    process.send_signal(stop)
+    assert process.wait(timeout=120) == code and process.stderr.read() == f"error: {said} ({stop.name})\n"
     shown = json.loads(subprocess.run([*command, "case", "show", "T1", "--json"], env=env, capture_output=True,
                                       text=True, timeout=60).stdout)
-    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", f"Terminated: {stop.name}")]
+    log = json.loads(subprocess.run([*command, "audit", "log", "T1", "--json"], env=env, capture_output=True,
+                                    text=True, timeout=60).stdout)
+    started = {e["object_id"] for e in log if e["action"] == "activity-start"}
+    assert started and started == {e["object_id"] for e in log if e["action"] == "activity-end"}  # (none left open)
     assert subprocess.run([*command, "audit", "verify", "T1"], env=env, capture_output=True, timeout=300).returncode == 0
 
 

@@ -334,9 +334,13 @@ def case_export(
     run = store.completed_run(case_id, run_id)
     files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), run.id)
     written = _write_new_files(output, files)
-    store.record_event(case_id, name, "export", "run", str(run.id), details={
-        "format": fmt, "output": str(output.resolve()),
-        "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
+    try:  # files whose export could not be logged are removed
+        store.record_event(case_id, name, "export", "run", str(run.id), details={
+            "format": fmt, "output": str(output.resolve()),
+            "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
+    except BaseException:
+        _remove(written)
+        raise
     for path, sha in written:
         out.print(Text(f"{path}  sha256 {sha}"))
 
@@ -380,11 +384,18 @@ def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, 
             with open(path, "xb") as handle:
                 written.append((path, hashlib.sha256(data).hexdigest()))
                 handle.write(data)
-    except OSError as error:
-        for path, _ in written:
-            path.unlink(missing_ok=True)
-        raise StoreError(f"{error.filename or folder}: cannot be written ({error.strerror or error}); nothing was exported") from None
+    except BaseException as error:  # (an interruption too: all or nothing)
+        _remove(written)
+        if isinstance(error, OSError):
+            raise StoreError(f"{error.filename or folder}: cannot be written ({error.strerror or error}); "
+                             "nothing was exported") from None
+        raise
     return written
+
+
+def _remove(written: list[tuple[Path, str]]) -> None:
+    for path, _ in written:
+        path.unlink(missing_ok=True)
 
 
 def _auditor(given: str | None) -> str:
@@ -478,6 +489,21 @@ def version() -> None:
     out.print(f"fs2f {__version__}")
 
 
+def _refused_by_the_machine(error: Exception) -> str | None:
+    """The one line for what the machine refused, not fs2f: a file system that will not write
+    (permissions, read-only, full, a name too long) or a case-store database SQLite cannot write."""
+    from sqlalchemy.exc import OperationalError
+
+    from forensic_s2f.store.db import DATABASE_NAME
+
+    if isinstance(error, OSError):
+        return f"{error.filename or 'the file system'}: {error.strerror or error}"
+    if isinstance(error, OperationalError):
+        reason = error.orig.args[0] if error.orig is not None and error.orig.args else type(error).__name__
+        return f"the case store's database ({DATABASE_NAME}) refused the operation: {reason}"
+    return None
+
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -502,7 +528,12 @@ def main(argv: list[str] | None = None) -> None:
     except Terminated as stop:
         err.print(f"error: {'interrupted' if str(stop) == 'SIGINT' else 'terminated'} ({stop})")
         sys.exit(128 + signal.Signals[str(stop)].value)
-    except Exception as error:  # a bug: one line, traceback only on request
+    except Exception as error:
+        refusal = _refused_by_the_machine(error)
+        if refusal is not None:
+            err.print(Text(f"error: {one_line(refusal)}"))
+            sys.exit(2)
+        # a bug: one line, traceback only on request
         if os.environ.get("FS2F_DEBUG"):
             raise
         err.print(Text(f"internal error: {type(error).__name__}: {one_line(str(error))} (set FS2F_DEBUG=1 for a traceback)"))

@@ -27,10 +27,18 @@ def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
     return annotation_to_rttm(annotation, uri)
 
 
+MAX_STEM_BYTES = 200  # (UTF-8; file names may hold 255 bytes, and '-E<id>-<n>.rttm' is added)
+
+
+def _clip(stem: str) -> str:
+    """`stem` cut to MAX_STEM_BYTES of UTF-8, never inside a character."""
+    return stem.encode()[:MAX_STEM_BYTES].decode(errors="ignore")
+
+
 def _stems(evidence: list[Evidence]) -> dict[int, str]:
     """A distinct file stem for each evidence id: the original file's stem where no other file
     shares it, else `<stem>-E<id>` (then `-2`, `-3`, ... should another file already be named so)."""
-    stems = {e.id: re.sub(r"\s+", "_", Path(e.original_filename).stem) or f"evidence-{e.id}" for e in evidence}
+    stems = {e.id: _clip(re.sub(r"\s+", "_", Path(e.original_filename).stem)) or f"evidence-{e.id}" for e in evidence}
     counts = Counter(stems.values())
     taken = {stem for stem, count in counts.items() if count == 1}
     names = {}

@@ -278,3 +278,10 @@ def test_too_little_speech_is_never_rounded_up_to_the_minimum():
 
     with pytest.raises(SpeechError, match=r"^only 0\.99 s of speech detected; at least 1 s is needed$"):
         require_speech(0.998)
+
+
+def test_a_file_name_the_file_system_refuses_is_a_one_line_error(cli, store_dir, populated, tmp_path):
+    """Errors of the machine (here ENAMETOOLONG) were internal errors with exit 3."""
+    name = tmp_path / ("z" * 300 + ".wav")
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", name, "-e", "Ann")
+    assert line == f"error: {name}: File name too long\n"

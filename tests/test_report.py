@@ -253,3 +253,20 @@ def test_the_cover_names_the_cases_other_runs(cli, store_dir, tmp_path, figures_
     _, _, pages = _report(cli, "M1", tmp_path / "two.pdf", "--run", str(run_id))
     assert (f"this report covers this run only; the case's other runs when it was written: run {later.id} (failed)"
             in _flat(pages[0]))
+
+
+def test_a_report_that_cannot_be_recorded_leaves_no_file(cli, store_dir, tmp_path, figures_file, monkeypatch):
+    from forensic_s2f.errors import StoreError
+    from forensic_s2f.report import publish
+
+    make_case(cli, store_dir, tmp_path, "L1", speakers=1)
+
+    def locked(*args, **kwargs):
+        raise StoreError("the case store is locked")
+
+    record = publish._record
+    monkeypatch.setattr(publish, "_record", locked)
+    result = cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann")
+    assert result.code == 2 and not (tmp_path / "r.pdf").exists()
+    monkeypatch.setattr(publish, "_record", record)
+    assert cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0  # (the name is free)

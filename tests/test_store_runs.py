@@ -66,6 +66,18 @@ def test_rttm_export_gives_every_evidence_its_own_file_when_a_real_name_looks_li
     assert owners == {"x-E1.rttm": "3.000", "x-E1-3.rttm": "1.000", "x-E2.rttm": "2.000", "x-E1-2.rttm": "4.000"}
 
 
+def test_rttm_names_of_very_long_file_names_fit_the_file_system():
+    """A 255-byte evidence name made the RTTM export fail for good (File name too long)."""
+    from forensic_s2f.exports import export_files
+    from forensic_s2f.store.models import Evidence
+
+    long_names = ["é" * 125 + "a.wav", "é" * 125 + "b.wav", "é" * 125 + "a.flac"]
+    evidence = [Evidence(id=i, original_filename=name) for i, name in enumerate(long_names, 1)]
+    files = export_files("rttm", evidence, [EvidenceResult(i, {}, [], [], []) for i in (1, 2, 3)], run_id=1)
+    assert len(files) == 3 and all(len(name.encode()) <= 255 for name in files)
+    assert sorted(files) == sorted(["é" * 100 + "-E1.rttm", "é" * 100 + "-E2.rttm", "é" * 100 + "-E3.rttm"])
+
+
 def test_csv_export_of_a_run_without_speakers_keeps_its_header():
     from forensic_s2f.exports import SPEAKER_COLUMNS, export_files
     from forensic_s2f.store.models import Evidence
@@ -135,3 +147,21 @@ def test_case_show_gives_each_completed_run_its_recording_level_quality_and_warn
     table = cli("case", "show", "C1").stdout
     assert "run 1, evidence 1: warning: low signal-to-noise ratio: estimated 7.0 dB" in table
     assert "female (99.7%)" in table  # (not rounded up to a certainty: 100%)
+
+
+def test_an_export_that_cannot_be_logged_leaves_no_files(cli, store_dir, tmp_path, monkeypatch):
+    """Files written but never logged as exported would be outputs with no custody record."""
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
+    store.finish_run(run.id, "Ann", "completed")
+    store.close()
+
+    def locked(*args, **kwargs):
+        raise StoreError("the case store is locked")
+
+    monkeypatch.setattr(CaseStore, "record_event", locked)
+    result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann")
+    assert result.code == 2 and result.stderr == "error: the case store is locked\n"
+    assert list((tmp_path / "out").iterdir()) == []

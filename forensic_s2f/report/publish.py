@@ -51,13 +51,16 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     validation = load_validation_figures(validation_path)
     written_utc = utc_now()
     built = build_report(data, caveats, validation, examiner, written_utc)
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with open(path, "xb") as handle:
-            handle.write(built.pdf)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "xb")
     except FileExistsError as error:
         raise StoreError(f"{path}: already exists; choose another --output") from error
-    try:
+    except OSError as error:
+        raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
+    try:  # the file stays only once it is whole and recorded (an interruption or a failure removes it)
+        with handle:
+            handle.write(built.pdf)
         artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats, validation,
                               written_utc)
     except BaseException:

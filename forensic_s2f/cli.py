@@ -441,6 +441,9 @@ def audit_verify(
                                f"every vault file matches; head {entry['verified_head']}"))
             for line in failures[entry["case_id"]]:
                 out.print(Text(line))
+    for path in store.unreferenced_vault_objects() if all_cases else []:  # (on stderr: --json output keeps its shape)
+        err.print(Text(f"note: {path}: a vault file no case records (left by an interrupted command; "
+                       "it is no evidence of any case)"))
     if not all(entry["ok"] for entry in report):
         raise typer.Exit(1)
 

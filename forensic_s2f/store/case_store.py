@@ -88,6 +88,7 @@ class CaseStore(RunRecords):
         """A locked write: one transaction; vault objects it created are removed on failure."""
         created: list[StoredObject] = []
         with store_lock(self.layout), session(self.engine) as db:
+            self.vault.clear_staging()
             try:
                 with db.begin():
                     yield db, created
@@ -342,6 +343,13 @@ class CaseStore(RunRecords):
             if findings:
                 raise StoreError(f"{findings[0].line()}: not analysed; `fs2f audit verify {item.case_id}` "
                                  "checks the whole case")
+
+    def unreferenced_vault_objects(self) -> list[Path]:
+        """Vault objects no evidence or artifact row of any case names: what a command killed
+        between storing a file and recording it left behind. Not evidence of any case."""
+        with session(self.engine) as db:
+            named = set(db.scalars(select(Evidence.sha256))) | set(db.scalars(select(Artifact.sha256)))
+        return sorted(self.vault.path_of(sha) for sha in self.vault.object_names() - named)
 
     def all_case_ids(self) -> list[str]:
         with session(self.engine) as db:

@@ -100,6 +100,19 @@ class Vault:
         os.replace(temp_path, final)
         return StoredObject(sha256, size, final, created=True)
 
+    def clear_staging(self) -> None:
+        """Remove what a killed command left half-copied in the staging folder. Only call it
+        holding the store lock: every put happens under that lock, so nothing there is in use."""
+        staging = self.root / "tmp"
+        if staging.is_dir():
+            for leftover in staging.glob("incoming-*"):
+                leftover.unlink(missing_ok=True)
+
+    def object_names(self) -> set[str]:
+        """The SHA-256 names of every object in the vault."""
+        base = self.root / "sha256"
+        return {folder.name + path.name for folder in base.glob("??") for path in folder.iterdir()} if base.is_dir() else set()
+
     def remove_new(self, stored: StoredObject) -> None:
         """Undo a put that created an object, when the database write that follows it fails."""
         if stored.created:

@@ -226,14 +226,15 @@ def _top(probabilities: dict[str, float]) -> str:
 
 
 def _age(row: dict[str, Any]) -> str:
-    """The model's age estimate as recorded ('30-44 (±1 bracket: 91%)'); the most probable bracket
-    for a prediction that recorded no estimate."""
+    """The model's age estimate as recorded ('30-44 (±1 bracket: 91%; itself 47%)': the estimate
+    is the bracket most likely to be right or one off, which may itself be improbable); the most
+    probable bracket for a prediction that recorded no estimate."""
     label, within = row.get("age_estimate"), row.get("age_estimate_within_one")
     if label not in row["age"]:
         return _top(row["age"])
     if within is None:
         return f"{label} ({_percent(row['age'][label])})"
-    return f"{label} (\u00b11 bracket: {_percent(within)})"
+    return f"{label} (\u00b11 bracket: {_percent(within)}; itself {_percent(row['age'][label])})"
 
 
 def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:

@@ -149,6 +149,19 @@ def test_case_show_gives_each_completed_run_its_recording_level_quality_and_warn
     assert "female (99.7%)" in table  # (not rounded up to a certainty: 100%)
 
 
+def test_case_show_gives_the_age_estimates_own_probability_beside_its_range(cli, store_dir, tmp_path):
+    """The estimate is the bracket most likely to be right or one off: it may itself be improbable."""
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    age = {"<18": 0.01, "18-29": 0.05, "30-44": 0.79, "45-59": 0.06, "60+": 0.09}
+    prediction = {"gender": {"female": 0.2, "male": 0.8}, "age": age, "age_estimate": "45-59", "age_estimate_within_one": 0.94}
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [], [SpeakerResult("SPEAKER_00", 2.0, 1, prediction, {}, [], {})]))
+    store.finish_run(run.id, "Ann", "completed")
+    store.close()
+    assert "45-59 (±1 bracket: 94%; itself 6%)" in cli("case", "show", "C1").stdout
+
+
 def test_an_export_that_cannot_be_logged_leaves_no_files(cli, store_dir, tmp_path, monkeypatch):
     """Files written but never logged as exported would be outputs with no custody record."""
     assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0

@@ -86,8 +86,9 @@ class AnalysisOptions:
             return []
         asked = (f"{self.num_speakers}" if self.num_speakers else
                  f"at least {low}" if high is None else f"at most {high}" if low is None else f"{low} to {high}")
-        return [f"{asked} speakers were asked for, {found} were found: the others had too little speech "
-                "to be told apart"]
+        why = ("the others had too little speech to be told apart" if low is not None and found < low else
+               "voices the clustering could not join were kept apart")
+        return [f"{asked} speakers were asked for, {found} were found: {why}"]
 
 
 def write_flac(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> Path:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import atexit
 import csv
+import errno
 import gc
 import getpass
 import io
 import json
-import math
 import os
 import signal
 import sys
@@ -29,6 +29,7 @@ from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
 from forensic_s2f.errors import Fs2fError, StoreError, Terminated, one_line
+from forensic_s2f.numbers import percent_text
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
 # the collector, or the interpreter spends about 0.7 s scanning them on the way out.
@@ -211,18 +212,11 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
                         out.print(Text(f"run {run.id}, evidence {result.evidence_id}: warning: {warning}"))
 
 
-def _percent(p: float) -> str:
-    """A probability as a percentage that never rounds to a certainty it is not (0.9977: 99.7%)."""
-    if 0.0 < p < 0.01 or 0.99 < p < 1.0:
-        return f"{math.floor(p * 1000) / 10 if p > 0.5 else math.ceil(p * 1000) / 10:.1f}%"
-    return f"{p:.0%}"
-
-
 def _top(probabilities: dict[str, float]) -> str:
     if not probabilities:
         return "-"
     label, p = max(probabilities.items(), key=lambda item: item[1])
-    return f"{label} ({_percent(p)})"
+    return f"{label} ({percent_text(p)})"
 
 
 def _age(row: dict[str, Any]) -> str:
@@ -233,8 +227,8 @@ def _age(row: dict[str, Any]) -> str:
     if label not in row["age"]:
         return _top(row["age"])
     if within is None:
-        return f"{label} ({_percent(row['age'][label])})"
-    return f"{label} (\u00b11 bracket: {_percent(within)}; itself {_percent(row['age'][label])})"
+        return f"{label} ({percent_text(row['age'][label])})"
+    return f"{label} (\u00b11 bracket: {percent_text(within)}; itself {percent_text(row['age'][label])})"
 
 
 def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:
@@ -493,37 +487,58 @@ def version() -> None:
     out.print(f"fs2f {__version__}")
 
 
+MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG, errno.EIO}
+SQLITE_REFUSALS = {"SQLITE_READONLY", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
+                   "SQLITE_PERM"}
+
+
 def _refused_by_the_machine(error: Exception) -> str | None:
     """The one line for what the machine refused, not fs2f: a file system that will not write
-    (permissions, read-only, full, a name too long) or a case-store database SQLite cannot write."""
+    (permissions, read-only, full, a name too long, an I/O error) or a case-store database SQLite
+    cannot write; None for anything else (a bug)."""
     from sqlalchemy.exc import OperationalError
 
     from forensic_s2f.store.db import DATABASE_NAME
 
-    if isinstance(error, OSError):
+    if isinstance(error, OSError) and error.errno in MACHINE_ERRNOS:
         return f"{error.filename or 'the file system'}: {error.strerror or error}"
-    if isinstance(error, OperationalError):
-        reason = error.orig.args[0] if error.orig is not None and error.orig.args else type(error).__name__
-        return f"the case store's database ({DATABASE_NAME}) refused the operation: {reason}"
+    if isinstance(error, OperationalError) and getattr(error.orig, "sqlite_errorname", "") in SQLITE_REFUSALS:
+        return f"the case store's database ({DATABASE_NAME}) refused the operation: {error.orig}"
     return None
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _stop(signal_number: int, _frame: Any) -> None:
-    """Ctrl-C or SIGTERM: raise Terminated once; further stop signals are ignored while the
-    command records what it was doing (a run as failed) and removes what it half wrote."""
+    """Ctrl-C, SIGTERM or a closed terminal: raise Terminated, so that the command records what it
+    was doing (a run as failed) and removes what it half wrote. A second stop signal ends the
+    process at once, as SIGKILL would (every store write is one SQLite transaction)."""
     for number in STOP_SIGNALS:
-        signal.signal(number, signal.SIG_IGN)
+        if signal.getsignal(number) is _stop:
+            signal.signal(number, _stop_now)
     raise Terminated(signal.Signals(signal_number).name)
+
+
+def _stop_now(signal_number: int, _frame: Any) -> None:
+    os.write(2, f"error: stopped again ({signal.Signals(signal_number).name}) before the failure was recorded\n".encode())
+    os._exit(128 + signal_number)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected failures into one line on stderr."""
-    for number in STOP_SIGNALS:
-        if signal.getsignal(number) is not signal.SIG_IGN:  # (a signal the caller ignores, as nohup does, stays ignored)
+    previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+    for number, handler in previous.items():
+        if handler is not signal.SIG_IGN:  # (a signal the caller ignores, as nohup does, stays ignored)
             signal.signal(number, _stop)
+    try:
+        _run(argv)
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         app(args=argv, prog_name="fs2f", standalone_mode=True)
     except Fs2fError as error:
@@ -533,13 +548,12 @@ def main(argv: list[str] | None = None) -> None:
         err.print(f"error: {'interrupted' if str(stop) == 'SIGINT' else 'terminated'} ({stop})")
         sys.exit(128 + signal.Signals[str(stop)].value)
     except Exception as error:
+        if os.environ.get("FS2F_DEBUG"):
+            raise
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
             err.print(Text(f"error: {one_line(refusal)}"))
             sys.exit(2)
-        # a bug: one line, traceback only on request
-        if os.environ.get("FS2F_DEBUG"):
-            raise
         err.print(Text(f"internal error: {type(error).__name__}: {one_line(str(error))} (set FS2F_DEBUG=1 for a traceback)"))
         sys.exit(3)
 

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from forensic_s2f.errors import Fs2fError, InputError, one_line
+from forensic_s2f.numbers import probability_text
 
 if TYPE_CHECKING:
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
@@ -88,8 +89,8 @@ def predict(
         age = prediction.age_estimate
         table.add_row(
             str(path),
-            f"{gender} {prediction.gender[gender]:.2f}",
-            f"{age} {prediction.age[age]:.2f} (\u00b11: {prediction.age_estimate_within_one:.2f})",
+            f"{gender} {probability_text(prediction.gender[gender])}",
+            f"{age} {probability_text(prediction.age[age])} (\u00b11: {probability_text(prediction.age_estimate_within_one)})",
             f"{prediction.seconds_used:.1f}",
             "; ".join(prediction.warnings) or "-",
             str(written["prediction"].parent),

@@ -296,3 +296,15 @@ def test_a_speaker_count_outside_the_one_asked_for_is_warned_of():
     assert AnalysisOptions(min_speakers=2, max_speakers=3).count_warnings(1)[0].startswith("2 to 3 speakers were")
     assert AnalysisOptions(num_speakers=3).count_warnings(3) == AnalysisOptions().count_warnings(7) == []
     assert AnalysisOptions(num_speakers=2).count_warnings(0) == []  # (no speech: warned of as such)
+    assert AnalysisOptions(max_speakers=2).count_warnings(3) == [
+        "at most 2 speakers were asked for, 3 were found: voices the clustering could not join were kept apart"]
+
+
+def test_the_stop_signal_handlers_are_the_callers_again_after_a_command():
+    """main() installs its handlers for the command only (a second call saw SIG_IGN and kept it)."""
+    from forensic_s2f.cli import main
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    with pytest.raises(SystemExit):
+        main(["version"])
+    assert {number: signal.getsignal(number) for number in before} == before

@@ -178,18 +178,22 @@ def test_analysis_decode_failure_names_the_evidence(cli, store_dir, populated, m
 
 def _foreign_database(store_dir):
     import sqlite3
+    from contextlib import closing
 
     store_dir.mkdir(parents=True, exist_ok=True)
-    with sqlite3.connect(store_dir / "fs2f.db") as connection:
+    with closing(sqlite3.connect(store_dir / "fs2f.db")) as connection:  # (closed here, not when collected)
         connection.execute("CREATE TABLE notes (id INTEGER, body TEXT)")
         connection.execute("INSERT INTO notes VALUES (1, 'not ours')")
+        connection.commit()
 
 
 def _written_by_a_later_fs2f(store_dir):
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(store_dir / "fs2f.db") as connection:
+    with closing(sqlite3.connect(store_dir / "fs2f.db")) as connection:
         connection.execute("UPDATE alembic_version SET version_num = '9999_later'")
+        connection.commit()
 
 
 @pytest.mark.parametrize("make, reason", [
@@ -202,11 +206,15 @@ def test_a_database_that_is_not_this_fs2f_store_is_refused_untouched(cli, store_
     """FS2F_HOME pointing at another program's SQLite file, at garbage, or at a store written by
     a later fs2f: one line, and not one byte of the file changes (no schema, no WAL switch)."""
     if make is _written_by_a_later_fs2f:
-        assert cli("case", "add", "C1", write_tone(tmp_path / "first.wav"), "-e", "Ann").code == 0
+        from forensic_s2f.store.case_store import CaseStore
+
+        CaseStore(store_dir, create=True).close()  # (a store at this fs2f's head, its connections closed)
     make(store_dir)
-    def files():  # every file's bytes, the database's and its WAL included (not the lock, nor SQLite's shared-memory index)
+    def files():  # every file's bytes, the database's and its WAL's (not the lock, SQLite's shared-memory index
+        # nor the empty WAL file SQLite may create to read a WAL-mode database: both hold no data)
         return {p.name: p.read_bytes() for p in store_dir.rglob("*")
-                if p.is_file() and p.name != ".fs2f.lock" and not p.name.endswith("-shm")}
+                if p.is_file() and p.name != ".fs2f.lock" and not p.name.endswith("-shm")
+                and not (p.name.endswith("-wal") and p.stat().st_size == 0)}
 
     before = files()
     for command in (("case", "list"), ("case", "add", "C1", write_tone(tmp_path / "g.wav"), "-e", "Ann")):
@@ -285,3 +293,19 @@ def test_a_file_name_the_file_system_refuses_is_a_one_line_error(cli, store_dir,
     name = tmp_path / ("z" * 300 + ".wav")
     line = _refused(cli, store_dir, populated, "case", "add", "C1", name, "-e", "Ann")
     assert line == f"error: {name}: File name too long\n"
+
+
+def test_another_programs_database_in_wal_mode_is_left_byte_for_byte(cli, store_dir, tmp_path):
+    """Closing a read-write connection folds a WAL file into its database: the check reads only."""
+    import subprocess
+    import sys
+
+    store_dir.mkdir(parents=True)
+    subprocess.run([sys.executable, "-c", (  # the other program ends without closing: its WAL stays unfolded
+        "import os, sqlite3; c = sqlite3.connect(os.sys.argv[1]); c.execute('PRAGMA journal_mode=WAL'); "
+        "c.execute('CREATE TABLE notes (id INTEGER, body TEXT)'); c.execute(\"INSERT INTO notes VALUES (1, 'x')\"); "
+        "c.commit(); os._exit(0)"), str(store_dir / "fs2f.db")], check=True)
+    before = {name: (store_dir / name).read_bytes() for name in ("fs2f.db", "fs2f.db-wal")}
+    result = cli("case", "list")
+    assert result.code == 2 and "not an fs2f case store (it holds other tables: notes)" in result.stderr
+    assert {name: (store_dir / name).read_bytes() for name in ("fs2f.db", "fs2f.db-wal")} == before

@@ -288,6 +288,9 @@ def test_channels_that_cancel_in_the_mixdown_and_samples_far_beyond_full_scale_a
     other_voice = _voice_like(4.0, seed=1)[::-1].copy()
     assert load(_float_wav(tmp_path / "stereo.wav", np.stack([voice, other_voice], axis=1))).info.warnings == ()
     assert load(_float_wav(tmp_path / "silent.wav", np.zeros((RATE, 2), np.float32))).info.warnings == ()
+    one_of_sixteen = np.zeros((len(voice), 16), np.float32)
+    one_of_sixteen[:, 3] = voice  # (averaging 16 channels costs 12 dB here without any cancelling)
+    assert load(_float_wav(tmp_path / "sixteen.wav", one_of_sixteen)).info.warnings == ()
     (loud,) = load(_float_wav(tmp_path / "loud.wav", voice * 1000)).info.warnings
     assert loud.startswith(f"samples reach +{20 * np.log10(np.abs(voice).max() * 1000):.0f} dB relative to full scale")
 

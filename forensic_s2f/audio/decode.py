@@ -64,7 +64,9 @@ class AudioInfo:
 
 
 MAX_PEAK = 2.0  # a larger magnitude (over +6 dB relative to full scale) is warned of
-MAX_MIXDOWN_LOSS_DB = 12.0  # channels whose mono average is this much quieter cancel each other
+# Channels cancel each other when their mono average is this much quieter than averaging unrelated
+# channels makes it (10·log10(channels) dB: 3 dB for two).
+MAX_MIXDOWN_LOSS_DB = 12.0
 MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to cancel
 
 
@@ -110,7 +112,7 @@ class SampleTally:
         channel_rms = np.sqrt(self.channel_energy / max(self.samples, 1))
         if self.channels > 1 and channel_rms > MIN_CHANNEL_RMS:
             loss_db = 10 * np.log10(self.channel_energy / max(self.mixdown_energy, 1e-30))
-            if loss_db > MAX_MIXDOWN_LOSS_DB:
+            if loss_db > MAX_MIXDOWN_LOSS_DB + 10 * np.log10(self.channels):
                 found.append(f"the {self.channels} channels cancel when averaged to mono (the mixdown is {min(loss_db, 99):.0f} dB "
                              "quieter than the channels, as when one channel's polarity is reversed): speech may be "
                              "missed; listen to each channel")

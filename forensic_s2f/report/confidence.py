@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 
+from forensic_s2f.numbers import probability_text
 from forensic_s2f.report.validation import ValidationFigures
 
 
@@ -52,8 +53,8 @@ def age_estimate_text(prediction: dict[str, Any]) -> str:
         return "-"
     within = prediction.get("age_estimate_within_one")
     if within is None:
-        return f"{age[0]} ({age[1]:.2f})"
-    return f"{age[0]} ({age[1]:.2f}; \u00b11 bracket {float(within):.2f})"
+        return f"{age[0]} ({probability_text(age[1])})"
+    return f"{age[0]} ({probability_text(age[1])}; \u00b11 bracket {probability_text(float(within))})"
 
 
 def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None,
@@ -112,9 +113,9 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         within = prediction.get("age_estimate_within_one")
         own = prediction.get("age", {}).get(age[0])
         if within is not None:
-            text += (f" For this speaker the model gives {float(within):.2f} to {age[0]} or an adjacent bracket "
-                     "(its own, calibrated, probability)")
-            text += f", and {float(own):.2f} to {age[0]} itself." if own is not None else "."
+            text += (f" For this speaker the model gives {probability_text(float(within))} to {age[0]} or an adjacent "
+                     "bracket (its own, calibrated, probability)")
+            text += f", and {probability_text(float(own))} to {age[0]} itself." if own is not None else "."
         statements.append(text)
     recall = {figure.k: figure for figure in figures.retrieval}
     if recall:

@@ -7,6 +7,7 @@ from xml.sax.saxutils import escape
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak, Spacer, Table, TableStyle
 
+from forensic_s2f.numbers import probability_text
 from forensic_s2f.report import figures
 from forensic_s2f.report.caveats import sentence
 from forensic_s2f.report.confidence import age_estimate_text, confidence_statement, most_probable, probability_spread
@@ -48,7 +49,7 @@ def _top_text(probabilities: dict) -> str:
 
 
 def _estimate_text(estimate: tuple[str, float] | None) -> str:
-    return "-" if estimate is None else f"{estimate[0]} ({estimate[1]:.2f})"
+    return "-" if estimate is None else f"{estimate[0]} ({probability_text(estimate[1])})"
 
 
 def findings_section(ctx: ReportContext) -> list[Flowable]:

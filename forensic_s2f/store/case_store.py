@@ -347,9 +347,9 @@ class CaseStore(RunRecords):
     def unreferenced_vault_objects(self) -> list[Path]:
         """Vault objects no evidence or artifact row of any case names: what a command killed
         between storing a file and recording it left behind. Not evidence of any case."""
-        with session(self.engine) as db:
+        with store_lock(self.layout), session(self.engine) as db:  # (no write half done while listing)
             named = set(db.scalars(select(Evidence.sha256))) | set(db.scalars(select(Artifact.sha256)))
-        return sorted(self.vault.path_of(sha) for sha in self.vault.object_names() - named)
+            return sorted(self.vault.path_of(sha) for sha in self.vault.object_names() - named)
 
     def all_case_ids(self) -> list[str]:
         with session(self.engine) as db:

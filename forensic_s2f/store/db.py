@@ -88,12 +88,17 @@ def _schema_revision(database: Path) -> str | None:
     """The store schema's Alembic revision (None for a new, empty database), read with plain
     SELECTs so that a file which is not an fs2f store is refused before anything (even the WAL
     journal mode) is written to it."""
-    try:
-        with closing(sqlite3.connect(database)) as connection:
+    if not database.is_file() or database.stat().st_size == 0:
+        return None
+    try:  # (read-only: closing a read-write connection would fold another program's WAL into its file)
+        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True,
+                                     timeout=BUSY_TIMEOUT_SECONDS)) as connection:
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             revision = connection.execute("SELECT version_num FROM alembic_version").fetchone() if "alembic_version" in tables else None
     except sqlite3.Error as error:
-        raise StoreError(f"{database}: not an fs2f case store ({error}); the file was not changed") from None
+        if getattr(error, "sqlite_errorname", "") == "SQLITE_NOTADB":
+            raise StoreError(f"{database}: not an fs2f case store ({error}); the file was not changed") from None
+        raise StoreError(f"{database}: the case store's database cannot be read ({error})") from None
     if revision is not None:
         return revision[0]
     if tables:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from forensic_s2f.errors import InputError, StoreError
 
 BLOCK_BYTES = 1 << 20
+_HEX = re.compile("[0-9a-f]+")
 
 
 @dataclass(frozen=True)
@@ -109,9 +111,12 @@ class Vault:
                 leftover.unlink(missing_ok=True)
 
     def object_names(self) -> set[str]:
-        """The SHA-256 names of every object in the vault."""
+        """The SHA-256 names of every object in the vault (other files there are no objects)."""
         base = self.root / "sha256"
-        return {folder.name + path.name for folder in base.glob("??") for path in folder.iterdir()} if base.is_dir() else set()
+        if not base.is_dir():
+            return set()
+        return {folder.name + path.name for folder in base.iterdir() if folder.is_dir() and _HEX.fullmatch(folder.name)
+                for path in folder.iterdir() if len(path.name) == 62 and _HEX.fullmatch(path.name)}
 
     def remove_new(self, stored: StoredObject) -> None:
         """Undo a put that created an object, when the database write that follows it fails."""

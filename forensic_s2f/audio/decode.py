@@ -92,14 +92,14 @@ class SampleTally:
             self.non_finite += int(chunk.size - np.count_nonzero(finite))
             chunk = np.where(finite, chunk, np.float32(0.0))
         if chunk.size:
-            self.peak = max(self.peak, float(np.abs(chunk).max()))
+            self.peak = max(self.peak, float(chunk.max()), -float(chunk.min()))
         self.samples += chunk.shape[-1]
         self.channels = chunk.shape[0]
         if chunk.shape[0] == 1:
             return chunk[0]
         mono = chunk.mean(axis=0, dtype=np.float32)
-        self.channel_energy += float(np.einsum("ij,ij->", chunk, chunk, dtype=np.float64)) / chunk.shape[0]
-        self.mixdown_energy += float(np.dot(mono.astype(np.float64), mono))
+        self.channel_energy += sum(float(np.dot(row, row)) for row in chunk) / chunk.shape[0]
+        self.mixdown_energy += float(np.dot(mono, mono))
         return mono
 
     def warnings(self) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ store stays consistent: every write is one transaction.
 
 from __future__ import annotations
 
+import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -91,6 +92,9 @@ class AnalysisOptions:
         return [f"{asked} speakers were asked for, {found} were found: {why}"]
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
 def write_flac(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> Path:
     """16-bit FLAC of consecutive blocks of float samples in [-1, 1] (the audio is never whole
     in memory)."""
@@ -156,11 +160,19 @@ class CaseAnalysis:
         to hold the bytes recorded at intake; returns the run id."""
         self.check_disk(evidence)
         self.store.check_vault_copies(evidence)
-        run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
+        # A stop signal (Ctrl-C, SIGTERM) is held from before the run's first record until this
+        # try is in place: arriving in between, it left the run 'running' for good.
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        run = None
         try:
+            run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             for item in evidence:
                 self.store.record_result(run.id, self.examiner, self._evidence(run.id, item))
         except BaseException as error:  # recorded as failed (with the steps it cut short), then passed on unchanged
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            if run is None:
+                raise
             reason = f"{type(error).__name__}: {error}"
             for activity in self.store.activities(self.case_id, run.id):
                 if activity.status == "running":

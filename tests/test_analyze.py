@@ -308,3 +308,25 @@ def test_the_stop_signal_handlers_are_the_callers_again_after_a_command():
     with pytest.raises(SystemExit):
         main(["version"])
     assert {number: signal.getsignal(number) for number in before} == before
+
+
+def test_a_stop_signal_right_after_the_run_is_recorded_still_fails_the_run(cli, store_dir, tmp_path, monkeypatch):
+    from conftest import write_tone
+    """The window between the run's first record and the code that records failures."""
+    import os
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    start_run = CaseStore.start_run
+
+    def start_then_stop(self, *args, **kwargs):
+        run = start_run(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return run
+
+    monkeypatch.setattr(CaseStore, "start_run", start_then_stop)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from forensic_s2f.errors import Fs2fError
 
@@ -61,3 +66,32 @@ def verify_manifest(directory: Path, required: Sequence[str], what: str = "model
                 "the file was altered or corrupted"
             )
     return dict(expected)
+
+
+def read_json_object(path: Path, what: str = "fs2f model weights") -> dict[str, Any]:
+    """A weights file's JSON object (read once its manifest is verified); Fs2fError naming the
+    file when it is not one."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or not JSON
+        raise Fs2fError(f"{path}: cannot be read as {what} ({reason(error)})") from None
+    if not isinstance(document, dict):
+        raise Fs2fError(f"{path}: cannot be read as {what} (not a JSON object)")
+    return document
+
+
+def read_arrays(path: Path, what: str = "fs2f model weights") -> dict[str, np.ndarray]:
+    """The arrays of a weights .npz; Fs2fError naming the file when it is not a readable one."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("not an .npz archive")
+        with loaded as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
+        raise Fs2fError(f"{path}: cannot be read as {what} ({reason(error)})") from None
+
+
+def reason(error: Exception) -> str:
+    """An exception as a short reason: its type and message."""
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

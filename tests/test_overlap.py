@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -43,6 +44,24 @@ def test_altered_weights_are_refused_naming_the_file(tmp_path):
     (copy / "manifest.json").unlink()
     with pytest.raises(Fs2fError, match="no manifest.json"):
         OverlapDetector(copy)(np.zeros(RATE, np.float32), RATE, [(0.0, 1.0)])
+
+
+def test_unreadable_weights_matching_their_manifest_are_one_line_errors(tmp_path):
+    """The same reading as the face model's weights: a truncated .npz or a config that is no
+    detector's is an Fs2fError naming the file, not an internal error."""
+    from forensic_s2f.diarize.overlap import CONFIG_FILE
+    from forensic_s2f.manifest import write_manifest
+
+    for name, damage, message in (
+        (WEIGHTS_FILE, lambda data: data[: len(data) // 2], "cannot be read as overlap detector weights (BadZipFile"),
+        (CONFIG_FILE, lambda data: b'{"channels": 64}', "does not describe an overlap detector (KeyError: 'dilations')"),
+    ):
+        copy = tmp_path / name
+        shutil.copytree(DEFAULT_OVERLAP_WEIGHTS, copy)
+        (copy / name).write_bytes(damage((copy / name).read_bytes()))
+        write_manifest(copy, (WEIGHTS_FILE, CONFIG_FILE))
+        with pytest.raises(Fs2fError, match=re.escape(f"{copy / name}: {message}")):
+            load_overlap_network(copy)
 
 
 def _two_voices(overlap_seconds: float) -> tuple[np.ndarray, tuple[float, float]]:

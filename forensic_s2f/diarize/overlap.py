@@ -25,7 +25,7 @@ import torch
 from forensic_s2f.audio.ge2e import HOP_SAMPLES, N_MELS, SAMPLE_RATE, mel_spectrogram
 from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.errors import Fs2fError
-from forensic_s2f.manifest import verify_manifest, write_manifest
+from forensic_s2f.manifest import read_arrays, read_json_object, reason, verify_manifest, write_manifest
 
 DEFAULT_OVERLAP_WEIGHTS = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE, CONFIG_FILE = "overlap.npz", "overlap.json"
@@ -75,15 +75,18 @@ def save_overlap_weights(network: OverlapNetwork, directory: Path, training: dic
 def load_overlap_network(directory: Path) -> tuple[OverlapNetwork, str, dict[str, Any]]:
     """The network of a weights folder, the SHA-256 of its weights file and its config, after
     checking the folder's manifest (Fs2fError naming the file otherwise)."""
-    hashes = verify_manifest(directory, (WEIGHTS_FILE, CONFIG_FILE), what="overlap detector weights")
-    config = json.loads((directory / CONFIG_FILE).read_text())
-    network = OverlapNetwork(channels=int(config["channels"]), dilations=config["dilations"])
-    with np.load(directory / WEIGHTS_FILE, allow_pickle=False) as archive:
-        state = {name: torch.from_numpy(archive[name]) for name in archive.files}
+    what = "overlap detector weights"
+    hashes = verify_manifest(directory, (WEIGHTS_FILE, CONFIG_FILE), what=what)
+    config = read_json_object(directory / CONFIG_FILE, what)
+    state = {name: torch.from_numpy(array) for name, array in read_arrays(directory / WEIGHTS_FILE, what).items()}
+    try:
+        network = OverlapNetwork(channels=int(config["channels"]), dilations=config["dilations"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise Fs2fError(f"{directory / CONFIG_FILE}: does not describe an overlap detector ({reason(error)})") from None
     try:
         network.load_state_dict(state)
     except RuntimeError as error:
-        raise Fs2fError(f"overlap detector weights {directory / WEIGHTS_FILE}: do not fit the network ({error})") from None
+        raise Fs2fError(f"{what} {directory / WEIGHTS_FILE}: do not fit the network ({error})") from None
     return network.eval(), hashes[WEIGHTS_FILE], config
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from forensic_s2f.manifest import MANIFEST_FILE
+from forensic_s2f.manifest import MANIFEST_FILE, read_json_object
 from forensic_s2f.s2f.evaluate import format_evaluation
-from forensic_s2f.s2f.model import ARRAYS_FILE, CONFIG_FILE, DEFAULT_WEIGHTS_DIR, read_json_object
+from forensic_s2f.s2f.model import ARRAYS_FILE, CONFIG_FILE, DEFAULT_WEIGHTS_DIR
 from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS
 
 if TYPE_CHECKING:

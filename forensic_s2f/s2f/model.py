@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-import zlib
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ import numpy as np
 from forensic_s2f.audio.quality import measure_quality
 from forensic_s2f.audio.vad import SileroVAD, speech_seconds
 from forensic_s2f.errors import Fs2fError
-from forensic_s2f.manifest import verify_manifest, write_manifest
+from forensic_s2f.manifest import read_arrays, read_json_object, reason, verify_manifest, write_manifest
 from forensic_s2f.s2f.calibration import binary_probabilities, class_probabilities
 from forensic_s2f.s2f.checks import input_warnings, require_speech
 from forensic_s2f.s2f.dataset import AGE_BRACKETS
@@ -279,35 +278,7 @@ def load_model(path: Path | None = None) -> Speech2FaceModel:
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise Fs2fError(
-            f"{directory}: {CONFIG_FILE} and {ARRAYS_FILE} do not describe an fs2f model ({_reason(error)})"
+            f"{directory}: {CONFIG_FILE} and {ARRAYS_FILE} do not describe an fs2f model ({reason(error)})"
         ) from None
     model.load_networks()
     return model
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    """A weights file's JSON object; Fs2fError naming the file when it is not one."""
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:  # ValueError: not UTF-8, or not JSON
-        raise Fs2fError(f"{path}: cannot be read as fs2f model weights ({_reason(error)})") from None
-    if not isinstance(document, dict):
-        raise Fs2fError(f"{path}: cannot be read as fs2f model weights (not a JSON object)")
-    return document
-
-
-def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """The arrays of a weights .npz; Fs2fError naming the file when it is not a readable one."""
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ValueError("not an .npz archive")
-        with loaded as archive:
-            return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise Fs2fError(f"{path}: cannot be read as fs2f model weights ({_reason(error)})") from None
-
-
-def _reason(error: Exception) -> str:
-    """An exception as a short reason: its type and message."""
-    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -22,7 +22,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import Fs2fError, InputError
+from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, InputError
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -90,9 +90,6 @@ class AnalysisOptions:
         why = ("the others had too little speech to be told apart" if low is not None and found < low else
                "voices the clustering could not join were kept apart")
         return [f"{asked} speakers were asked for, {found} were found: {why}"]
-
-
-STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
 def write_flac(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> Path:

@@ -28,7 +28,7 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
-from forensic_s2f.errors import Fs2fError, StoreError, Terminated, one_line
+from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, StoreError, Terminated, one_line
 from forensic_s2f.numbers import percent_text
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
@@ -505,9 +505,6 @@ def _refused_by_the_machine(error: Exception) -> str | None:
     if isinstance(error, OperationalError) and getattr(error.orig, "sqlite_errorname", "") in SQLITE_REFUSALS:
         return f"the case store's database ({DATABASE_NAME}) refused the operation: {error.orig}"
     return None
-
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _stop(signal_number: int, _frame: Any) -> None:

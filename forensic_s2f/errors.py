@@ -1,5 +1,10 @@
 """Errors that reach the user as one line: what failed, on which file or object, and why."""
 
+import signal
+
+# Ctrl-C, SIGTERM and a closed terminal: the signals that stop a command in order (Terminated).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
 
 def one_line(text: str) -> str:
     """`text` with control characters (a newline in a file name, say) written as escapes, so

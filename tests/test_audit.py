@@ -176,6 +176,8 @@ def test_what_a_killed_ingest_leaves_is_cleared_or_named(cli, case, tmp_path):
     assert list((case / "vault" / "tmp").iterdir()) == []
     (orphan.path.parent / ".DS_Store").write_bytes(b"")  # (files that are no objects are not named, nor fatal)
     (case / "vault" / "sha256" / "zz").write_bytes(b"")
+    (case / "vault" / "sha256" / "abc").mkdir()  # (three hex digits: no object folder)
+    (case / "vault" / "sha256" / "abc" / ("0" * 62)).write_bytes(b"")
     result = cli("audit", "verify", "--all", "-e", "Auditor A")
     assert result.code == 0 and "C1: OK" in result.stdout
     assert result.stderr == (f"note: {orphan.path}: a vault file no case records (left by an interrupted command; "

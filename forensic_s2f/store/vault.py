@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import stat
 import tempfile
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from pathlib import Path
 from forensic_s2f.errors import InputError, StoreError
 
 BLOCK_BYTES = 1 << 20
-_HEX = re.compile("[0-9a-f]+")
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,11 @@ class StoredObject:
     size_bytes: int
     path: Path
     created: bool
+
+
+def _is_hex(name: str, length: int) -> bool:
+    """Whether `name` is `length` lower-case hex digits (a digest, or a part of one)."""
+    return len(name) == length and all(c in "0123456789abcdef" for c in name)
 
 
 def sha256_file(path: Path) -> str:
@@ -47,7 +50,7 @@ class Vault:
         self.root = Path(root)
 
     def path_of(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not _is_hex(sha256, 64):
             raise StoreError(f"not a SHA-256 digest: {sha256!r}")
         return self.root / "sha256" / sha256[:2] / sha256[2:]
 
@@ -115,8 +118,8 @@ class Vault:
         base = self.root / "sha256"
         if not base.is_dir():
             return set()
-        return {folder.name + path.name for folder in base.iterdir() if folder.is_dir() and _HEX.fullmatch(folder.name)
-                for path in folder.iterdir() if len(path.name) == 62 and _HEX.fullmatch(path.name)}
+        return {folder.name + path.name for folder in base.iterdir() if folder.is_dir() and _is_hex(folder.name, 2)
+                for path in folder.iterdir() if _is_hex(path.name, 62)}
 
     def remove_new(self, stored: StoredObject) -> None:
         """Undo a put that created an object, when the database write that follows it fails."""

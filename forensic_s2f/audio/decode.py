@@ -72,12 +72,14 @@ MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to ca
 
 @dataclass
 class SampleTally:
-    """What the samples at the file's own rate hold, tallied chunk by chunk while decoding:
+    """What the samples at the file's own rate hold, tallied chunk by chunk while decoding (and,
+    from the start, the warnings the file's layout called for):
     samples that are not numbers (NaN or infinite; they become 0, silence), the largest
     magnitude (1.0 = full scale), and the energies of the channels (their mean) and of their
     mono average, whose ratio shows channels that cancel when averaged (one of them wired in
     reverse polarity)."""
 
+    layout_warnings: tuple[str, ...] = ()  # what the file's layout called for (check_wav_layout)
     samples: int = 0  # per channel
     channels: int = 1
     non_finite: int = 0
@@ -116,7 +118,7 @@ class SampleTally:
                 found.append(f"the {self.channels} channels cancel when averaged to mono (the mixdown is {min(loss_db, 99):.0f} dB "
                              "quieter than the channels, as when one channel's polarity is reversed): speech may be "
                              "missed; listen to each channel")
-        return tuple(found)
+        return tuple(found) + self.layout_warnings
 
 
 @dataclass(frozen=True)
@@ -174,43 +176,54 @@ def _wav_chunks(path: Path) -> Iterator[tuple[bytes, int, int]]:
             handle.seek(offset)
 
 
-def _wav_data_size(path: Path) -> int | None:
-    """The size in bytes that a WAV file's data chunk states; None when it states none (0 or
-    0xFFFFFFFF, as a recorder streaming the file writes) or there is no data chunk."""
-    size = next((size for chunk, _, size in _wav_chunks(path) if chunk == b"data"), None)
-    return size if size and size != 0xFFFFFFFF else None
+@dataclass(frozen=True)
+class WavLayout:
+    """What a WAV file's chunks state (bytes): where the audio data starts, how much the data
+    chunk says it holds, the byte rate (all channels, per second), and where the last chunk ends."""
+
+    data_start: int
+    data_size: int
+    byte_rate: int
+    chunks_end: int
 
 
-def check_wav_whole(path: Path) -> None:
+def _wav_layout(path: Path) -> WavLayout | None:
+    """The layout of a WAV file whose data chunk states its size; None for any other file, or a
+    data chunk that states none (0 or 0xFFFFFFFF, as a recorder streaming the file writes)."""
+    if sniff_media_type(path) != "audio/wav":
+        return None
+    chunks, end = {}, 12
+    for chunk, start, size in _wav_chunks(path):
+        chunks.setdefault(chunk, (start, size))
+        end = start + size + size % 2
+    if b"data" not in chunks or chunks[b"data"][1] in (0, 0xFFFFFFFF):
+        return None
+    byte_rate = 0
+    if b"fmt " in chunks:
+        with open(path, "rb") as handle:
+            handle.seek(chunks[b"fmt "][0] + 8)
+            byte_rate = int.from_bytes(handle.read(4), "little")
+    return WavLayout(*chunks[b"data"], byte_rate, end)
+
+
+def check_wav_layout(path: Path) -> tuple[str, ...]:
     """Refuse a WAV file cut short: its data chunk states more audio than the file holds, by
     more than `TRUNCATION_TOLERANCE` (and 1 s). FFmpeg and libsndfile both read what is there
-    and take the duration from the file's size, so neither notices."""
-    if sniff_media_type(path) != "audio/wav":
-        return
-    chunks = {chunk: (start, size) for chunk, start, size in _wav_chunks(path)}
-    stated = _wav_data_size(path)
-    if stated is None or b"fmt " not in chunks:
-        return
-    with open(path, "rb") as handle:
-        handle.seek(chunks[b"fmt "][0] + 8)
-        byte_rate = int.from_bytes(handle.read(4), "little")  # (bytes per second, all channels)
-    present = path.stat().st_size - chunks[b"data"][0]
-    if byte_rate and present < stated:
-        present_seconds, stated_seconds = present / byte_rate, stated / byte_rate
+    and take the duration from the file's size, so neither notices.
+
+    Returns the warnings its layout calls for: bytes after the stated audio data that are no
+    RIFF chunk (a header that understates the audio: only the stated part is decoded)."""
+    layout = _wav_layout(path)
+    if layout is None:
+        return ()
+    size = path.stat().st_size
+    present = size - layout.data_start
+    if layout.byte_rate and present < layout.data_size:
+        present_seconds, stated_seconds = present / layout.byte_rate, layout.data_size / layout.byte_rate
         if present_seconds < stated_seconds - max(TRUNCATION_TOLERANCE * stated_seconds, 1.0):
             raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {present_seconds:.1f} s "
                                    f"of the {stated_seconds:.1f} s its header states)")
-
-
-def container_warnings(path: Path) -> tuple[str, ...]:
-    """What the file's layout calls for: bytes after a WAV file's stated audio data that are
-    no RIFF chunk (a header that understates the audio: only the stated part is decoded)."""
-    if sniff_media_type(path) != "audio/wav" or _wav_data_size(path) is None:
-        return ()
-    accounted = 12
-    for _, start, size in _wav_chunks(path):
-        accounted = start + size + size % 2
-    unexplained = path.stat().st_size - accounted
+    unexplained = size - layout.chunks_end
     if unexplained < 8:
         return ()
     return (f"{unexplained} bytes after the audio data that the WAV header states are no part of the file's layout "
@@ -222,7 +235,7 @@ def states_exact_duration(path: Path) -> bool:
     MP4/QuickTime/3GP (the movie header), FLAC (STREAMINFO) and an MP3 whose first frame is a
     Xing, Info or VBRI header (LAME and most
     encoders write one). For other files FFmpeg estimates the duration (from the bit rate, or
-    from an Ogg file's last page; a WAV file's from its size, see `check_wav_whole`)."""
+    from an Ogg file's last page; a WAV file's from its size, see `check_wav_layout`)."""
     media_type = sniff_media_type(path)
     if media_type in ("audio/mp4", "video/mp4", "video/quicktime", "video/3gpp", "audio/flac"):
         return True
@@ -376,14 +389,13 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
     it, and the tally of its samples (complete once the chunks are read). Samples are decoded
     at the file's own rate, channels averaged, then resampled by `resampled` (so both decoders
     give the same samples)."""
-    check_wav_whole(path)
+    tally = SampleTally(layout_warnings=check_wav_layout(path))
     stream = _direct_stream(path)
     if stream is not None:
         chunks, decoder = _direct_chunks(path), "libsndfile"
     else:
         stream = _audio_stream(path)
         chunks, decoder = iter_chunks(path), "FFmpeg (torchcodec)"
-    tally = SampleTally()
     return stream, resampled(map(tally.mono, chunks), stream.sample_rate, sample_rate), decoder, tally
 
 
@@ -396,7 +408,7 @@ def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTa
         sample_rate=meta.sample_rate,
         channels=meta.num_channels,
         duration_seconds=duration_seconds,
-        warnings=tally.warnings() + container_warnings(path),
+        warnings=tally.warnings(),
     )
 
 
@@ -407,9 +419,8 @@ def probe(path: Path) -> AudioInfo:
     """
     path = Path(path)
     check_readable_file(path)
-    check_wav_whole(path)
+    tally = SampleTally(layout_warnings=check_wav_layout(path))
     meta = _audio_stream(path)
-    tally = SampleTally()
     for chunk in iter_chunks(path):
         tally.mono(chunk)
     return _info(path, meta, tally.samples / float(meta.sample_rate), tally)

@@ -218,11 +218,8 @@ def check_wav_layout(path: Path) -> tuple[str, ...]:
         return ()
     size = path.stat().st_size
     present = size - layout.data_start
-    if layout.byte_rate and present < layout.data_size:
-        present_seconds, stated_seconds = present / layout.byte_rate, layout.data_size / layout.byte_rate
-        if present_seconds < stated_seconds - max(TRUNCATION_TOLERANCE * stated_seconds, 1.0):
-            raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {present_seconds:.1f} s "
-                                   f"of the {stated_seconds:.1f} s its header states)")
+    if layout.byte_rate:
+        _refuse_if_cut(path, present / layout.byte_rate, layout.data_size / layout.byte_rate)
     unexplained = size - layout.chunks_end
     if unexplained < 8:
         return ()
@@ -338,9 +335,16 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iter
     if pending:
         yield np.concatenate(pending, axis=1)
     stated = decoder.metadata.duration_seconds
-    if stated and decoded / rate < stated - max(TRUNCATION_TOLERANCE * stated, 1.0) and states_exact_duration(path):
-        raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {decoded / rate:.1f} s "
-                               f"of the {stated:.1f} s its header states)")
+    if stated and states_exact_duration(path):
+        _refuse_if_cut(path, decoded / rate, stated)
+
+
+def _refuse_if_cut(path: Path, present_seconds: float, stated_seconds: float) -> None:
+    """InputError when the audio ends more than `TRUNCATION_TOLERANCE` (and 1 s) short of the
+    duration the file's header states."""
+    if present_seconds < stated_seconds - max(TRUNCATION_TOLERANCE * stated_seconds, 1.0):
+        raise InputError(path, f"cannot be decoded as audio (truncated: its audio ends at {present_seconds:.1f} s "
+                               f"of the {stated_seconds:.1f} s its header states)")
 
 
 def _audio_stream(path: Path) -> StreamInfo:

@@ -183,16 +183,16 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
     if as_json:
+        runs = []
+        for r in store.runs(case_id):
+            speakers, recordings = _run_rows(store, case_id, r.id) if r.status == "completed" else ([], [])
+            runs.append({"run_id": r.id, "status": r.status, "started_utc": r.started_utc, "ended_utc": r.ended_utc,
+                         "examiner": r.examiner, "evidence_ids": json.loads(r.evidence_ids_json), "error": r.error,
+                         "speakers": speakers, "evidence": recordings})
         _print_json({
             "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
             "created_by": summary.case.created_by, "custody_events": summary.event_count,
-            "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence],
-            "runs": [{"run_id": r.id, "status": r.status, "started_utc": r.started_utc, "ended_utc": r.ended_utc,
-                      "examiner": r.examiner, "evidence_ids": json.loads(r.evidence_ids_json), "error": r.error,
-                      "speakers": _speaker_rows(store, case_id, r.id) if r.status == "completed" else [],
-                      "evidence": [{"evidence_id": e.evidence_id, "quality": e.quality, "warnings": e.warnings}
-                                   for e in store.run_results(r.id)] if r.status == "completed" else []}
-                     for r in store.runs(case_id)],
+            "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence], "runs": runs,
         })
         return
     out.print(Text(f"case {summary.case.id}  {summary.case.title}".rstrip()))
@@ -206,10 +206,11 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
              (r.ended_utc or "-")[:19], r.examiner, ", ".join(map(str, json.loads(r.evidence_ids_json)))] for r in runs]))
         for run in runs:
             if run.status == "completed":
-                out.print(_speakers_table(f"speakers in run {run.id}", _speaker_rows(store, case_id, run.id)))
-                for result in store.run_results(run.id):
-                    for warning in result.warnings:
-                        out.print(Text(f"run {run.id}, evidence {result.evidence_id}: warning: {warning}"))
+                speakers, recordings = _run_rows(store, case_id, run.id)
+                out.print(_speakers_table(f"speakers in run {run.id}", speakers))
+                for recording in recordings:
+                    for warning in recording["warnings"]:
+                        out.print(Text(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
 
 
 def _top(probabilities: dict[str, float]) -> str:
@@ -231,20 +232,21 @@ def _age(row: dict[str, Any]) -> str:
     return f"{label} (\u00b11 bracket: {percent_text(within)}; itself {percent_text(row['age'][label])})"
 
 
-def _speaker_rows(store, case_id: str, run_id: int) -> list[dict[str, Any]]:
+def _run_rows(store, case_id: str, run_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A completed run's rows, read once: one per speaker, and one per recording (its quality
+    figures and warnings)."""
     names = {e.id: e.original_filename for e in store.evidence(case_id)}
-    rows = []
-    for result in store.run_results(run_id):
-        for speaker in result.speakers:
-            rows.append({
-                "run_id": run_id, "evidence_id": result.evidence_id, "file": names.get(result.evidence_id, "?"),
-                "speaker": speaker.label, "speech_seconds": speaker.speech_seconds, "segments": speaker.segment_count,
-                "gender": speaker.prediction.get("gender", {}), "age": speaker.prediction.get("age", {}),
-                "age_estimate": speaker.prediction.get("age_estimate"),
-                "age_estimate_within_one": speaker.prediction.get("age_estimate_within_one"),
-                "seconds_used": speaker.prediction.get("seconds_used"), "warnings": speaker.warnings,
-            })
-    return rows
+    results = store.run_results(run_id)
+    speakers = [{
+        "run_id": run_id, "evidence_id": result.evidence_id, "file": names.get(result.evidence_id, "?"),
+        "speaker": speaker.label, "speech_seconds": speaker.speech_seconds, "segments": speaker.segment_count,
+        "gender": speaker.prediction.get("gender", {}), "age": speaker.prediction.get("age", {}),
+        "age_estimate": speaker.prediction.get("age_estimate"),
+        "age_estimate_within_one": speaker.prediction.get("age_estimate_within_one"),
+        "seconds_used": speaker.prediction.get("seconds_used"), "warnings": speaker.warnings,
+    } for result in results for speaker in result.speakers]
+    recordings = [{"evidence_id": r.evidence_id, "quality": r.quality, "warnings": r.warnings} for r in results]
+    return speakers, recordings
 
 
 def _speakers_table(title: str, rows: list[dict[str, Any]]) -> Table:
@@ -295,16 +297,14 @@ def case_analyze(
 
         analysis = CaseAnalysis(store, case_id, name, options, on_stage=on_stage)
         run_id = analysis.run(evidence)
-    rows = _speaker_rows(store, case_id, run_id)
+    rows, recordings = _run_rows(store, case_id, run_id)
     if as_json:
-        _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows,
-                     "evidence": [{"evidence_id": r.evidence_id, "quality": r.quality, "warnings": r.warnings}
-                                  for r in store.run_results(run_id)]})
+        _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows, "evidence": recordings})
         return
     out.print(Text(f"run {run_id} of case {case_id} completed"))
-    for result in store.run_results(run_id):
-        for warning in result.warnings:
-            out.print(Text(f"evidence {result.evidence_id}: warning: {warning}"))
+    for recording in recordings:
+        for warning in recording["warnings"]:
+            out.print(Text(f"evidence {recording['evidence_id']}: warning: {warning}"))
     out.print(_speakers_table(f"speakers found in run {run_id}", rows))
 
 

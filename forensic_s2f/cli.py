@@ -179,6 +179,8 @@ def case_list(as_json: JsonOption = False) -> None:
 @case_app.command("show")
 def case_show(case_id: str, as_json: JsonOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
+    from forensic_s2f.store.runs import shown_status
+
     store = _open_store()
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
@@ -202,7 +204,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     runs = store.runs(case_id)
     if runs:
         out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence"], [
-            [r.id, r.status if r.status != "running" else "running or interrupted", r.started_utc[:19],
+            [r.id, shown_status(r.status), r.started_utc[:19],
              (r.ended_utc or "-")[:19], r.examiner, ", ".join(map(str, json.loads(r.evidence_ids_json)))] for r in runs]))
         for run in runs:
             if run.status == "completed":

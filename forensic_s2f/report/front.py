@@ -11,6 +11,7 @@ from reportlab.platypus.tableofcontents import TableOfContents
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
 from forensic_s2f.report.layout import STYLES, boxed, key_values, markup, mono, text
+from forensic_s2f.store.runs import shown_status
 
 
 def contents() -> TableOfContents:
@@ -54,8 +55,7 @@ def _other_runs(data: ReportData) -> str:
     """The case's other analysis runs when the report was written: this report covers one run only."""
     if not data.other_runs:
         return "; the case's only analysis run"
-    listed = ", ".join(f"run {run_id} ({'running or interrupted' if status == 'running' else status})"
-                       for run_id, status in data.other_runs)
+    listed = ", ".join(f"run {run_id} ({shown_status(status)})" for run_id, status in data.other_runs)
     return f"; this report covers this run only; the case's other runs when it was written: {listed}"
 
 

@@ -41,6 +41,11 @@ class EvidenceResult:
     speakers: list[SpeakerResult]
 
 
+def shown_status(status: str) -> str:
+    """A run's status as shown to people: 'running' is also what a killed run is left as."""
+    return "running or interrupted" if status == "running" else status
+
+
 class RunRecords:
     """Mixed into CaseStore: the analysis-run tables."""
 

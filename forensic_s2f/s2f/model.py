@@ -176,8 +176,9 @@ class Speech2FaceModel:
         spread = float(member_male.std())
         if spread > GENDER_SPREAD_WARNING:
             warnings.append(f"ensemble members disagree on gender (spread {spread:.2f})")
-        if float(face_std.mean()) > FACE_SPREAD_WARNING:
-            warnings.append(f"ensemble members' faces disagree (mean per-pixel spread {float(face_std.mean()):.3f}, over "
+        face_spread = float(face_std.mean())
+        if face_spread > FACE_SPREAD_WARNING:
+            warnings.append(f"ensemble members' faces disagree (mean per-pixel spread {face_spread:.3f}, over "
                             f"{FACE_SPREAD_WARNING}, which 99 % of clean validation clips stay under): the face is unreliable")
         if max(gender.values()) < GENDER_UNSURE:
             warnings.append(f"gender uncertain (top probability {max(gender.values()):.2f})")

@@ -261,6 +261,26 @@ def test_float_audio_with_samples_that_are_not_numbers_is_analysed_with_a_warnin
     assert cli("audit", "verify", "C1").code == 0
 
 
+def test_a_flac_file_with_an_id3v1_tag_is_ingested_whole_and_analysed_with_a_warning(cli, store_dir, tmp_path):
+    """FFmpeg took the tag at its end for damaged audio, so such a file could not be ingested."""
+    import hashlib
+    import json
+
+    tagged = tmp_path / "tagged.flac"
+    stream = write_tone(tmp_path / "tone.flac", seconds=3.0, fmt="FLAC").read_bytes()
+    tagged.write_bytes(stream + b"TAG" + b"interview".ljust(30, b"\0") + bytes(94) + b"\x0c")
+    added = cli("case", "add", "C1", tagged, "-e", "Ann", "--json")
+    assert added.code == 0, added
+    (warning,) = json.loads(added.stdout)["warnings"][str(tagged)]
+    assert warning.startswith("the file holds an ID3v1 tag (128 bytes, at the file's end) besides its FLAC stream")
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert shown["evidence"][0]["sha256"] == hashlib.sha256(tagged.read_bytes()).hexdigest()
+    analysed = cli("case", "analyze", "C1", "-e", "Ann", "--json")
+    assert analysed.code == 0, analysed
+    assert warning in json.loads(analysed.stdout)["evidence"][0]["warnings"]
+    assert cli("audit", "verify", "C1").code == 0
+
+
 def test_truncated_wav(cli, store_dir, populated, tmp_path):
     """FFmpeg and libsndfile both read a cut WAV to its end and take the duration from its size."""
     whole = write_tone(tmp_path / "whole.wav", seconds=6.0).read_bytes()

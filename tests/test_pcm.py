@@ -320,3 +320,56 @@ def test_wav_layout_bytes_the_header_does_not_account_for_are_warned_of(tmp_path
     for fine in (path, tagged, streamed):
         assert probe(fine).warnings == () and load(fine).info.warnings == (), fine
         assert probe(fine).duration_seconds == 20.0
+
+
+def _ape_tag(value: bytes) -> bytes:
+    """An APEv2 tag (header, one item, footer) as taggers write it after the audio."""
+    import struct
+
+    item = struct.pack("<II", len(value), 0) + b"Title\x00" + value
+    def frame(flags: int) -> bytes:
+        return b"APETAGEX" + struct.pack("<IIII", 2000, len(item) + 32, 1, flags) + bytes(8)
+    return frame(0xA0000000) + item + frame(0x80000000)
+
+
+def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_path):
+    """Taggers add ID3v2 before, APEv2 and ID3v1 after a FLAC stream. FFmpeg refused such a
+    file as damaged ("Invalid data found"), and an ID3v2 tag made it pass for MP3. The stream
+    between them decodes to the plain file's very samples, with a warning naming each tag;
+    random bytes at the end, or a "tag" cut from the stream's own bytes, are still refused."""
+    from forensic_s2f.audio.decode import probe, sniff_media_type
+    from forensic_s2f.errors import InputError
+
+    plain = tmp_path / "plain.flac"
+    sf.write(plain, _voice_like(3.0), RATE, subtype="PCM_16")
+    stream = plain.read_bytes()
+    id3v1 = b"TAG" + b"title".ljust(30, b"\0") + bytes(60) + b"2020" + bytes(30) + b"\x0c"
+    id3v2_body = b"TIT2" + (6).to_bytes(4, "big") + b"\0\0\0title"
+    id3v2 = b"ID3\x03\x00\x00" + len(id3v2_body).to_bytes(4, "big") + id3v2_body
+    expected = load(plain)
+    cases = {
+        "v1.flac": (stream + id3v1, "an ID3v1 tag (128 bytes, at the file's end)"),
+        "ape_v1.flac": (stream + _ape_tag(b"x") + id3v1,
+                        "an APE tag (79 bytes, after the stream) and an ID3v1 tag (128 bytes, at the file's end)"),
+        "v2.flac": (id3v2 + stream, f"an ID3v2 tag ({len(id3v2)} bytes, before the stream)"),
+    }
+    for name, (content, named) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        warning = (f"the file holds {named} besides its FLAC stream (written by a tagging program; no part of the FLAC "
+                   "format): not audio, left out of decoding; the file's SHA-256 covers every byte")
+        assert sniff_media_type(path) == "audio/flac", name
+        info = probe(path)
+        assert info.warnings == (warning,) and info.media_type == "audio/flac" and info.duration_seconds == 3.0, name
+        pcm, digest, decoded_info, decoder = decode_to_pcm(path, tmp_path / f"{name}.f32")
+        assert decoder == "libsndfile" and decoded_info.warnings == (warning,)
+        assert np.array_equal(pcm[:], expected.samples) and np.array_equal(load(path).samples, expected.samples), name
+    junk = tmp_path / "junk.flac"
+    junk.write_bytes(stream + np.random.default_rng(0).bytes(128))
+    overwritten = tmp_path / "overwritten.flac"  # the last 128 bytes of the stream itself look like a tag
+    overwritten.write_bytes(stream[:-128] + id3v1)
+    for damaged in (junk, overwritten):
+        with pytest.raises(InputError, match=f"{damaged.name}: cannot be decoded as audio"):
+            probe(damaged)
+    with pytest.raises(InputError, match="overwritten.flac: cannot be decoded as audio"):
+        load(overwritten)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from forensic_s2f.audio.pcm import PcmFile, PcmWriter
 from forensic_s2f.audio.resample import resampled
+from forensic_s2f.audio.tags import BoundedFile, flac_extent, id3v2_bytes
 from forensic_s2f.errors import InputError
 
 TARGET_SAMPLE_RATE = 16_000
@@ -157,6 +159,10 @@ def sniff_media_type(path: Path) -> str:
         return "audio/mpeg"
     if head[:2] in (b"\xff\xf1", b"\xff\xf9"):
         return "audio/aac"
+    if head[:3] == b"ID3":  # (MP3 as a rule; a tagging program may have put the tag before a FLAC stream)
+        with open(path, "rb") as handle:
+            handle.seek(id3v2_bytes(head))
+            return "audio/flac" if handle.read(4) == b"fLaC" else "audio/mpeg"
     for offset, magic, media_type in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return media_type
@@ -239,11 +245,7 @@ def states_exact_duration(path: Path) -> bool:
     if media_type != "audio/mpeg":
         return False
     with open(path, "rb") as handle:
-        head = handle.read(10)
-        if head[:3] == b"ID3":  # (a tag before the first frame: its size is four 7-bit bytes)
-            handle.seek(10 + sum((byte & 0x7F) << (7 * (3 - i)) for i, byte in enumerate(head[6:10])))
-        else:
-            handle.seek(0)
+        handle.seek(id3v2_bytes(handle.read(10)))  # (past a tag before the first frame)
         first_frame = handle.read(200)
     return first_frame[:1] == b"\xff" and any(tag in first_frame for tag in (b"Xing", b"Info", b"VBRI"))
 
@@ -268,12 +270,37 @@ def check_readable_file(path: Path) -> None:
         raise InputError(path, "is empty (0 bytes)")
 
 
+def _source(path: Path) -> str | BoundedFile:
+    """What a decoder should read: the file, or the bytes of its FLAC stream when other formats'
+    tags surround it (`tags.flac_extent`). A decoder that is handed a BoundedFile owns it."""
+    extent = flac_extent(path)
+    return str(path) if extent is None else BoundedFile(path, extent)
+
+
+@contextmanager
+def _opened_source(path: Path) -> Iterator[str | BoundedFile]:
+    """`_source(path)` for the length of a `with` block."""
+    source = _source(path)
+    try:
+        yield source
+    finally:
+        if isinstance(source, BoundedFile):
+            source.close()
+
+
+def layout_warnings(path: Path) -> tuple[str, ...]:
+    """What the file's layout calls for: bytes of a WAV file outside its stated audio
+    (`check_wav_layout`, which also refuses a cut WAV file), tags around a FLAC stream."""
+    extent = flac_extent(path)
+    return check_wav_layout(path) + (() if extent is None else (extent.warning(),))
+
+
 def _decoder(path: Path):
     """FFmpeg's decoder of the file's audio stream, at the stream's own rate and channels."""
     from torchcodec.decoders import AudioDecoder
 
     try:
-        return AudioDecoder(str(path))
+        return AudioDecoder(_source(path))
     except Exception as error:  # torchcodec raises RuntimeError/ValueError with FFmpeg's text
         reason = "no audio stream" if "best audio stream is unknown" in str(error) else _short(error)
         raise InputError(path, f"cannot be decoded as audio ({reason})") from None
@@ -337,6 +364,10 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iter
     stated = decoder.metadata.duration_seconds
     if stated and states_exact_duration(path):
         _refuse_if_cut(path, decoded / rate, stated)
+    extent = flac_extent(path)
+    if stated and extent is not None and decoded != round(stated * rate):
+        # (bytes taken for a tag that were the stream's own: the stream then ends short)
+        raise InputError(path, f"cannot be decoded as audio (truncated: {decoded} of {round(stated * rate)} samples)")
 
 
 def _refuse_if_cut(path: Path, present_seconds: float, stated_seconds: float) -> None:
@@ -363,7 +394,8 @@ def _direct_stream(path: Path) -> StreamInfo | None:
     if sniff_media_type(path) not in ("audio/wav", "audio/flac"):
         return None
     try:
-        info = soundfile.info(str(path))
+        with _opened_source(path) as source:
+            info = soundfile.info(source)
     except (RuntimeError, soundfile.SoundFileError):  # FFmpeg may still read it, or say why not
         return None
     codec = _LIBSNDFILE_CODECS.get((info.format, info.subtype))
@@ -377,7 +409,7 @@ def _direct_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> I
     import soundfile
 
     try:
-        with soundfile.SoundFile(str(path)) as audio:
+        with _opened_source(path) as source, soundfile.SoundFile(source) as audio:
             expected, read = audio.frames, 0
             for block in audio.blocks(blocksize=int(chunk_seconds * audio.samplerate), dtype="float32", always_2d=True):
                 read += len(block)
@@ -393,7 +425,7 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
     it, and the tally of its samples (complete once the chunks are read). Samples are decoded
     at the file's own rate, channels averaged, then resampled by `resampled` (so both decoders
     give the same samples)."""
-    tally = SampleTally(layout_warnings=check_wav_layout(path))
+    tally = SampleTally(layout_warnings=layout_warnings(path))
     stream = _direct_stream(path)
     if stream is not None:
         chunks, decoder = _direct_chunks(path), "libsndfile"
@@ -423,7 +455,7 @@ def probe(path: Path) -> AudioInfo:
     """
     path = Path(path)
     check_readable_file(path)
-    tally = SampleTally(layout_warnings=check_wav_layout(path))
+    tally = SampleTally(layout_warnings=layout_warnings(path))
     meta = _audio_stream(path)
     for chunk in iter_chunks(path):
         tally.mono(chunk)

@@ -62,7 +62,7 @@ def predict(
     Each input gets a new folder `OUTPUT/<stem>` (`<stem>-2`, … for a repeated stem); the command
     refuses to start when any of them already exists.
     """
-    from forensic_s2f.audio.decode import load
+    from forensic_s2f.audio.decode import load, probe
     from forensic_s2f.s2f.model import load_model
     from forensic_s2f.s2f.predict import prediction_folders, write_prediction
 
@@ -72,6 +72,7 @@ def predict(
     failed = 0
     for path, folder in zip(files, folders):
         try:
+            probe(path)  # FFmpeg reads the whole file, as `case add` does: what it refuses is refused here too
             audio = load(path)
             source = _input_record(path)
             try:
@@ -80,6 +81,7 @@ def predict(
                 raise
             except Fs2fError as error:
                 raise InputError(path, str(error)) from None
+            prediction.warnings[:0] = audio.info.warnings  # what the file itself calls for, first
             written = write_prediction(prediction, folder, source)
         except Fs2fError as error:
             failed += 1

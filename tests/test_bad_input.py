@@ -272,7 +272,7 @@ def test_a_flac_file_with_an_id3v1_tag_is_ingested_whole_and_analysed_with_a_war
     added = cli("case", "add", "C1", tagged, "-e", "Ann", "--json")
     assert added.code == 0, added
     (warning,) = json.loads(added.stdout)["warnings"][str(tagged)]
-    assert warning.startswith("the file holds an ID3v1 tag (128 bytes, at the file's end) besides its FLAC stream")
+    assert warning.startswith("the file holds an ID3v1 tag (128 bytes, after the stream) besides its FLAC stream")
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert shown["evidence"][0]["sha256"] == hashlib.sha256(tagged.read_bytes()).hexdigest()
     analysed = cli("case", "analyze", "C1", "-e", "Ann", "--json")

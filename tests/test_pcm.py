@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import tracemalloc
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -322,21 +323,24 @@ def test_wav_layout_bytes_the_header_does_not_account_for_are_warned_of(tmp_path
         assert probe(fine).duration_seconds == 20.0
 
 
-def _ape_tag(value: bytes) -> bytes:
-    """An APEv2 tag (header, one item, footer) as taggers write it after the audio."""
+def _ape_tag(value: bytes, header: bool = True) -> bytes:
+    """An APE tag (one item, footer, and a header for APEv2) as taggers write it after the audio."""
     import struct
 
     item = struct.pack("<II", len(value), 0) + b"Title\x00" + value
     def frame(flags: int) -> bytes:
-        return b"APETAGEX" + struct.pack("<IIII", 2000, len(item) + 32, 1, flags) + bytes(8)
-    return frame(0xA0000000) + item + frame(0x80000000)
+        return b"APETAGEX" + struct.pack("<IIII", 2000 if header else 1000, len(item) + 32, 1, flags) + bytes(8)
+    return (frame(0xA0000000) if header else b"") + item + frame(0x80000000 if header else 0)
 
 
 def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_path):
-    """Taggers add ID3v2 before, APEv2 and ID3v1 after a FLAC stream. FFmpeg refused such a
+    """Taggers add ID3v2 before, APE and ID3v1 after a FLAC stream. FFmpeg refused such a
     file as damaged ("Invalid data found"), and an ID3v2 tag made it pass for MP3. The stream
     between them decodes to the plain file's very samples, with a warning naming each tag;
-    random bytes at the end, or a "tag" cut from the stream's own bytes, are still refused."""
+    random bytes at the end, a "tag" cut from the stream's own bytes, and an APE footer whose
+    stated items are no items are still refused."""
+    import struct
+
     from forensic_s2f.audio.decode import probe, sniff_media_type
     from forensic_s2f.errors import InputError
 
@@ -348,10 +352,13 @@ def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_p
     id3v2 = b"ID3\x03\x00\x00" + len(id3v2_body).to_bytes(4, "big") + id3v2_body
     expected = load(plain)
     cases = {
-        "v1.flac": (stream + id3v1, "an ID3v1 tag (128 bytes, at the file's end)"),
+        "v1.flac": (stream + id3v1, "an ID3v1 tag (128 bytes, after the stream)"),
         "ape_v1.flac": (stream + _ape_tag(b"x") + id3v1,
-                        "an APE tag (79 bytes, after the stream) and an ID3v1 tag (128 bytes, at the file's end)"),
-        "v2.flac": (id3v2 + stream, f"an ID3v2 tag ({len(id3v2)} bytes, before the stream)"),
+                        "an APE tag (79 bytes, after the stream) and an ID3v1 tag (128 bytes, after the stream)"),
+        "v1_ape1.flac": (stream + id3v1 + _ape_tag(b"x", header=False),
+                         "an ID3v1 tag (128 bytes, after the stream) and an APE tag (47 bytes, after the stream)"),
+        "v2.flac": (id3v2 + stream, f"ID3v2 tags ({len(id3v2)} bytes, before the stream)"),
+        "v2v2.flac": (id3v2 + id3v2 + stream, f"ID3v2 tags ({2 * len(id3v2)} bytes, before the stream)"),
     }
     for name, (content, named) in cases.items():
         path = tmp_path / name
@@ -368,8 +375,26 @@ def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_p
     junk.write_bytes(stream + np.random.default_rng(0).bytes(128))
     overwritten = tmp_path / "overwritten.flac"  # the last 128 bytes of the stream itself look like a tag
     overwritten.write_bytes(stream[:-128] + id3v1)
-    for damaged in (junk, overwritten):
+    # an APE footer claiming the stream's second half, in a FLAC that states no sample count
+    open_ended = bytearray(stream)
+    open_ended[8 + 13] &= 0xF0
+    open_ended[8 + 14: 8 + 18] = bytes(4)
+    hiding = tmp_path / "hiding.flac"
+    half = len(stream) // 2
+    hiding.write_bytes(bytes(open_ended) + b"APETAGEX" + struct.pack("<IIII", 2000, half + 32, 1, 0) + bytes(8))
+    for damaged in (junk, overwritten, hiding):
         with pytest.raises(InputError, match=f"{damaged.name}: cannot be decoded as audio"):
             probe(damaged)
     with pytest.raises(InputError, match="overwritten.flac: cannot be decoded as audio"):
         load(overwritten)
+
+
+def test_ffmpeg_never_takes_a_file_name_for_a_protocol(tmp_path, monkeypatch):
+    """`concat:a.wav` (or `pipe:0`) given as a relative name made FFmpeg read a.wav (or standard
+    input) while the file itself was hashed."""
+    from forensic_s2f.audio.decode import probe
+
+    monkeypatch.chdir(tmp_path)
+    sf.write(tmp_path / "short.ogg", _voice_like(1.0), RATE, format="OGG", subtype="VORBIS")
+    sf.write(tmp_path / "concat:short.ogg", _voice_like(4.0), RATE, format="OGG", subtype="VORBIS")
+    assert probe(Path("concat:short.ogg")).duration_seconds == pytest.approx(4.0, abs=0.01)

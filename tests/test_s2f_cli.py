@@ -52,6 +52,22 @@ def test_predict_error_for_a_file_whose_name_holds_a_newline_stays_on_one_line(c
     assert result.code == 1 and "two\\nlines.wav: " in error and summary == "1 of 1 file(s) failed"
 
 
+def test_predict_refuses_what_case_add_refuses_and_reports_what_the_file_calls_for(cli, tmp_path):
+    """libsndfile reads a FLAC stream and ignores bytes after it: random bytes there were
+    accepted by `model predict` (and refused by `case add`); the file's own warnings (here a tag
+    around the stream) were not in prediction.json."""
+    (clip,) = _clips(tmp_path, "x.flac")
+    junk = tmp_path / "junk.flac"
+    junk.write_bytes(clip.read_bytes() + bytes(range(200, 72, -1)))
+    tagged = tmp_path / "tagged.flac"
+    tagged.write_bytes(clip.read_bytes() + b"TAG" + bytes(125))
+    result = cli("model", "predict", junk, tagged, "--output", tmp_path / "out")
+    assert result.code == 1 and not (tmp_path / "out" / "junk").exists()
+    assert result.stderr.startswith(f"error: {junk}: cannot be decoded as audio")
+    warnings = json.loads((tmp_path / "out" / "tagged" / "prediction.json").read_text())["warnings"]
+    assert warnings[0].startswith("the file holds an ID3v1 tag (128 bytes, after the stream) besides its FLAC stream")
+
+
 def test_info_prints_the_model_card(cli):
     result = cli("model", "info")
     assert result.code == 0

@@ -16,7 +16,7 @@ import numpy as np
 
 from forensic_s2f.audio.pcm import PcmFile, PcmWriter
 from forensic_s2f.audio.resample import resampled
-from forensic_s2f.audio.tags import BoundedFile, flac_extent, id3v2_bytes
+from forensic_s2f.audio.tags import BoundedFile, flac_extent, leading_id3v2_bytes
 from forensic_s2f.errors import InputError
 
 TARGET_SAMPLE_RATE = 16_000
@@ -161,7 +161,7 @@ def sniff_media_type(path: Path) -> str:
         return "audio/aac"
     if head[:3] == b"ID3":  # (MP3 as a rule; a tagging program may have put the tag before a FLAC stream)
         with open(path, "rb") as handle:
-            handle.seek(id3v2_bytes(head))
+            handle.seek(leading_id3v2_bytes(path))
             return "audio/flac" if handle.read(4) == b"fLaC" else "audio/mpeg"
     for offset, magic, media_type in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
@@ -245,7 +245,7 @@ def states_exact_duration(path: Path) -> bool:
     if media_type != "audio/mpeg":
         return False
     with open(path, "rb") as handle:
-        handle.seek(id3v2_bytes(handle.read(10)))  # (past a tag before the first frame)
+        handle.seek(leading_id3v2_bytes(path))  # (past tags before the first frame)
         first_frame = handle.read(200)
     return first_frame[:1] == b"\xff" and any(tag in first_frame for tag in (b"Xing", b"Info", b"VBRI"))
 
@@ -272,9 +272,11 @@ def check_readable_file(path: Path) -> None:
 
 def _source(path: Path) -> str | BoundedFile:
     """What a decoder should read: the file, or the bytes of its FLAC stream when other formats'
-    tags surround it (`tags.flac_extent`). A decoder that is handed a BoundedFile owns it."""
+    tags surround it (`tags.flac_extent`). A decoder that is handed a BoundedFile owns it. The
+    path is absolute: FFmpeg takes a relative name such as `concat:a.wav` or `pipe:0` for a
+    protocol, and would read other bytes than the file's."""
     extent = flac_extent(path)
-    return str(path) if extent is None else BoundedFile(path, extent)
+    return os.path.abspath(path) if extent is None else BoundedFile(path, extent)
 
 
 @contextmanager

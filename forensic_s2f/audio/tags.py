@@ -11,21 +11,58 @@ a word (so it cannot tell a tag from damage). The tags are recognised by their o
 from __future__ import annotations
 
 import io
+import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 ID3V1_BYTES = 128
 APE_FOOTER_BYTES = 32
 APE_HAS_HEADER = 1 << 31  # (flag in the footer: a 32-byte header precedes the items)
 
 
-def id3v2_bytes(head: bytes) -> int:
-    """Length in bytes of the ID3v2 tag `head` starts with (its 10-byte header, the size that
-    header states in four 7-bit bytes, and a 10-byte footer if flagged); 0 for no tag."""
-    if len(head) < 10 or head[:3] != b"ID3" or any(byte & 0x80 for byte in head[6:10]):
+def leading_id3v2_bytes(path: Path) -> int:
+    """Bytes taken by the ID3v2 tags the file starts with (taggers may leave several in a row):
+    each a 10-byte header, the size it states in four 7-bit bytes, and a 10-byte footer where an
+    ID3v2.4 header flags one; 0 for none."""
+    offset = 0
+    with open(path, "rb") as handle:
+        while True:
+            handle.seek(offset)
+            head = handle.read(10)
+            if len(head) < 10 or head[:3] != b"ID3" or any(byte & 0x80 for byte in head[6:10]):
+                return offset
+            size = sum(byte << (7 * (3 - i)) for i, byte in enumerate(head[6:10]))
+            offset += 10 + size + (10 if head[3] == 4 and head[5] & 0x10 else 0)
+
+
+def _ape_tag_bytes(handle: BinaryIO, start: int, end: int) -> int:
+    """Length of the APE tag (v1 or v2: items, footer, and a header where flagged) that ends at
+    byte `end`, 0 when the bytes there are none: the items the footer counts must fill exactly
+    the bytes it states, each a value size, flags, a NUL-terminated printable key and the value."""
+    if end - start < APE_FOOTER_BYTES:
         return 0
-    size = sum(byte << (7 * (3 - i)) for i, byte in enumerate(head[6:10]))
-    return 10 + size + (10 if head[5] & 0x10 else 0)
+    handle.seek(end - APE_FOOTER_BYTES)
+    footer = handle.read(APE_FOOTER_BYTES)
+    if footer[:8] != b"APETAGEX":
+        return 0
+    _, stated, count, flags = struct.unpack("<IIII", footer[8:24])  # (version, items + footer, items, flags)
+    length = stated + (APE_FOOTER_BYTES if flags & APE_HAS_HEADER else 0)
+    if stated < APE_FOOTER_BYTES or end - length <= start + 4:
+        return 0
+    handle.seek(end - stated)
+    items = handle.read(stated - APE_FOOTER_BYTES)
+    position = 0
+    for _ in range(count):
+        key_end = items.find(b"\0", position + 8)
+        key = items[position + 8: key_end]
+        if key_end < 0 or not 2 <= len(key) <= 255 or not all(0x20 <= byte <= 0x7E for byte in key):
+            return 0
+        position = key_end + 1 + int.from_bytes(items[position: position + 4], "little")
+    if position != len(items):
+        return 0
+    handle.seek(end - length)
+    return length if length == stated or handle.read(8) == b"APETAGEX" else 0
 
 
 @dataclass(frozen=True)
@@ -43,28 +80,27 @@ class StreamExtent:
 
 
 def flac_extent(path: Path) -> StreamExtent | None:
-    """Where the FLAC stream of `path` lies when ID3v2, APEv2 or ID3v1 tags surround it; None
+    """Where the FLAC stream of `path` lies when ID3v2, APE or ID3v1 tags surround it; None
     when the file is nothing but a FLAC stream (or no FLAC file at all)."""
+    start = leading_id3v2_bytes(path)
     with open(path, "rb") as handle:
-        start = id3v2_bytes(handle.read(10))
         handle.seek(start)
         if handle.read(4) != b"fLaC":
             return None
-        before = [f"an ID3v2 tag ({start} bytes, before the stream)"] if start else []
+        before = [f"ID3v2 tags ({start} bytes, before the stream)"] if start else []
         after: list[str] = []
         end = handle.seek(0, io.SEEK_END)
-        handle.seek(max(end - ID3V1_BYTES, 0))
-        if end - ID3V1_BYTES > start + 4 and handle.read(3) == b"TAG":
-            end -= ID3V1_BYTES
-            after.append(f"an ID3v1 tag ({ID3V1_BYTES} bytes, at the file's end)")
-        handle.seek(max(end - APE_FOOTER_BYTES, 0))
-        footer = handle.read(APE_FOOTER_BYTES)
-        if len(footer) == APE_FOOTER_BYTES and footer[:8] == b"APETAGEX":
-            stated = int.from_bytes(footer[12:16], "little")  # items and footer
-            length = stated + (APE_FOOTER_BYTES if int.from_bytes(footer[20:24], "little") & APE_HAS_HEADER else 0)
-            if stated >= APE_FOOTER_BYTES and end - length > start + 4:
-                end -= length
+        found = {"ID3v1": False, "APE": False}
+        while True:  # (the two trailing tags, in either order)
+            handle.seek(max(end - ID3V1_BYTES, 0))
+            if not found["ID3v1"] and end - ID3V1_BYTES > start + 4 and handle.read(3) == b"TAG":
+                end, found["ID3v1"] = end - ID3V1_BYTES, True
+                after.insert(0, f"an ID3v1 tag ({ID3V1_BYTES} bytes, after the stream)")
+            elif not found["APE"] and (length := _ape_tag_bytes(handle, start, end)):
+                end, found["APE"] = end - length, True
                 after.insert(0, f"an APE tag ({length} bytes, after the stream)")
+            else:
+                break
     if not before and not after:
         return None
     return StreamExtent(start, end, tuple(before + after))

@@ -28,6 +28,7 @@ import numpy as np
 import forensic_s2f  # noqa: F401  (offline settings first)
 from benchmarks.conversations import CACHE, CONDITIONS, FOLDS, RATE, Conversation, build, degrade, shared_data
 from forensic_s2f.audio.denoise import SpectralGateDenoiser
+from forensic_s2f.audio.vad import SileroVAD
 from forensic_s2f.diarize.annotation import build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import WindowEmbeddings
@@ -114,8 +115,8 @@ class Fs2fSteps:
     """The Diarizer's steps run separately, so embeddings and overlap probabilities are reused
     across settings. `detectors`: weights folder per fold (None: no overlap detector)."""
 
-    def __init__(self, denoise: bool, detectors: dict[int, Path] | None) -> None:
-        self.diarizer = Diarizer(overlap=None)
+    def __init__(self, denoise: bool, detectors: dict[int, Path] | None, vad: SileroVAD | None = None) -> None:
+        self.diarizer = Diarizer(vad=vad, overlap=None)
         self.denoiser = SpectralGateDenoiser() if denoise else None
         self.detectors = detectors
 
@@ -237,6 +238,10 @@ def main() -> None:
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS))
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-denoise", action="store_true", help="skip the fs2f + denoise column")
+    parser.add_argument("--gain-db", type=float, default=0.0,
+                        help="play every conversation this many dB louder (negative: quieter)")
+    parser.add_argument("--vad-level", default="-15",
+                        help="SileroVAD level_dbfs for fs2f ('none': silero hears the audio as recorded)")
     parser.add_argument("--detector-steps", type=int, default=5000, help="training steps of the fold detectors")
     parser.add_argument("--detector-examples", type=int, default=8000, help="training mixtures of the fold detectors")
     args = parser.parse_args()
@@ -247,9 +252,12 @@ def main() -> None:
     print(f"{len(conversations)} conversations, {total_audio / 60:.1f} min per condition, "
           f"speakers {min(speakers)}-{max(speakers)}, folds {FOLDS}")
     detectors = fold_detectors(args.detector_steps, args.detector_examples)
-    systems = {"fs2f": Fs2fSteps(False, detectors), "fs2f, no overlap detector": Fs2fSteps(False, None)}
+    vad = SileroVAD(level_dbfs=None if args.vad_level == "none" else float(args.vad_level))
+    gain = np.float32(10 ** (args.gain_db / 20))
+    print(f"VAD level_dbfs {vad.level_dbfs}, audio played {args.gain_db:+.0f} dB")
+    systems = {"fs2f": Fs2fSteps(False, detectors, vad), "fs2f, no overlap detector": Fs2fSteps(False, None, vad)}
     if not args.no_denoise:
-        systems["fs2f+denoise"] = Fs2fSteps(True, detectors)
+        systems["fs2f+denoise"] = Fs2fSteps(True, detectors, vad)
     baseline = None
     if not args.no_baseline:
         try:
@@ -265,7 +273,7 @@ def main() -> None:
         for condition in args.conditions:
             runs = []
             for conversation in conversations:
-                samples = degrade(conversation, condition)
+                samples = degrade(conversation, condition) * gain
                 start = time.perf_counter()
                 prepared = steps.prepare(samples, conversation.fold)
                 prepare_seconds = time.perf_counter() - start
@@ -308,7 +316,7 @@ def main() -> None:
         for condition in args.conditions:
             score = table.setdefault((condition, "hand recipe"), Score())
             for conversation in conversations:
-                samples = degrade(conversation, condition)
+                samples = degrade(conversation, condition) * gain
                 start = time.perf_counter()
                 hypothesis = baseline(samples)
                 score.add(conversation.reference, hypothesis, time.perf_counter() - start, len(samples) / RATE)
@@ -318,16 +326,16 @@ def main() -> None:
           "overlap precision% recall%")
     for (condition, name), score in table.items():
         print(f"{condition:<10} {name:<26} {score.row()}")
-    sample_table(systems, baseline, chosen_settings)
+    sample_table(systems, baseline, chosen_settings, gain)
 
 
-def sample_table(systems, baseline, chosen_settings) -> None:
+def sample_table(systems, baseline, chosen_settings, gain: np.float32) -> None:
     """DER on the real two-speaker recording pyannote.audio ships, with the settings most folds chose."""
     from pyannote.audio.sample import SAMPLE_FILE
 
     from forensic_s2f.audio.decode import load
 
-    samples = load(SAMPLE_FILE["audio"]).samples
+    samples = load(SAMPLE_FILE["audio"]).samples * gain
     reference = SAMPLE_FILE["annotation"]
     print("\npyannote sample (30 s, 2 speakers, real):")
     for name, steps in systems.items():

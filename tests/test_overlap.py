@@ -86,6 +86,19 @@ def test_detects_two_voices_at_once_more_than_one():
     assert (inside > alone.max()).mean() > 0.8
 
 
+def test_probabilities_do_not_depend_on_the_recording_level():
+    mixture, _ = _two_voices(2.0)
+    regions = [(0.0, len(mixture) / RATE)]
+    detector = OverlapDetector()
+    p = detector.probabilities(mixture, RATE, regions)
+    quiet = (mixture * np.float32(10 ** (-40 / 20))).astype(np.float32)
+    assert np.allclose(detector.probabilities(quiet, RATE, regions), p, atol=1e-3)
+    # as it is, a quiet recording's features sink into their log floor
+    as_is = OverlapDetector(speech_dbfs=None)
+    assert np.abs(as_is.probabilities(quiet, RATE, regions) - as_is.probabilities(mixture, RATE, regions)).max() > 0.1
+    assert detector.get_params()["speech_dbfs"] == -26.0
+
+
 def test_streamed_file_gives_the_same_probabilities_as_the_array(tmp_path):
     mixture, _ = _two_voices(1.0)
     mixture = np.concatenate([mixture, np.zeros(3 * RATE, np.float32), mixture])  # more than two blocks

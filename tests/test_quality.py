@@ -107,3 +107,18 @@ def test_snr_falls_back_to_blind_estimate_when_pauses_are_louder_than_speech():
     report = measure_quality(samples, rate, [(0.0, 2.0)])  # the "speech" is the quiet half
     assert report.snr_method == "blind percentile estimate"
     assert report.snr_db is not None and report.snr_db > 10.0
+
+
+def test_loud_level_of_known_signals():
+    from forensic_s2f.audio.quality import loud_level_dbfs
+
+    rate = 16_000
+    t = np.arange(2 * rate) / rate
+    assert loud_level_dbfs(np.sin(2 * np.pi * 440 * t).astype(np.float32), rate) == pytest.approx(-3.01, abs=0.02)
+    square = np.full(2 * rate, 0.1, np.float32)
+    assert loud_level_dbfs(square, rate) == pytest.approx(-20.0, abs=1e-4)
+    # the loudest 0.1 % of frames set it: one loud second in 100 s of faint noise does
+    faint = np.concatenate([np.full(99 * rate, 0.001, np.float32), square[:rate]])
+    assert loud_level_dbfs(faint, rate) == pytest.approx(-20.0, abs=1e-4)
+    assert loud_level_dbfs(np.zeros(rate, np.float32), rate) is None
+    assert loud_level_dbfs(np.ones(100, np.float32), rate) is None  # shorter than one 25 ms frame

@@ -73,6 +73,21 @@ def test_manifest_mismatch_and_missing_files_are_clear_errors(tmp_path):
         load_model(weights)
 
 
+def test_the_model_hears_speech_as_its_voice_activity_was_trained(model, tmp_path):
+    """The shipped model was trained with silero on each clip as recorded; the analysis's VAD
+    now levels its input first. Weights written before that parameter existed load as recorded."""
+    from forensic_s2f.manifest import write_manifest
+
+    config = json.loads((DEFAULT_WEIGHTS_DIR / "config.json").read_text())
+    assert config["params"]["vad"]["level_dbfs"] is None and model.vad.get_params() == config["params"]["vad"]
+    older = tmp_path / "older"
+    shutil.copytree(DEFAULT_WEIGHTS_DIR, older)
+    del config["params"]["vad"]["level_dbfs"]
+    (older / "config.json").write_text(json.dumps(config))
+    write_manifest(older, ["config.json", "model.npz", "validation.json"])
+    assert load_model(older).vad.level_dbfs is None
+
+
 def test_prediction_contents_and_files(model, clip, tmp_path):
     prediction = model.predict(*clip)
     assert sum(prediction.gender.values()) == pytest.approx(1.0)

@@ -65,6 +65,29 @@ def test_other_sample_rates_give_the_same_regions(sample, vad):
     assert SileroVAD(block_seconds=7.3)(at_44k, 44100) == regions_44k  # resampled as one stream
 
 
+def test_regions_do_not_depend_on_the_recording_level(sample, vad):
+    samples, rate, _ = sample
+    regions = vad(samples, rate)
+    for factor in (10 ** (-50 / 20), 10 ** (-25 / 20), 3.0):
+        scaled = vad((samples * np.float32(factor)).astype(np.float32), rate)
+        assert len(scaled) == len(regions)
+        assert np.allclose(scaled, regions, atol=0.04)  # within a 32 ms frame of float rounding
+    # as recorded, silero hears a recording 50 dB quieter differently
+    quiet = (samples * np.float32(10 ** (-50 / 20))).astype(np.float32)
+    assert SileroVAD(level_dbfs=None)(quiet, rate) != regions
+    assert vad.get_params()["level_dbfs"] == -15.0
+
+
+def test_a_quiet_recording_measures_the_snr_of_its_loud_copy(sample, vad):
+    from forensic_s2f.audio.quality import measure_quality
+
+    samples, rate, _ = sample
+    quiet = (samples * np.float32(10 ** (-33 / 20))).astype(np.float32)  # peak -43 dBFS
+    loud_snr = measure_quality(samples, rate, vad(samples, rate)).snr_db
+    assert loud_snr > 25
+    assert measure_quality(quiet, rate, vad(quiet, rate)).snr_db == pytest.approx(loud_snr, abs=1.0)
+
+
 def test_min_speech_drops_short_regions(sample):
     samples, rate, _ = sample
     regions = SileroVAD(min_speech_seconds=2.0)(samples, rate)

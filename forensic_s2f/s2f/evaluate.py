@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 
-from forensic_s2f.audio.vad import SileroVAD
 from forensic_s2f.s2f.calibration import binary_probabilities
 from forensic_s2f.s2f.dataset import AGE_BRACKETS, load_faces, load_pairs
 from forensic_s2f.s2f.ecapa import ECAPAEncoder
@@ -32,7 +31,7 @@ from forensic_s2f.s2f.metrics import (
     within_one,
 )
 from forensic_s2f.s2f.model import AGE_ESTIMATE_RULE, within_one_bracket
-from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS, embed_clips, fit_model, grouped_folds
+from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS, clip_vad, embed_clips, fit_model, grouped_folds
 
 POOL_SIZE = 50
 POOLS_PER_QUERY = 20
@@ -64,7 +63,7 @@ def evaluate(
     embeddings = {}
     for name, cut in variants.items():
         step = (lambda done, total, name=name: progress(f"embedding ({name})", done, total)) if progress else None
-        embeddings[name] = embed_clips(data_dir, pairs.ids, SileroVAD(), encoder, cut, cache_dir, step)
+        embeddings[name] = embed_clips(data_dir, pairs.ids, clip_vad(), encoder, cut, cache_dir, step)
     fold = grouped_folds(pairs.videos, folds, seed)
     n = len(pairs.ids)
     p_male = {name: np.zeros(n) for name in variants}

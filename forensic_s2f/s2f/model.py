@@ -266,7 +266,8 @@ def load_model(path: Path | None = None) -> Speech2FaceModel:
         validation = read_json_object(directory / VALIDATION_FILE)
     try:
         params = config["params"]
-        vad_params = {k: v for k, v in params["vad"].items() if k != "model"}
+        # a model trained before the VAD levelled its input heard every clip as recorded
+        vad_params = {"level_dbfs": None, **{k: v for k, v in params["vad"].items() if k != "model"}}
         model = Speech2FaceModel(
             vad=SileroVAD(**vad_params),
             encoder=encoder_from_params(params["encoder"]),

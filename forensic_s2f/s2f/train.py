@@ -44,6 +44,14 @@ def grouped_folds(groups: list[str], folds: int, seed: int) -> np.ndarray:
     return np.array([fold_of[g] for g in groups], dtype=np.int64)
 
 
+def clip_vad() -> SileroVAD:
+    """The voice activity the model is trained, validated and shipped with: silero on each clip
+    as recorded. A levelled VAD (`SileroVAD`'s default) measured no better in the cross-validation
+    of `fs2f model evaluate` (gender 96.3 %, age within one 90.7 %, R@10 34.0 %, against 96.4,
+    90.6 and 34.3 %), and this one reproduces the shipped weights."""
+    return SileroVAD(level_dbfs=None)
+
+
 def embed_clips(
     data_dir: Path,
     ids: list[str],
@@ -116,7 +124,7 @@ def fit_model(
     }
     heads = make_heads().fit(embeddings, pairs.gender, pairs.age, codes)
     return Speech2FaceModel(
-        vad=SileroVAD(),
+        vad=clip_vad(),
         encoder=encoder if encoder is not None else GE2EEncoder(),
         heads=heads,
         face=face,
@@ -165,7 +173,7 @@ def train(
         pairs = pairs.subset(np.arange(min(limit, len(pairs.ids))))
     hp = {**DEFAULT_HYPERPARAMETERS, **(hyperparameters or {})}
     encoder = encoder if encoder is not None else GE2EEncoder()
-    embeddings = embed_clips(data_dir, pairs.ids, SileroVAD(), encoder, None, cache_dir, progress)
+    embeddings = embed_clips(data_dir, pairs.ids, clip_vad(), encoder, None, cache_dir, progress)
     faces = load_faces(data_dir, pairs.ids, hp["face_size"])
     training = {
         "data": "s2f-pairs (Speech2Face CVPR 2019 supplementary AVSpeech test examples)",

@@ -63,11 +63,13 @@ def predict(
     refuses to start when any of them already exists.
     """
     from forensic_s2f.audio.decode import load, probe
+    from forensic_s2f.audio.vad import SileroVAD
     from forensic_s2f.s2f.model import load_model
     from forensic_s2f.s2f.predict import prediction_folders, write_prediction
 
     folders = prediction_folders(files, output)
     model = load_model(model_dir)
+    vad = SileroVAD()  # the voice activity `case analyze` gives the model, so both estimate alike
     table = Table("file", "gender", "age", "speech (s)", "warnings", "output")
     failed = 0
     for path, folder in zip(files, folders):
@@ -76,7 +78,7 @@ def predict(
             audio = load(path)
             source = _input_record(path)
             try:
-                prediction = model.predict(audio.samples, audio.sample_rate)
+                prediction = model.predict(audio.samples, audio.sample_rate, vad(audio.samples, audio.sample_rate))
             except InputError:
                 raise
             except Fs2fError as error:

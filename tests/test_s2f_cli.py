@@ -68,6 +68,22 @@ def test_predict_refuses_what_case_add_refuses_and_reports_what_the_file_calls_f
     assert warnings[0].startswith("the file holds an ID3v1 tag (128 bytes, after the stream) besides its FLAC stream")
 
 
+def test_predict_hears_a_quiet_copy_as_case_analyze_does(cli, tmp_path):
+    """`model predict` ran the model's own VAD (silero on the audio as recorded): a copy 40 dB
+    quieter was "no speech detected", while `case analyze` raises quiet audio first."""
+    import numpy as np
+    import soundfile as sf
+
+    (clip,) = _clips(tmp_path, "x.flac")
+    samples, rate = sf.read(clip, dtype="float32")
+    sf.write(tmp_path / "quiet.wav", samples * np.float32(0.01), rate, subtype="FLOAT")
+    result = cli("model", "predict", clip, tmp_path / "quiet.wav", "--output", tmp_path / "out")
+    assert result.code == 0, result
+    loud, quiet = (json.loads((tmp_path / "out" / name / "prediction.json").read_text()) for name in ("x", "quiet"))
+    assert abs(loud["seconds_used"] - quiet["seconds_used"]) < 0.2
+    assert abs(loud["gender"]["male"] - quiet["gender"]["male"]) < 0.05
+
+
 def test_info_prints_the_model_card(cli):
     result = cli("model", "info")
     assert result.code == 0

@@ -65,17 +65,31 @@ def test_other_sample_rates_give_the_same_regions(sample, vad):
     assert SileroVAD(block_seconds=7.3)(at_44k, 44100) == regions_44k  # resampled as one stream
 
 
-def test_regions_do_not_depend_on_the_recording_level(sample, vad):
+def test_quiet_recordings_are_raised_to_the_regions_of_their_loud_copy(sample, vad):
     samples, rate, _ = sample
     regions = vad(samples, rate)
-    for factor in (10 ** (-50 / 20), 10 ** (-25 / 20), 3.0):
-        scaled = vad((samples * np.float32(factor)).astype(np.float32), rate)
+    for factor_db in (-25, -35):  # (the sample's loud level is -20 dBFS: both are raised to -15)
+        scaled = vad((samples * np.float32(10 ** (factor_db / 20))).astype(np.float32), rate)
         assert len(scaled) == len(regions)
         assert np.allclose(scaled, regions, atol=0.04)  # within a 32 ms frame of float rounding
-    # as recorded, silero hears a recording 50 dB quieter differently
-    quiet = (samples * np.float32(10 ** (-50 / 20))).astype(np.float32)
+    # as recorded, silero hears a recording 35 dB quieter differently
+    quiet = (samples * np.float32(10 ** (-35 / 20))).astype(np.float32)
     assert SileroVAD(level_dbfs=None)(quiet, rate) != regions
-    assert vad.get_params()["level_dbfs"] == -15.0
+    assert vad.get_params()["level_dbfs"] == -15.0 and vad.get_params()["max_gain_db"] == 40.0
+
+
+def test_a_loud_bang_never_lowers_the_speech_and_inaudible_sound_is_not_raised_far(sample, vad):
+    """A 50 ms bump near full scale set the loud level and the speech was lowered under it: 15.7 s
+    of speech found instead of 20.4 s as recorded. Content at -120 dBFS was raised by 114 dB
+    and taken for 22 s of speech."""
+    samples, rate, _ = sample
+    quiet = (samples * np.float32(10 ** (-30 / 20))).astype(np.float32)
+    quiet[15 * rate: 15 * rate + rate // 20] = 0.9
+    assert vad.gain(quiet, rate) == 1.0
+    assert speech_seconds(vad(quiet, rate)) == speech_seconds(SileroVAD(level_dbfs=None)(quiet, rate))
+    faint = (samples * np.float32(10 ** (-100 / 20))).astype(np.float32)
+    assert vad.gain(faint, rate) == pytest.approx(100.0)  # +40 dB, no more
+    assert vad(faint, rate) == []
 
 
 def test_a_quiet_recording_measures_the_snr_of_its_loud_copy(sample, vad):

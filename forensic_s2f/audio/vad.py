@@ -29,13 +29,16 @@ class SileroVAD:
     min_speech_seconds: shorter speech regions are dropped.
     min_silence_seconds: silences shorter than this do not split a region.
     pad_seconds: each region is widened by this on both sides (clipped to the signal).
-    level_dbfs: the signal is scaled so that its loud level (`quality.loud_level_dbfs`: the
-        99.9th percentile of 25 ms frame power) is this many dB relative to full scale before it is
-        scored, so that the regions do not depend on how loud the recording is; None scores it
-        as it is. silero alone misses speech in quiet recordings: on the 20 benchmark
-        conversations played 30 dB quieter, diarization error rose from 5.7 to 10.0 % (clean) and
-        from 13.5 to 46.1 % (cafe noise at 5 dB). -15 dBFS is the benchmark's median level
-        (docs/benchmarks.md, "Recording level").
+    level_dbfs: a quiet signal is raised so that its loud level (`quality.loud_level_dbfs`: the
+        99.9th percentile of 25 ms frame power) reaches this many dB relative to full scale before
+        it is scored, by at most `max_gain_db`; a louder one is left as it is (a door slam can set
+        the loud level, and lowering the speech under it would lose it). None: never raised.
+        silero alone misses speech in quiet recordings: on the 20 benchmark conversations played
+        30 dB quieter, diarization error rose from 5.7 to 10.0 % (clean) and from 13.5 to 46.1 %
+        (cafe noise at 5 dB). -15 dBFS is the benchmark's median level (docs/benchmarks.md,
+        "Recording level").
+    max_gain_db: the most a signal is raised (dB): content far below what any recorder captures
+        (under about -55 dBFS at its loudest) is not made into speech.
     block_seconds: audio decoded/resampled per block.
     stream_seconds: the signal is scored in independent streams of this length (fresh model state
         each), run `streams_per_batch` at a time as one batch: memory stays bounded by one batch
@@ -50,6 +53,7 @@ class SileroVAD:
         min_silence_seconds: float = 0.1,
         pad_seconds: float = 0.03,
         level_dbfs: float | None = -15.0,
+        max_gain_db: float = 40.0,
         block_seconds: float = 60.0,
         stream_seconds: float = 60.0,
         streams_per_batch: int = 16,
@@ -60,6 +64,7 @@ class SileroVAD:
         self.min_silence_seconds = min_silence_seconds
         self.pad_seconds = pad_seconds
         self.level_dbfs = level_dbfs
+        self.max_gain_db = max_gain_db
         self.block_seconds = block_seconds
         self.stream_seconds = stream_seconds
         self.streams_per_batch = streams_per_batch
@@ -74,6 +79,7 @@ class SileroVAD:
             "min_silence_seconds": self.min_silence_seconds,
             "pad_seconds": self.pad_seconds,
             "level_dbfs": self.level_dbfs,
+            "max_gain_db": self.max_gain_db,
             "block_seconds": self.block_seconds,
             "stream_seconds": self.stream_seconds,
             "streams_per_batch": self.streams_per_batch,
@@ -113,10 +119,11 @@ class SileroVAD:
         return np.concatenate(probabilities) if probabilities else np.zeros(0, np.float32)
 
     def gain(self, samples: Samples, sample_rate: int) -> np.float32:
-        """The amplitude factor that brings the signal's loud level to `level_dbfs` (1 when
-        `level_dbfs` is None or the signal is silent)."""
+        """The amplitude factor that raises the signal's loud level to `level_dbfs`, by at most
+        `max_gain_db` (1 when `level_dbfs` is None, the signal is silent or already that loud)."""
         level = None if self.level_dbfs is None else loud_level_dbfs(samples, sample_rate)
-        return np.float32(1.0 if level is None else 10 ** ((self.level_dbfs - level) / 20))
+        raise_db = 0.0 if level is None else min(max(self.level_dbfs - level, 0.0), self.max_gain_db)
+        return np.float32(10 ** (raise_db / 20))
 
     def _frames_16k(self, samples: Samples, sample_rate: int) -> Iterator[np.ndarray]:
         """The signal at 16 kHz in blocks of whole 512-sample frames (the last one zero-padded)."""

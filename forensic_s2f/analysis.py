@@ -9,7 +9,6 @@ store stays consistent: every write is one transaction.
 
 from __future__ import annotations
 
-import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -22,7 +21,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, InputError
+from forensic_s2f.errors import Fs2fError, InputError, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -157,17 +156,15 @@ class CaseAnalysis:
         to hold the bytes recorded at intake; returns the run id."""
         self.check_disk(evidence)
         self.store.check_vault_copies(evidence)
-        # A stop signal (Ctrl-C, SIGTERM) is held from before the run's first record until this
-        # try is in place: arriving in between, it left the run 'running' for good.
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        # A stop signal (Ctrl-C, SIGTERM) is held while the run's first record is written: arriving
+        # between that record and `run` being set, it left the run 'running' for good.
         run = None
         try:
-            run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+            with stops_held():
+                run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
             for item in evidence:
                 self.store.record_result(run.id, self.examiner, self._evidence(run.id, item))
         except BaseException as error:  # recorded as failed (with the steps it cut short), then passed on unchanged
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             if run is None:
                 raise
             reason = f"{type(error).__name__}: {error}"

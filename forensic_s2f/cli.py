@@ -28,7 +28,7 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
-from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, StoreError, Terminated, one_line
+from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, StoreError, Terminated, hold_stop, one_line
 from forensic_s2f.numbers import percent_text
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
@@ -512,7 +512,10 @@ def _refused_by_the_machine(error: Exception) -> str | None:
 def _stop(signal_number: int, _frame: Any) -> None:
     """Ctrl-C, SIGTERM or a closed terminal: raise Terminated, so that the command records what it
     was doing (a run as failed) and removes what it half wrote. A second stop signal ends the
-    process at once, as SIGKILL would (every store write is one SQLite transaction)."""
+    process at once, as SIGKILL would (every store write is one SQLite transaction). While stops
+    are held (`errors.stops_held`), the signal waits for the end of the hold."""
+    if hold_stop(signal_number):
+        return
     for number in STOP_SIGNALS:
         if signal.getsignal(number) is _stop:
             signal.signal(number, _stop_now)

@@ -1,6 +1,8 @@
 """Errors that reach the user as one line: what failed, on which file or object, and why."""
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # Ctrl-C, SIGTERM and a closed terminal: the signals that stop a command in order (Terminated).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -35,3 +37,30 @@ class Terminated(BaseException):
     """Ctrl-C (SIGINT) or SIGTERM (a job scheduler's stop, a shutdown), raised in the main thread
     so that a command stops in order: a running analysis is recorded as failed, half-written
     outputs are removed, before the process exits. Its message is the signal's name."""
+
+
+_held_stops: list[int] | None = None  # stop signals that arrived while held; None: not holding
+
+
+def hold_stop(signal_number: int) -> bool:
+    """For the stop signals' handler: True while stops are held (`stops_held`), the signal then
+    kept for the end of the hold."""
+    if _held_stops is None:
+        return False
+    _held_stops.append(signal_number)
+    return True
+
+
+@contextmanager
+def stops_held() -> Iterator[None]:
+    """Hold stop signals over the block: one that arrives is raised as Terminated as the block
+    ends. (Blocking them in the main thread is not enough: the kernel hands a signal sent to the
+    process to another thread, and Python then runs the handler in the main thread at once.)"""
+    global _held_stops
+    _held_stops = []
+    try:
+        yield
+    finally:
+        arrived, _held_stops = _held_stops, None
+    if arrived:
+        raise Terminated(signal.Signals(arrived[0]).name)

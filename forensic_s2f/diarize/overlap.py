@@ -98,7 +98,8 @@ class OverlapDetector:
     the shipped weights. `speech_dbfs`: the speech (RMS over `speech_regions`) is brought to this
     level first, the level the training mixtures put it at (-26 dBFS ± 6 dB); None: as it is. The
     features' log floor otherwise takes quiet recordings for silence: played 30 dB quieter, the
-    benchmark's telephone conversations lost half the overlap found. The threshold is the one every fold chose in benchmarks/diarization.py
+    benchmark's telephone conversations lost half the overlap found. The threshold is the one
+    every fold chose in benchmarks/diarization.py
     (0.2, 0.3, 0.5 and 0.7 cross-validated with the clustering settings).
     """
 

@@ -513,13 +513,12 @@ def _stop(signal_number: int, _frame: Any) -> None:
     """Ctrl-C, SIGTERM or a closed terminal: raise Terminated, so that the command records what it
     was doing (a run as failed) and removes what it half wrote. A second stop signal ends the
     process at once, as SIGKILL would (every store write is one SQLite transaction). While stops
-    are held (`errors.stops_held`), the signal waits for the end of the hold."""
-    if hold_stop(signal_number):
-        return
+    are held (`errors.stops_held`: a store write), the signal waits for the end of the hold."""
     for number in STOP_SIGNALS:
         if signal.getsignal(number) is _stop:
             signal.signal(number, _stop_now)
-    raise Terminated(signal.Signals(signal_number).name)
+    if not hold_stop(signal_number):
+        raise Terminated(signal.Signals(signal_number).name)
 
 
 def _stop_now(signal_number: int, _frame: Any) -> None:

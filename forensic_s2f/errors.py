@@ -1,6 +1,7 @@
 """Errors that reach the user as one line: what failed, on which file or object, and why."""
 
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -39,28 +40,46 @@ class Terminated(BaseException):
     outputs are removed, before the process exits. Its message is the signal's name."""
 
 
-_held_stops: list[int] | None = None  # stop signals that arrived while held; None: not holding
+_hold_depth = 0  # how many `stops_held` blocks the main thread is in
+_held_stops: list[int] = []  # stop signals that arrived while held
 
 
 def hold_stop(signal_number: int) -> bool:
     """For the stop signals' handler: True while stops are held (`stops_held`), the signal then
     kept for the end of the hold."""
-    if _held_stops is None:
+    if _hold_depth == 0:
         return False
     _held_stops.append(signal_number)
     return True
 
 
+def raise_held_stop() -> None:
+    """A point inside a hold where stopping is safe (between the blocks of a long copy): raise
+    Terminated now for a stop signal that is being held."""
+    if _held_stops and threading.current_thread() is threading.main_thread():
+        number = _held_stops[0]
+        _held_stops.clear()
+        raise Terminated(signal.Signals(number).name)
+
+
 @contextmanager
 def stops_held() -> Iterator[None]:
-    """Hold stop signals over the block: one that arrives is raised as Terminated as the block
-    ends. (Blocking them in the main thread is not enough: the kernel hands a signal sent to the
-    process to another thread, and Python then runs the handler in the main thread at once.)"""
-    global _held_stops
-    _held_stops = []
+    """Hold stop signals over the block (main thread only; blocks nest): one that arrives is
+    raised as Terminated as the outermost block ends, or at a `raise_held_stop` inside it.
+
+    Python runs a signal's handler between any two steps of the main thread, so a Terminated
+    raised as a context manager's exit begins skips the exit: a store write left its lock and its
+    SQLite transaction open, and the command's next write (recording the run as failed) waited
+    for them. (Blocking the signals in the main thread is not enough: the kernel hands a signal
+    sent to the process to another thread, and Python then runs the handler in the main thread.)"""
+    global _hold_depth
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _hold_depth += 1
     try:
         yield
     finally:
-        arrived, _held_stops = _held_stops, None
-    if arrived:
-        raise Terminated(signal.Signals(arrived[0]).name)
+        _hold_depth -= 1
+        if _hold_depth == 0:
+            raise_held_stop()

@@ -244,7 +244,11 @@ def test_stopped_analysis_is_recorded_as_failed(tmp_path, stop, code, said):
     Ctrl-C ended silently."""
     env = {**os.environ, "FS2F_HOME": str(tmp_path / "store"), "FS2F_EXAMINER": "Ann"}
     command = [sys.executable, "-m", "forensic_s2f.cli"]
-    assert subprocess.run([*command, "case", "add", "T1", SAMPLE], env=env, capture_output=True, timeout=300).returncode == 0
+    # four minutes (the sample eight times): the analysis outlasts a `case show` poll (about a second)
+    audio, rate = sf.read(SAMPLE, dtype="float32")
+    sf.write(tmp_path / "long.flac", np.tile(audio, 8), rate)
+    assert subprocess.run([*command, "case", "add", "T1", tmp_path / "long.flac"], env=env, capture_output=True,
+                          timeout=300).returncode == 0
     process = subprocess.Popen([*command, "case", "analyze", "T1"], env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True, restore_signals=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
@@ -342,3 +346,89 @@ def test_a_stop_signal_right_after_the_run_is_recorded_still_fails_the_run(cli, 
     assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+
+
+@pytest.mark.parametrize("kind", ["decode", "diarize"])
+def test_a_stop_as_a_store_write_ends_cannot_skip_its_end(cli, store_dir, tmp_path, monkeypatch, kind):
+    """Python runs a signal's handler between any two steps: a Terminated raised as a store
+    write's context manager began its exit skipped the exit, so the write's lock and transaction
+    stayed open and the run could not be recorded as failed (the command hung; seen in CI). The
+    stop is now held until the write has committed and let go of the store."""
+    import contextlib
+
+    from conftest import write_tone
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    fired = []
+
+    def stop_as_the_write_ends(frame, event, _arg):
+        # the write that records the `kind` activity as started; the handler runs as its exit begins
+        if (event == "call" and not fired and frame.f_code is contextlib._GeneratorContextManager.__exit__.__code__
+                and frame.f_locals["self"].gen.__name__ == "_write"
+                and any(f.f_code.co_name == "start_activity" and f.f_locals.get("kind") == kind
+                        for f in _callers(frame))):
+            fired.append(kind)
+            signal.raise_signal(signal.SIGTERM)
+        return None
+
+    previous = sys.gettrace()
+    sys.settrace(stop_as_the_write_ends)
+    try:
+        result = cli("case", "analyze", "C1", "-e", "Ann")
+    finally:
+        sys.settrace(previous)
+    assert fired == [kind]
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+    # the write the stop arrived in went in whole; the step it began is recorded as cut short
+    from forensic_s2f.store.case_store import CaseStore
+
+    store = CaseStore(store_dir)
+    assert [(a.kind, a.status) for a in store.activities("C1")][-1] == (kind, "failed")
+    store.close()
+    assert cli("audit", "verify", "C1").code == 0
+
+
+def _callers(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def test_a_stop_during_a_large_copy_into_the_vault_ends_the_copy(cli, store_dir, tmp_path, monkeypatch):
+    """Store writes hold stop signals, but copying a recording into the vault can take minutes:
+    the stop is taken between blocks, and the store is left as it was."""
+    from conftest import write_tone
+
+    import types
+
+    from forensic_s2f.store import vault
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    before = json.loads(cli("case", "show", "C1", "--json").stdout)
+    objects = sorted(p.relative_to(store_dir) for p in (store_dir / "vault").rglob("*"))
+    monkeypatch.setattr(vault, "BLOCK_BYTES", 4096)
+    digests = []
+
+    sha256 = vault.hashlib.sha256
+
+    class StopAfterTwoBlocks:
+        def __init__(self, data=b""):
+            self.inner = sha256(data)
+
+        def update(self, block):
+            digests.append(len(block))
+            if len(digests) == 2:
+                os.kill(os.getpid(), signal.SIGTERM)
+            self.inner.update(block)
+
+        def hexdigest(self):
+            return self.inner.hexdigest()
+
+    monkeypatch.setattr(vault, "hashlib", types.SimpleNamespace(sha256=StopAfterTwoBlocks))
+    result = cli("case", "add", "C1", write_tone(tmp_path / "b.wav", seconds=20.0), "-e", "Ann")
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    assert len(digests) == 2  # not the 157 blocks of the file
+    assert json.loads(cli("case", "show", "C1", "--json").stdout) == before
+    assert sorted(p.relative_to(store_dir) for p in (store_dir / "vault").rglob("*")) == objects

@@ -18,7 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
-from forensic_s2f.errors import StoreError
+from forensic_s2f.errors import StoreError, stops_held
 
 DATABASE_NAME = "fs2f.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -129,14 +129,18 @@ def _migrate(engine: Engine, current: str | None) -> None:
 
 @contextmanager
 def store_lock(layout: StoreLayout) -> Iterator[None]:
-    """An exclusive advisory lock on the store, for steps that span database and vault."""
+    """An exclusive advisory lock on the store, for steps that span database and vault. Stop
+    signals are held from the moment the lock is taken until it is given back (with every write's
+    transaction inside), so that a stop cannot skip the release (see `stops_held`); a stop while
+    waiting for another process's lock ends the wait."""
     layout.root.mkdir(parents=True, exist_ok=True)
     with open(layout.lock_file, "a+") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        with stops_held():
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def open_engine(layout: StoreLayout, create: bool) -> Engine:

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from forensic_s2f.errors import InputError, StoreError
+from forensic_s2f.errors import InputError, StoreError, raise_held_stop
 
 BLOCK_BYTES = 1 << 20
 
@@ -40,6 +40,7 @@ def sha256_file(path: Path) -> str:
     with open(path, "rb") as handle:
         while block := handle.read(BLOCK_BYTES):
             digest.update(block)
+            raise_held_stop()  # (inside a store write, a stop waits for the copy no longer than a block)
     return digest.hexdigest()
 
 
@@ -68,6 +69,7 @@ class Vault:
                     digest.update(block)
                     out.write(block)
                     size += len(block)
+                    raise_held_stop()
                 out.flush()
                 os.fsync(out.fileno())
             expected = digest.hexdigest()

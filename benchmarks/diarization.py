@@ -240,6 +240,8 @@ def main() -> None:
     parser.add_argument("--no-denoise", action="store_true", help="skip the fs2f + denoise column")
     parser.add_argument("--gain-db", type=float, default=0.0,
                         help="play every conversation this many dB louder (negative: quieter)")
+    parser.add_argument("--dc-offset", type=float, default=0.0,
+                        help="add this DC offset (fraction of full scale) to every conversation, after the gain")
     parser.add_argument("--vad-level", default="-15",
                         help="SileroVAD level_dbfs for fs2f ('none': silero hears the audio as recorded)")
     parser.add_argument("--detector-steps", type=int, default=5000, help="training steps of the fold detectors")
@@ -253,8 +255,8 @@ def main() -> None:
           f"speakers {min(speakers)}-{max(speakers)}, folds {FOLDS}")
     detectors = fold_detectors(args.detector_steps, args.detector_examples)
     vad = SileroVAD(level_dbfs=None if args.vad_level == "none" else float(args.vad_level))
-    gain = np.float32(10 ** (args.gain_db / 20))
-    print(f"VAD level_dbfs {vad.level_dbfs}, audio played {args.gain_db:+.0f} dB")
+    gain, offset = np.float32(10 ** (args.gain_db / 20)), np.float32(args.dc_offset)
+    print(f"VAD level_dbfs {vad.level_dbfs}, audio played {args.gain_db:+.0f} dB, DC offset {args.dc_offset:+.3f}")
     systems = {"fs2f": Fs2fSteps(False, detectors, vad), "fs2f, no overlap detector": Fs2fSteps(False, None, vad)}
     if not args.no_denoise:
         systems["fs2f+denoise"] = Fs2fSteps(True, detectors, vad)
@@ -273,7 +275,7 @@ def main() -> None:
         for condition in args.conditions:
             runs = []
             for conversation in conversations:
-                samples = degrade(conversation, condition) * gain
+                samples = degrade(conversation, condition) * gain + offset
                 start = time.perf_counter()
                 prepared = steps.prepare(samples, conversation.fold)
                 prepare_seconds = time.perf_counter() - start
@@ -316,7 +318,7 @@ def main() -> None:
         for condition in args.conditions:
             score = table.setdefault((condition, "hand recipe"), Score())
             for conversation in conversations:
-                samples = degrade(conversation, condition) * gain
+                samples = degrade(conversation, condition) * gain + offset
                 start = time.perf_counter()
                 hypothesis = baseline(samples)
                 score.add(conversation.reference, hypothesis, time.perf_counter() - start, len(samples) / RATE)
@@ -326,16 +328,16 @@ def main() -> None:
           "overlap precision% recall%")
     for (condition, name), score in table.items():
         print(f"{condition:<10} {name:<26} {score.row()}")
-    sample_table(systems, baseline, chosen_settings, gain)
+    sample_table(systems, baseline, chosen_settings, gain, offset)
 
 
-def sample_table(systems, baseline, chosen_settings, gain: np.float32) -> None:
+def sample_table(systems, baseline, chosen_settings, gain: np.float32, offset: np.float32) -> None:
     """DER on the real two-speaker recording pyannote.audio ships, with the settings most folds chose."""
     from pyannote.audio.sample import SAMPLE_FILE
 
     from forensic_s2f.audio.decode import load
 
-    samples = load(SAMPLE_FILE["audio"]).samples * gain
+    samples = load(SAMPLE_FILE["audio"]).samples * gain + offset
     reference = SAMPLE_FILE["annotation"]
     print("\npyannote sample (30 s, 2 speakers, real):")
     for name, steps in systems.items():

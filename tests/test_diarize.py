@@ -52,6 +52,21 @@ def test_pyannote_sample_two_speakers(diarizer):
     assert der < 0.25
 
 
+def test_a_dc_offset_leaves_the_speakers_as_they_were(diarizer):
+    """A recorder's DC offset of 0.02 of full scale took the sample from 7 % DER and 2 speakers
+    to 35 % and 3 (it filled the lowest mel band of every window); the windows now leave it out."""
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    audio = load(SAMPLE_FILE["audio"])
+    regions = diarizer.vad(audio.samples, RATE)
+    plain = diarizer(audio.samples, RATE, speech_regions=regions)
+    for offset in (0.02, -0.1):
+        shifted = diarizer(audio.samples + np.float32(offset), RATE, speech_regions=regions)
+        assert shifted.labels() == plain.labels() == ["SPEAKER_00", "SPEAKER_01"]
+        der = DiarizationErrorRate(collar=0.0, skip_overlap=False)(plain, shifted)
+        assert der < 0.01, (offset, der)
+
+
 def test_real_voices_alternating_are_two_speakers_labelled_by_first_appearance(diarizer):
     samples, reference = _turns(distinct_speakers(2), [0, 1, 0, 1])
     hypothesis = diarizer(samples, RATE)

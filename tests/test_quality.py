@@ -65,9 +65,14 @@ def test_a_dc_offset_is_measured_and_warned_of():
     assert abs(measure_quality(sine, RATE, [(0.0, 2.0)]).dc_offset) < 1e-6
     offset = measure_quality(sine + np.float32(0.2), RATE, [(0.0, 2.0)])
     assert abs(offset.dc_offset - 0.2) < 1e-6
-    assert "DC offset: the waveform's mean is +0.200 of full scale (beyond ±0.01); it shifts level measures and " \
-           "the voice model's input" in offset.warnings()
+    assert "DC offset: the waveform's mean is +0.200 of full scale (beyond ±0.01); the speaker embeddings, overlap " \
+           "detection, the voice model and the SNR measure leave it out, voice activity detection hears it" \
+        in offset.warnings()
     assert not any(w.startswith("DC offset") for w in measure_quality(sine + np.float32(0.005), RATE, [(0.0, 2.0)]).warnings())
+    # the SNR leaves it out: an offset of 0.02 (-34 dBFS) in -35 dBFS noise read as 11.5 dB instead of 14.9
+    samples, regions = _tone_in_noise(-20.0, -35.0, seconds=12.0)
+    plain, shifted = (measure_quality(x, RATE, regions).snr_db for x in (samples, samples + np.float32(0.02)))
+    assert shifted == pytest.approx(plain, abs=0.01)
 
 
 def test_silence_and_short_inputs_give_warnings_not_errors():
@@ -115,10 +120,12 @@ def test_loud_level_of_known_signals():
     rate = 16_000
     t = np.arange(2 * rate) / rate
     assert loud_level_dbfs(np.sin(2 * np.pi * 440 * t).astype(np.float32), rate) == pytest.approx(-3.01, abs=0.02)
-    square = np.full(2 * rate, 0.1, np.float32)
+    square = np.where(np.arange(2 * rate) // 40 % 2 == 0, 0.1, -0.1).astype(np.float32)  # 200 Hz, ±0.1
     assert loud_level_dbfs(square, rate) == pytest.approx(-20.0, abs=1e-4)
+    assert loud_level_dbfs(square + np.float32(0.05), rate) == pytest.approx(-20.0, abs=1e-4)  # a DC offset is left out
+    assert loud_level_dbfs(np.full(rate, 0.1, np.float32), rate) is None  # nothing but DC
     # the loudest 0.1 % of frames set it: one loud second in 100 s of faint noise does
-    faint = np.concatenate([np.full(99 * rate, 0.001, np.float32), square[:rate]])
+    faint = np.concatenate([np.tile(square[:80] / 100, 99 * rate // 80), square[:rate]])
     assert loud_level_dbfs(faint, rate) == pytest.approx(-20.0, abs=1e-4)
     assert loud_level_dbfs(np.zeros(rate, np.float32), rate) is None
     assert loud_level_dbfs(np.ones(100, np.float32), rate) is None  # shorter than one 25 ms frame

@@ -56,6 +56,22 @@ def test_shipped_model_loads_and_predicts_without_network(monkeypatch):
     assert 5.0 < prediction.seconds_used <= 8.0
 
 
+def test_a_dc_offset_does_not_move_the_estimate(model):
+    """An offset of 0.02 of full scale moved the voice embedding by 0.46 and changed the likeliest
+    age bracket of 28 % of 40 clips; the encoder now takes the speech less its mean."""
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    audio = load(SAMPLE_FILE["audio"])
+    speech = audio.samples[6 * audio.sample_rate : 14 * audio.sample_rate]
+    regions = model.speech_regions(speech, audio.sample_rate)
+    plain = model.predict(speech, audio.sample_rate, regions)
+    for offset in (0.02, -0.2):
+        shifted = model.predict(speech + np.float32(offset), audio.sample_rate, regions)
+        assert np.abs(shifted.embedding - plain.embedding).max() < 1e-3
+        assert shifted.to_json()["gender"] == plain.to_json()["gender"]
+        assert shifted.to_json()["age"] == plain.to_json()["age"]
+
+
 def test_manifest_mismatch_and_missing_files_are_clear_errors(tmp_path):
     weights = tmp_path / "weights"
     shutil.copytree(DEFAULT_WEIGHTS_DIR, weights)

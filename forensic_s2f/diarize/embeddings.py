@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
-from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain
+from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain, without_dc
 from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.provenance import package_version
 
@@ -138,7 +138,7 @@ class WindowEmbedder:
             span_of = lambda off: (start + off, start + off + self.window_seconds)  # noqa: E731
         first_sample = int(audio_start * ENCODER_SAMPLE_RATE)
         last_sample = int(np.ceil(audio_end * ENCODER_SAMPLE_RATE))
-        piece = samples[first_sample:last_sample]
+        piece = without_dc(samples[first_sample:last_sample])
         if len(piece) < last_sample - first_sample:  # a recording shorter than one window
             piece = np.pad(piece, (0, last_sample - first_sample - len(piece)))
         mel = mel_spectrogram(piece)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from forensic_s2f.audio.ge2e import HOP_SAMPLES, N_MELS, SAMPLE_RATE, mel_spectrogram, speech_gain
+from forensic_s2f.audio.ge2e import HOP_SAMPLES, N_MELS, SAMPLE_RATE, mel_spectrogram, speech_gain, without_dc
 from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.manifest import read_arrays, read_json_object, reason, verify_manifest, write_manifest
@@ -145,7 +145,7 @@ class OverlapDetector:
             if before == 0 or latest_end[before - 1] <= start:
                 continue
             first, last = max(0, start - context), min(len(samples), end + context)
-            frames = overlap_features(np.asarray(samples[first:last], np.float32) * gain)
+            frames = overlap_features(without_dc(samples[first:last]) * gain)  # (training mixtures carry next to none)
             with torch.inference_mode():
                 p = torch.sigmoid(network(torch.from_numpy(frames)[None]))[0].numpy()
             lo, hi = start // HOP_SAMPLES, min(total, -(-end // HOP_SAMPLES))

@@ -230,7 +230,8 @@ def voice_method(encoder: dict[str, Any]) -> str:
     return (
         "- Voice: resemblyzer's GE2E speaker encoder (weights `pretrained.pt` shipped in the package, run "
         "by project code with the same 40-band mel front end; embeddings equal resemblyzer's). Speech regions "
-        f"are joined, normalised to {encoder['target_dbfs']} dBFS, cut into 1.6 s windows at "
+        "are joined, their mean (a recorder's DC offset) taken out block by block, normalised to "
+        f"{encoder['target_dbfs']} dBFS, cut into 1.6 s windows at "
         f"{encoder['partials_per_second']} windows per second; the embedding is the "
         "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way."
     )

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from forensic_s2f.audio.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain
+from forensic_s2f.audio.ge2e import (HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain,
+                                     without_dc)
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
 from forensic_s2f.audio.resample import resample
 
@@ -96,7 +97,7 @@ class GE2EEncoder:
         partials: list[np.ndarray] = []
         with torch.inference_mode():
             for block in speech_blocks(samples, sample_rate, regions, int(self.block_seconds * sample_rate)):
-                wav = resample(block, sample_rate, ENCODER_SAMPLE_RATE) * gain
+                wav = without_dc(resample(block, sample_rate, ENCODER_SAMPLE_RATE)) * gain
                 starts = window_starts(len(wav), self.partials_per_second, self.min_coverage)
                 if partials and (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES > 2 * len(wav):
                     continue  # a block tail shorter than half a window adds nothing reliable

@@ -6,7 +6,6 @@ clear error naming the file, never a silently different model.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 import zlib
@@ -17,21 +16,14 @@ from typing import Any
 import numpy as np
 
 from forensic_s2f.errors import Fs2fError
+from forensic_s2f.store.vault import sha256_file
 
 MANIFEST_FILE = "manifest.json"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def write_manifest(directory: Path, files: Sequence[str]) -> dict[str, str]:
     """Write manifest.json for `files` in `directory`; returns {name: sha256}."""
-    hashes = {name: file_sha256(Path(directory) / name) for name in sorted(files)}
+    hashes = {name: sha256_file(Path(directory) / name) for name in sorted(files)}
     (Path(directory) / MANIFEST_FILE).write_text(json.dumps({"files": hashes}, indent=2) + "\n")
     return hashes
 
@@ -59,7 +51,7 @@ def verify_manifest(directory: Path, required: Sequence[str], what: str = "model
         file = directory / name
         if not file.is_file():
             raise Fs2fError(f"{what} {file}: missing")
-        actual = file_sha256(file)
+        actual = sha256_file(file)
         if actual != digest:
             raise Fs2fError(
                 f"{what} {file}: SHA-256 mismatch (manifest {str(digest)[:12]}…, file {actual[:12]}…); "

@@ -28,7 +28,7 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
-from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, StoreError, Terminated, hold_stop, one_line
+from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, StoreError, Terminated, hold_stop, one_line, stops_held
 from forensic_s2f.numbers import percent_text
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
@@ -331,12 +331,16 @@ def case_export(
     run = store.completed_run(case_id, run_id)
     files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), run.id)
     written = _write_new_files(output, files)
-    try:  # files whose export could not be logged are removed
-        store.record_event(case_id, name, "export", "run", str(run.id), details={
-            "format": fmt, "output": str(output.resolve()),
-            "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
+    logged = False
+    try:  # files whose export could not be logged are removed; a stop waits for the logging to end
+        with stops_held():
+            store.record_event(case_id, name, "export", "run", str(run.id), details={
+                "format": fmt, "output": str(output.resolve()),
+                "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
+            logged = True
     except BaseException:
-        _remove(written)
+        if not logged:
+            _remove(written)
         raise
     for path, sha in written:
         out.print(Text(f"{path}  sha256 {sha}"))
@@ -522,7 +526,8 @@ def _stop(signal_number: int, _frame: Any) -> None:
 
 
 def _stop_now(signal_number: int, _frame: Any) -> None:
-    os.write(2, f"error: stopped again ({signal.Signals(signal_number).name}) before the failure was recorded\n".encode())
+    os.write(2, f"error: stopped again ({signal.Signals(signal_number).name}): ended at once; a run being recorded "
+                "as failed stays listed as running or interrupted\n".encode())
     os._exit(128 + signal_number)
 
 
@@ -535,8 +540,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _run(argv)
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        if not any(signal.getsignal(number) is _stop_now for number in STOP_SIGNALS):
+            for number, handler in previous.items():  # (after a stop the process is ending: a second
+                signal.signal(number, handler)         # stop still ends it at once, with its line)
 
 
 def _run(argv: list[str] | None) -> None:

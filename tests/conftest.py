@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import soundfile as sf
 
 import forensic_s2f  # noqa: F401  (sets the offline/no-telemetry environment first)
 from forensic_s2f.cli import main
+from forensic_s2f.errors import STOP_SIGNALS
 
 SHARED_DATA = Path(os.environ.get("FS2F_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
 
@@ -47,11 +49,15 @@ def cli(capsys):
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()
+        handlers = {number: signal.getsignal(number) for number in STOP_SIGNALS}
         try:
             main([str(a) for a in args])
             code = 0
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        finally:  # (a command that was stopped leaves its end-at-once handlers: the process is ending)
+            for number, handler in handlers.items():
+                signal.signal(number, handler)
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 

@@ -432,3 +432,70 @@ def test_a_stop_during_a_large_copy_into_the_vault_ends_the_copy(cli, store_dir,
     assert len(digests) == 2  # not the 157 blocks of the file
     assert json.loads(cli("case", "show", "C1", "--json").stdout) == before
     assert sorted(p.relative_to(store_dir) for p in (store_dir / "vault").rglob("*")) == objects
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_a_stop_while_an_output_is_being_recorded_keeps_it_whole(cli, store_dir, tmp_path, monkeypatch, command):
+    """A stop held by the store write that records an export or a report was raised once the
+    write ended, and the command then removed the files the custody log names (export), or left
+    the report step 'running' for good and removed the PDF (report). Recorded is kept."""
+    from conftest import write_tone
+
+    from forensic_s2f.store import custody
+    from forensic_s2f.store.case_store import CaseStore
+    from forensic_s2f.store.vault import sha256_file
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    assert cli("case", "analyze", "C1", "-e", "Ann").code == 0
+    append = custody.append
+
+    def append_then_stop(db, case_id, examiner, action, *args, **kwargs):
+        event = append(db, case_id, examiner, action, *args, **kwargs)
+        if action in ("export", "activity-start"):
+            os.kill(os.getpid(), signal.SIGTERM)
+            (lambda: None)()  # a call: Python runs the pending handler here, inside the write
+        return event
+
+    monkeypatch.setattr(custody, "append", append_then_stop)
+    output = tmp_path / ("exports" if command == "export" else "r.pdf")
+    args = ("--format", "json", "--output", output) if command == "export" else ("--output", output)
+    result = cli("case", command, "C1", *args, "-e", "Ann")
+    monkeypatch.setattr(custody, "append", append)
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    store = CaseStore(store_dir)
+    log = store.custody_log("C1")
+    if command == "export":
+        files = json.loads(log[-1].details_json)["files"]
+        assert log[-1].action == "export" and files
+        assert all(sha256_file(output / f["name"]) == f["sha256"] for f in files)
+    else:
+        assert [(a.kind, a.status) for a in store.activities("C1") if a.kind == "report"] == [("report", "completed")]
+        assert log[-1].action == "report" and log[-1].object_sha256 == sha256_file(output)
+    store.close()
+    assert cli("audit", "verify", "C1").code == 0
+
+
+def test_after_a_stop_a_second_one_ends_the_command_at_once_with_its_line(store_dir, tmp_path, monkeypatch):
+    """main() put the caller's handlers back as a stopped command ended, so a second signal then
+    killed the process by its default action, with no line (or Python's KeyboardInterrupt)."""
+    from conftest import write_tone
+
+    from forensic_s2f import cli as fs2f_cli
+    from forensic_s2f.store import vault
+
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    copy = vault.Vault.put_file
+
+    def stopped_copy(self, source):
+        os.kill(os.getpid(), signal.SIGINT)
+        return copy(self, source)
+
+    monkeypatch.setattr(vault.Vault, "put_file", stopped_copy)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            fs2f_cli.main(["case", "add", "C1", str(write_tone(tmp_path / "a.wav")), "-e", "Ann"])
+        assert ended.value.code == 130
+        assert all(signal.getsignal(number) is fs2f_cli._stop_now for number in before)
+    finally:
+        for number, handler in before.items():
+            signal.signal(number, handler)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from forensic_s2f.errors import StoreError
+from forensic_s2f.errors import StoreError, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
 from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
@@ -58,13 +58,16 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
         raise StoreError(f"{path}: already exists; choose another --output") from error
     except OSError as error:
         raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
+    artifact_id = None
     try:  # the file stays only once it is whole and recorded (an interruption or a failure removes it)
         with handle:
             handle.write(built.pdf)
-        artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats, validation,
-                              written_utc)
+        with stops_held():  # (a stop waits until the report is recorded whole, then keeps the file)
+            artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats,
+                                  validation, written_utc)
     except BaseException:
-        path.unlink(missing_ok=True)
+        if artifact_id is None:
+            path.unlink(missing_ok=True)
         raise
     return PublishedReport(path=path, report_id=built.report_id, sha256=built.sha256, run_id=data.run.id,
                            artifact_id=artifact_id, log_head=data.log_head)
@@ -81,8 +84,13 @@ def _record(store: CaseStore, case_id: str, examiner: str, path: Path, built: Bu
     }
     activity = store.start_activity(case_id, "report", examiner, parameters, software_versions(),
                                     inputs=[{"run_id": run_id}, {"custody_log_head": log_head}])
-    rows = store.finish_activity(activity.id, examiner, outputs=[{"report_id": built.report_id}], artifacts=[
-        ("report", f"{case_id}-{built.report_id}.pdf", built.pdf, "application/pdf")])
+    try:
+        rows = store.finish_activity(activity.id, examiner, outputs=[{"report_id": built.report_id}], artifacts=[
+            ("report", f"{case_id}-{built.report_id}.pdf", built.pdf, "application/pdf")])
+    except Exception as error:  # (the disk filled, say): the step is recorded as failed, not left running
+        store.finish_activity(activity.id, examiner, outputs=[{"error": f"{type(error).__name__}: {error}"}],
+                              status="failed")
+        raise
     store.record_event(case_id, examiner, "report", "artifact", str(rows[0].id), built.sha256,
                        details={"report_id": built.report_id, "run_id": run_id, "path": str(path.resolve())})
     return rows[0].id

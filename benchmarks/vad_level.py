@@ -43,7 +43,7 @@ def main() -> None:
 
     conversations = build(args.conversations)
     references = [c.reference for c in conversations]
-    vads = {"as recorded": SileroVAD(level_dbfs=None), **{f"levelled {lv:+.0f}": SileroVAD(level_dbfs=lv) for lv in args.levels}}
+    vads = {"as recorded": SileroVAD(level_dbfs=None, remove_dc=False), **{f"levelled {lv:+.0f}": SileroVAD(level_dbfs=lv) for lv in args.levels}}
     print(f"{len(conversations)} conversations; detection error % (collar 0.25 s)")
     print(f"{'condition':<10} {'gain dB':>7} {'loud level dBFS':>15}  " + "  ".join(f"{name:>13}" for name in vads))
     for condition in CONDITIONS:

@@ -102,14 +102,6 @@ def slaney_mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
     return filters
 
 
-def without_dc(samples: np.ndarray) -> np.ndarray:
-    """float32 `samples` less their mean: a DC offset (a recorder's, not the voice's) adds power
-    to the lowest mel band and moved speaker embeddings as far as a change of speaker (0.02 of
-    full scale took the pyannote sample from 7 % DER to 35 %)."""
-    samples = np.asarray(samples, dtype=np.float32)
-    return samples - np.float32(samples.mean(dtype=np.float64)) if len(samples) else samples
-
-
 def speech_gain(samples: Samples, sample_rate: int, regions: Sequence[tuple[float, float]],
                 target_dbfs: float, raise_only: bool) -> float:
     """Amplitude gain bringing the RMS of the speech in `regions` (seconds), its mean (a DC

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
-from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain, without_dc
-from forensic_s2f.audio.pcm import Samples, as_samples
+from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain
+from forensic_s2f.audio.pcm import Samples, as_samples, without_dc
 from forensic_s2f.provenance import package_version
 
 MEL_HOP_SECONDS = 0.010

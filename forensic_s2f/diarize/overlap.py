@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from forensic_s2f.audio.ge2e import HOP_SAMPLES, N_MELS, SAMPLE_RATE, mel_spectrogram, speech_gain, without_dc
-from forensic_s2f.audio.pcm import Samples, as_samples
+from forensic_s2f.audio.ge2e import HOP_SAMPLES, N_MELS, SAMPLE_RATE, mel_spectrogram, speech_gain
+from forensic_s2f.audio.pcm import Samples, as_samples, without_dc
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.manifest import read_arrays, read_json_object, reason, verify_manifest, write_manifest
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from forensic_s2f.audio.ge2e import (HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain,
-                                     without_dc)
+from forensic_s2f.audio.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
+from forensic_s2f.audio.pcm import without_dc
 from forensic_s2f.audio.resample import resample
 
 

@@ -334,7 +334,7 @@ def _ape_tag(value: bytes, header: bool = True) -> bytes:
 
 
 def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_path):
-    """Taggers add ID3v2 before, APE and ID3v1 after a FLAC stream. FFmpeg refused such a
+    """Taggers add ID3v2 before, APE, ID3v1 and ID3v2.4 after a FLAC stream. FFmpeg refused such a
     file as damaged ("Invalid data found"), and an ID3v2 tag made it pass for MP3. The stream
     between them decodes to the plain file's very samples, with a warning naming each tag;
     random bytes at the end, a "tag" cut from the stream's own bytes, and an APE footer whose
@@ -350,8 +350,13 @@ def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_p
     id3v1 = b"TAG" + b"title".ljust(30, b"\0") + bytes(60) + b"2020" + bytes(30) + b"\x0c"
     id3v2_body = b"TIT2" + (6).to_bytes(4, "big") + b"\0\0\0title"
     id3v2 = b"ID3\x03\x00\x00" + len(id3v2_body).to_bytes(4, "big") + id3v2_body
+    appended = b"ID3\x04\x00\x10" + len(id3v2_body).to_bytes(4, "big") + id3v2_body  # (ID3v2.4, a footer flagged)
+    appended += b"3DI" + appended[3:10]
     expected = load(plain)
     cases = {
+        "v24_after.flac": (stream + appended, f"an ID3v2 tag ({len(appended)} bytes, after the stream)"),
+        "v24_v1.flac": (stream + appended + id3v1, f"an ID3v2 tag ({len(appended)} bytes, after the stream) and an "
+                                                     "ID3v1 tag (128 bytes, after the stream)"),
         "v1.flac": (stream + id3v1, "an ID3v1 tag (128 bytes, after the stream)"),
         "ape_v1.flac": (stream + _ape_tag(b"x") + id3v1,
                         "an APE tag (79 bytes, after the stream) and an ID3v1 tag (128 bytes, after the stream)"),
@@ -382,7 +387,10 @@ def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_p
     hiding = tmp_path / "hiding.flac"
     half = len(stream) // 2
     hiding.write_bytes(bytes(open_ended) + b"APETAGEX" + struct.pack("<IIII", 2000, half + 32, 1, 0) + bytes(8))
-    for damaged in (junk, overwritten, hiding):
+    # an ID3v2.4 footer whose header is not where its size points
+    misplaced = tmp_path / "misplaced.flac"
+    misplaced.write_bytes(stream + appended[:-10] + b"3DI\x04\x00\x10" + (len(id3v2_body) + 3).to_bytes(4, "big"))
+    for damaged in (junk, overwritten, hiding, misplaced):
         with pytest.raises(InputError, match=f"{damaged.name}: cannot be decoded as audio"):
             probe(damaged)
     with pytest.raises(InputError, match="overwritten.flac: cannot be decoded as audio"):

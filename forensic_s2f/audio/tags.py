@@ -2,7 +2,7 @@
 the bytes between them.
 
 A FLAC file carries its tags in its own metadata blocks. Some taggers nevertheless add an ID3v2
-tag before the stream, or an APEv2 and/or ID3v1 tag after it. FFmpeg skips a leading ID3v2 tag
+tag before the stream, or an APEv2, ID3v1 or ID3v2.4 tag after it. FFmpeg skips a leading ID3v2 tag
 but takes trailing tags for damaged audio, and libsndfile reads past any trailing bytes without
 a word (so it cannot tell a tag from damage). The tags are recognised by their own framing
 (offsets and sizes in bytes), left out of decoding through `BoundedFile`, and named in a warning.
@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 ID3V1_BYTES = 128
+ID3V2_FRAME_BYTES = 10  # an ID3v2 header, or an ID3v2.4 footer
 APE_FOOTER_BYTES = 32
 APE_HAS_HEADER = 1 << 31  # (flag in the footer: a 32-byte header precedes the items)
 
@@ -32,8 +33,29 @@ def leading_id3v2_bytes(path: Path) -> int:
             head = handle.read(10)
             if len(head) < 10 or head[:3] != b"ID3" or any(byte & 0x80 for byte in head[6:10]):
                 return offset
-            size = sum(byte << (7 * (3 - i)) for i, byte in enumerate(head[6:10]))
-            offset += 10 + size + (10 if head[3] == 4 and head[5] & 0x10 else 0)
+            offset += 10 + _syncsafe(head[6:10]) + (10 if head[3] == 4 and head[5] & 0x10 else 0)
+
+
+def _syncsafe(size: bytes) -> int:
+    """An ID3v2 size: four bytes of 7 bits each, most significant first."""
+    return sum(byte << (7 * (3 - i)) for i, byte in enumerate(size))
+
+
+def _appended_id3v2_bytes(handle: BinaryIO, start: int, end: int) -> int:
+    """Length of the ID3v2.4 tag that ends at byte `end` (ID3v2.4 lets a tag follow the audio,
+    found by its 10-byte footer "3DI"), 0 when the bytes there are none: the header it points
+    back to must repeat the footer's version, flags and size."""
+    if end - start < ID3V2_FRAME_BYTES:
+        return 0
+    handle.seek(end - ID3V2_FRAME_BYTES)
+    footer = handle.read(ID3V2_FRAME_BYTES)
+    if footer[:3] != b"3DI" or footer[3] != 4 or any(byte & 0x80 for byte in footer[6:10]):
+        return 0
+    length = 2 * ID3V2_FRAME_BYTES + _syncsafe(footer[6:10])
+    if end - length <= start + 4:
+        return 0
+    handle.seek(end - length)
+    return length if handle.read(ID3V2_FRAME_BYTES) == b"ID3" + footer[3:] else 0
 
 
 def _ape_tag_bytes(handle: BinaryIO, start: int, end: int) -> int:
@@ -90,8 +112,8 @@ def flac_extent(path: Path) -> StreamExtent | None:
         before = [f"ID3v2 tags ({start} bytes, before the stream)"] if start else []
         after: list[str] = []
         end = handle.seek(0, io.SEEK_END)
-        found = {"ID3v1": False, "APE": False}
-        while True:  # (the two trailing tags, in either order)
+        found = {"ID3v1": False, "APE": False, "ID3v2": False}
+        while True:  # (the trailing tags, in any order)
             handle.seek(max(end - ID3V1_BYTES, 0))
             if not found["ID3v1"] and end - ID3V1_BYTES > start + 4 and handle.read(3) == b"TAG":
                 end, found["ID3v1"] = end - ID3V1_BYTES, True
@@ -99,6 +121,9 @@ def flac_extent(path: Path) -> StreamExtent | None:
             elif not found["APE"] and (length := _ape_tag_bytes(handle, start, end)):
                 end, found["APE"] = end - length, True
                 after.insert(0, f"an APE tag ({length} bytes, after the stream)")
+            elif not found["ID3v2"] and (length := _appended_id3v2_bytes(handle, start, end)):
+                end, found["ID3v2"] = end - length, True
+                after.insert(0, f"an ID3v2 tag ({length} bytes, after the stream)")
             else:
                 break
     if not before and not after:

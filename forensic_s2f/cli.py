@@ -526,8 +526,8 @@ def _stop(signal_number: int, _frame: Any) -> None:
 
 
 def _stop_now(signal_number: int, _frame: Any) -> None:
-    os.write(2, f"error: stopped again ({signal.Signals(signal_number).name}): ended at once; a run being recorded "
-                "as failed stays listed as running or interrupted\n".encode())
+    os.write(2, f"error: stopped again ({signal.Signals(signal_number).name}): ended at once, as a kill would; "
+                "a step it was recording stays listed as running (`fs2f audit verify` checks the store)\n".encode())
     os._exit(128 + signal_number)
 
 

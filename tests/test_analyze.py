@@ -499,3 +499,43 @@ def test_after_a_stop_a_second_one_ends_the_command_at_once_with_its_line(store_
     finally:
         for number, handler in before.items():
             signal.signal(number, handler)
+
+
+def test_a_stop_while_another_process_holds_the_store_ends_the_wait(cli, store_dir, tmp_path, monkeypatch):
+    """The export's logging holds stops (so that a logged export keeps its files); waiting there
+    for another process's store lock, a stop was held until that process let go."""
+    import fcntl
+
+    from conftest import write_tone
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    assert cli("case", "analyze", "C1", "-e", "Ann").code == 0
+    before = json.loads(cli("audit", "log", "C1", "--json").stdout)
+    record_event = CaseStore.record_event
+    other = open(store_dir / ".fs2f.lock", "a+")  # (another open file: flock excludes it as another process)
+    timers = []
+
+    def record_while_another_holds_the_store(self, *args, **kwargs):
+        fcntl.flock(other, fcntl.LOCK_EX)
+        timers.extend([threading.Timer(20.0, fcntl.flock, (other, fcntl.LOCK_UN)),
+                       threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))])
+        for timer in timers:
+            timer.start()
+        return record_event(self, *args, **kwargs)
+
+    monkeypatch.setattr(CaseStore, "record_event", record_while_another_holds_the_store)
+    started = time.monotonic()
+    try:
+        result = cli("case", "export", "C1", "--format", "json", "--output", tmp_path / "out", "-e", "Ann")
+    finally:
+        waited = time.monotonic() - started
+        for timer in timers:
+            timer.cancel()
+        other.close()
+    monkeypatch.setattr(CaseStore, "record_event", record_event)
+    assert timers and result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    assert waited < 10.0
+    assert not any((tmp_path / "out").iterdir())  # nothing logged, nothing kept
+    assert json.loads(cli("audit", "log", "C1", "--json").stdout) == before

@@ -99,9 +99,12 @@ def test_the_model_hears_speech_as_its_voice_activity_was_trained(model, tmp_pat
     older = tmp_path / "older"
     shutil.copytree(DEFAULT_WEIGHTS_DIR, older)
     del config["params"]["vad"]["level_dbfs"]
+    del config["params"]["vad"]["remove_dc"], config["params"]["encoder"]["remove_dc"]
     (older / "config.json").write_text(json.dumps(config))
     write_manifest(older, ["config.json", "model.npz", "validation.json"])
-    assert load_model(older).vad.level_dbfs is None
+    loaded = load_model(older)  # (weights from before DC offsets were taken out heard them)
+    assert loaded.vad.level_dbfs is None and loaded.vad.remove_dc is False and loaded.encoder.remove_dc is False
+    assert model.encoder.remove_dc is True and model.vad.remove_dc is False  # (the shipped model's own VAD: as trained)
 
 
 def test_prediction_contents_and_files(model, clip, tmp_path):

@@ -117,10 +117,13 @@ class SpectralGateDenoiser:
         return np.asarray(cleaned, dtype=np.float32)[: len(piece)]
 
     def _noise_sample(self, piece: np.ndarray) -> np.ndarray:
-        """The quietest `noise_fraction` of the piece's n_fft-long frames, concatenated."""
+        """The quietest `noise_fraction` of the piece's n_fft-long frames, concatenated; quietest
+        about the piece's mean (a DC offset of 0.02 had 18 % of the frames taken lie in speech,
+        against 3 % without)."""
         count = len(piece) // self.n_fft
         frames = piece[: count * self.n_fft].reshape(count, self.n_fft)
-        energy = np.einsum("ij,ij->i", frames, frames)
+        centred = frames - np.float32(piece.mean(dtype=np.float64))
+        energy = np.einsum("ij,ij->i", centred, centred)
         keep = max(2, int(round(self.noise_fraction * count)))
         quietest = np.sort(np.argsort(energy, kind="stable")[:keep])
         return frames[quietest].reshape(-1)

@@ -103,17 +103,17 @@ def slaney_mel_filters(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
 
 
 def speech_gain(samples: Samples, sample_rate: int, regions: Sequence[tuple[float, float]],
-                target_dbfs: float, raise_only: bool) -> float:
-    """Amplitude gain bringing the RMS of the speech in `regions` (seconds), its mean (a DC
-    offset) left out, to `target_dbfs`; with `raise_only`, quiet speech is raised and loud speech
-    left alone. 1.0 for silence."""
+                target_dbfs: float, raise_only: bool, remove_dc: bool = True) -> float:
+    """Amplitude gain bringing the RMS of the speech in `regions` (seconds) to `target_dbfs`,
+    its mean (a DC offset) left out unless `remove_dc` is False; with `raise_only`, quiet speech
+    is raised and loud speech left alone. 1.0 for silence."""
     energy, total, count = 0.0, 0.0, 0
     for start, end in regions:
         piece = samples[int(start * sample_rate): int(end * sample_rate)].astype(np.float64)
         energy += float(np.dot(piece, piece))
         total += float(piece.sum())
         count += len(piece)
-    rms = np.sqrt(max(0.0, energy / count - (total / count) ** 2)) if count else 0.0
+    rms = np.sqrt(max(0.0, energy / count - ((total / count) ** 2 if remove_dc else 0.0))) if count else 0.0
     if rms < 1e-6:
         return 1.0
     gain = 10 ** (target_dbfs / 20) / rms

@@ -79,8 +79,7 @@ class QualityReport:
         if abs(self.dc_offset) > max_dc_offset:
             found.append(
                 f"DC offset: the waveform's mean is {self.dc_offset:+.3f} of full scale (beyond ±{max_dc_offset}); "
-                "the speaker embeddings, overlap detection, the voice model and the SNR measure leave it out, "
-                "voice activity detection hears it"
+                "a fault of the recording chain, which the analysis leaves out (each block of audio less its mean)"
             )
         if self.is_telephone_band and self.effective_bandwidth_hz is not None:
             found.append(
@@ -169,7 +168,7 @@ def _frame_count(n_samples: int, sample_rate: int) -> int:
 
 
 def _frame_power(samples: Samples, sample_rate: int) -> np.ndarray:
-    """Mean power per 25 ms frame about the frame's mean (a DC offset left out), 10 ms hop;
+    """Mean power per 25 ms frame, 10 ms hop, with each minute's mean (a DC offset) left out;
     computed a minute at a time to bound memory."""
     frame, hop = int(FRAME_SECONDS * sample_rate), int(HOP_SECONDS * sample_rate)
     count = _frame_count(len(samples), sample_rate)
@@ -178,12 +177,10 @@ def _frame_power(samples: Samples, sample_rate: int) -> np.ndarray:
     for first in range(0, count, per_block):
         frames = min(per_block, count - first)
         block = samples[first * hop : (first + frames - 1) * hop + frame].astype(np.float64)
-        block -= block.mean()  # (a frame's power about its mean does not change; the sums below lose less)
+        block -= block.mean()  # (not each frame's own mean: that would take out sound under 40 Hz too)
         squared = np.concatenate([[0.0], np.cumsum(block * block)])
-        summed = np.concatenate([[0.0], np.cumsum(block)])
         starts = np.arange(frames) * hop
-        mean = (summed[starts + frame] - summed[starts]) / frame
-        power[first : first + frames] = np.maximum((squared[starts + frame] - squared[starts]) / frame - mean * mean, 0.0)
+        power[first : first + frames] = (squared[starts + frame] - squared[starts]) / frame
     return power
 
 

@@ -51,6 +51,8 @@ class WindowEmbedder:
     Instead `workers` batches run side by side on Python threads (the LSTM releases the GIL,
     and a batch's result does not depend on what else runs), while the next spectrograms are
     computed; at most `workers` + 1 batches wait or run besides the one being filled.
+    `remove_dc`: each block of speech is taken less its mean (a recorder's DC offset), which
+    otherwise fills the lowest mel band of every window, and the loudness measured about it.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class WindowEmbedder:
         batch_size: int = 64,
         num_threads: int = 1,
         workers: int = 2,
+        remove_dc: bool = True,
     ) -> None:
         if num_threads < 1 or workers < 1:
             raise ValueError("num_threads and workers must be at least 1")
@@ -72,6 +75,7 @@ class WindowEmbedder:
         self.batch_size = batch_size
         self.num_threads = num_threads
         self.workers = workers
+        self.remove_dc = remove_dc
 
     def get_params(self) -> dict:
         return {
@@ -83,6 +87,7 @@ class WindowEmbedder:
             "batch_size": self.batch_size,
             "num_threads": self.num_threads,
             "workers": self.workers,
+            "remove_dc": self.remove_dc,
         }
 
     def __call__(
@@ -91,7 +96,7 @@ class WindowEmbedder:
         if sample_rate != ENCODER_SAMPLE_RATE:
             raise ValueError(f"the encoder needs {ENCODER_SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
         samples = as_samples(samples)
-        gain = speech_gain(samples, ENCODER_SAMPLE_RATE, regions, TARGET_DBFS, raise_only=True)
+        gain = speech_gain(samples, ENCODER_SAMPLE_RATE, regions, TARGET_DBFS, raise_only=True, remove_dc=self.remove_dc)
         power_gain = np.float32(gain**2)  # the encoder's mel is a power spectrum
         spans, pending, vectors = [], [], []
         network = pretrained_network()  # loaded here once, not raced for by the worker threads
@@ -138,7 +143,8 @@ class WindowEmbedder:
             span_of = lambda off: (start + off, start + off + self.window_seconds)  # noqa: E731
         first_sample = int(audio_start * ENCODER_SAMPLE_RATE)
         last_sample = int(np.ceil(audio_end * ENCODER_SAMPLE_RATE))
-        piece = without_dc(samples[first_sample:last_sample])
+        piece = samples[first_sample:last_sample]
+        piece = without_dc(piece) if self.remove_dc else piece
         if len(piece) < last_sample - first_sample:  # a recording shorter than one window
             piece = np.pad(piece, (0, last_sample - first_sample - len(piece)))
         mel = mel_spectrogram(piece)

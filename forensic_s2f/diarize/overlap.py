@@ -100,17 +100,19 @@ class OverlapDetector:
     features' log floor otherwise takes quiet recordings for silence: played 30 dB quieter, the
     benchmark's telephone conversations lost half the overlap found. The threshold is the one
     every fold chose in benchmarks/diarization.py
-    (0.2, 0.3, 0.5 and 0.7 cross-validated with the clustering settings).
+    (0.2, 0.3, 0.5 and 0.7 cross-validated with the clustering settings). `remove_dc`: each
+    block is taken less its mean (a recorder's DC offset) first.
     """
 
     def __init__(self, weights_dir: Path | None = None, threshold: float = 0.3, min_seconds: float = 0.1,
-                 speech_dbfs: float | None = -26.0) -> None:
+                 speech_dbfs: float | None = -26.0, remove_dc: bool = True) -> None:
         if not 0.0 < threshold < 1.0:
             raise ValueError("threshold must lie between 0 and 1")
         self.weights_dir = Path(weights_dir) if weights_dir is not None else DEFAULT_OVERLAP_WEIGHTS
         self.threshold = threshold
         self.min_seconds = min_seconds
         self.speech_dbfs = speech_dbfs
+        self.remove_dc = remove_dc
 
     def get_params(self) -> dict[str, Any]:
         _, sha256, config = load_overlap_network(self.weights_dir)
@@ -122,6 +124,7 @@ class OverlapDetector:
             "threshold": self.threshold,
             "min_seconds": self.min_seconds,
             "speech_dbfs": self.speech_dbfs,
+            "remove_dc": self.remove_dc,
         }
 
     def probabilities(self, samples: Samples, sample_rate: int, speech_regions: Sequence[tuple[float, float]]) -> np.ndarray:
@@ -132,7 +135,8 @@ class OverlapDetector:
         samples = as_samples(samples)
         network, _, _ = load_overlap_network(self.weights_dir)
         gain = np.float32(1.0 if self.speech_dbfs is None else
-                          speech_gain(samples, SAMPLE_RATE, speech_regions, self.speech_dbfs, raise_only=False))
+                          speech_gain(samples, SAMPLE_RATE, speech_regions, self.speech_dbfs, raise_only=False,
+                                      remove_dc=self.remove_dc))
         total = len(samples) // HOP_SAMPLES + 1
         result = np.zeros(total, np.float32)
         block, context = int(BLOCK_SECONDS * SAMPLE_RATE), int(CONTEXT_SECONDS * SAMPLE_RATE)
@@ -145,7 +149,8 @@ class OverlapDetector:
             if before == 0 or latest_end[before - 1] <= start:
                 continue
             first, last = max(0, start - context), min(len(samples), end + context)
-            frames = overlap_features(without_dc(samples[first:last]) * gain)  # (training mixtures carry next to none)
+            piece = samples[first:last]  # (a DC offset: the training mixtures carry next to none)
+            frames = overlap_features((without_dc(piece) if self.remove_dc else np.asarray(piece, np.float32)) * gain)
             with torch.inference_mode():
                 p = torch.sigmoid(network(torch.from_numpy(frames)[None]))[0].numpy()
             lo, hi = start // HOP_SAMPLES, min(total, -(-end // HOP_SAMPLES))

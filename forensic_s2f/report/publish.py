@@ -63,8 +63,10 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
         with handle:
             handle.write(built.pdf)
         with stops_held():  # (a stop waits until the report is recorded whole, then keeps the file)
-            artifact_id = _record(store, case_id, examiner, path, built, data.run.id, data.log_head, caveats,
-                                  validation, written_utc)
+            artifact_id = _record(store, case_id, examiner, built, data.run.id, data.log_head, caveats, validation,
+                                  written_utc)
+            store.record_event(case_id, examiner, "report", "artifact", str(artifact_id), built.sha256,
+                               details={"report_id": built.report_id, "run_id": data.run.id, "path": str(path.resolve())})
     except BaseException:
         if artifact_id is None:
             path.unlink(missing_ok=True)
@@ -73,8 +75,9 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
                            artifact_id=artifact_id, log_head=data.log_head)
 
 
-def _record(store: CaseStore, case_id: str, examiner: str, path: Path, built: BuiltReport, run_id: int,
-            log_head: str, caveats, validation, written_utc: str) -> int:
+def _record(store: CaseStore, case_id: str, examiner: str, built: BuiltReport, run_id: int, log_head: str,
+            caveats, validation, written_utc: str) -> int:
+    """The report's activity, with the PDF as its artifact; returns the artifact's id."""
     parameters = {
         "run_id": run_id, "report_id": built.report_id, "content_sha256": built.content_sha256,
         "written_utc": written_utc,  # (the report's 'Date written': before this activity, which records the PDF)
@@ -87,10 +90,8 @@ def _record(store: CaseStore, case_id: str, examiner: str, path: Path, built: Bu
     try:
         rows = store.finish_activity(activity.id, examiner, outputs=[{"report_id": built.report_id}], artifacts=[
             ("report", f"{case_id}-{built.report_id}.pdf", built.pdf, "application/pdf")])
-    except Exception as error:  # (the disk filled, say): the step is recorded as failed, not left running
+    except BaseException as error:  # (the disk filled, a stop while another process held the store):
         store.finish_activity(activity.id, examiner, outputs=[{"error": f"{type(error).__name__}: {error}"}],
-                              status="failed")
+                              status="failed")  # the step is recorded as failed, not left running
         raise
-    store.record_event(case_id, examiner, "report", "artifact", str(rows[0].id), built.sha256,
-                       details={"report_id": built.report_id, "run_id": run_id, "path": str(path.resolve())})
     return rows[0].id

@@ -76,7 +76,8 @@ def encoder_from_params(params: dict[str, Any]) -> GE2EEncoder | ECAPAEncoder:
         )
     if "kind" in params:
         raise Fs2fError(f"unknown voice encoder kind {params['kind']!r}")
-    return GE2EEncoder(**{k: v for k, v in params.items() if k != "encoder"})
+    # (a model trained before DC offsets were taken out heard them: its config does not name it)
+    return GE2EEncoder(**{"remove_dc": False, **{k: v for k, v in params.items() if k != "encoder"}})
 
 
 class Speech2FaceModel:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import fcntl
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -18,11 +19,12 @@ from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session
 
-from forensic_s2f.errors import StoreError, stops_held
+from forensic_s2f.errors import StoreError, raise_held_stop, stops_held
 
 DATABASE_NAME = "fs2f.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 120
+LOCK_POLL_SECONDS = 0.02  # how often a command waiting for another's store lock tries again
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,18 @@ def _migrate(engine: Engine, current: str | None) -> None:
 def store_lock(layout: StoreLayout) -> Iterator[None]:
     """An exclusive advisory lock on the store, for steps that span database and vault. Stop
     signals are held from the moment the lock is taken until it is given back (with every write's
-    transaction inside), so that a stop cannot skip the release (see `stops_held`); a stop while
-    waiting for another process's lock ends the wait."""
+    transaction inside), so that a stop cannot skip the release (see `stops_held`). A stop while
+    waiting for another process's lock ends the wait, even inside a hold: nothing of the write
+    has happened yet."""
     layout.root.mkdir(parents=True, exist_ok=True)
     with open(layout.lock_file, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                raise_held_stop()
+                time.sleep(LOCK_POLL_SECONDS)
         with stops_held():
             try:
                 yield

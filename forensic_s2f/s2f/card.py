@@ -9,6 +9,8 @@ from forensic_s2f.s2f.evaluate import format_evaluation
 from forensic_s2f.s2f.model import ARRAYS_FILE, CONFIG_FILE, DEFAULT_WEIGHTS_DIR
 from forensic_s2f.s2f.train import DEFAULT_HYPERPARAMETERS
 
+DC_TAKEN_OUT = ", their mean (a recorder's DC offset) taken out block by block"
+
 if TYPE_CHECKING:
     from forensic_s2f.s2f.model import Speech2FaceModel
 
@@ -230,7 +232,7 @@ def voice_method(encoder: dict[str, Any]) -> str:
     return (
         "- Voice: resemblyzer's GE2E speaker encoder (weights `pretrained.pt` shipped in the package, run "
         "by project code with the same 40-band mel front end; embeddings equal resemblyzer's). Speech regions "
-        "are joined, their mean (a recorder's DC offset) taken out block by block, normalised to "
+        f"are joined{DC_TAKEN_OUT if encoder.get('remove_dc') else ''}, normalised to "
         f"{encoder['target_dbfs']} dBFS, cut into 1.6 s windows at "
         f"{encoder['partials_per_second']} windows per second; the embedding is the "
         "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way."

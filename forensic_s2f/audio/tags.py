@@ -30,10 +30,11 @@ def leading_id3v2_bytes(path: Path) -> int:
     with open(path, "rb") as handle:
         while True:
             handle.seek(offset)
-            head = handle.read(10)
-            if len(head) < 10 or head[:3] != b"ID3" or any(byte & 0x80 for byte in head[6:10]):
+            head = handle.read(ID3V2_FRAME_BYTES)
+            if len(head) < ID3V2_FRAME_BYTES or head[:3] != b"ID3" or any(byte & 0x80 for byte in head[6:10]):
                 return offset
-            offset += 10 + _syncsafe(head[6:10]) + (10 if head[3] == 4 and head[5] & 0x10 else 0)
+            footer = ID3V2_FRAME_BYTES if head[3] == 4 and head[5] & 0x10 else 0
+            offset += ID3V2_FRAME_BYTES + _syncsafe(head[6:10]) + footer
 
 
 def _syncsafe(size: bytes) -> int:

@@ -47,10 +47,10 @@ def grouped_folds(groups: list[str], folds: int, seed: int) -> np.ndarray:
 def clip_vad() -> SileroVAD:
     """The voice activity the model is trained and validated with, recorded in its config:
     silero on each clip as recorded (`case analyze` and `model predict` give the model their own
-    levelled voice activity, with DC offsets taken out, instead). A levelled VAD (`SileroVAD`'s default) measured no better in the cross-validation
-    of `fs2f model evaluate` (gender 96.3 %, age within one 90.7 %, R@10 34.0 %, against 96.4,
-    90.6 and 34.3 % with silero as recorded, both before the encoder left out DC offsets), and
-    this one reproduces the shipped weights."""
+    levelled voice activity, with DC offsets taken out, instead). A levelled VAD (`SileroVAD`'s
+    default) measured no better in the cross-validation of `fs2f model evaluate` (gender 96.3 %,
+    age within one 90.7 %, R@10 34.0 %, against 96.4, 90.6 and 34.3 % with silero as recorded,
+    both before the encoder left out DC offsets), and this one reproduces the shipped weights."""
     return SileroVAD(level_dbfs=None, remove_dc=False)
 
 

@@ -123,8 +123,14 @@ def test_loud_level_of_known_signals():
     assert loud_level_dbfs(square, rate) == pytest.approx(-20.0, abs=1e-4)
     assert loud_level_dbfs(square + np.float32(0.05), rate) == pytest.approx(-20.0, abs=1e-4)  # a DC offset is left out
     assert loud_level_dbfs(np.full(rate, 0.1, np.float32), rate) is None  # nothing but DC
-    # the loudest 0.1 % of frames set it: one loud second in 100 s of faint noise does
+    # the loudest 0.1 % of the seconds set it: one loud second in 100 s of faint sound does
     faint = np.concatenate([np.tile(square[:80] / 100, 99 * rate // 80), square[:rate]])
     assert loud_level_dbfs(faint, rate) == pytest.approx(-20.0, abs=1e-4)
+    # a sound must fill a quarter of a second: a loud 0.2 s in 30 s of faint sound does not set it
+    # (with the loudest frames alone it did: -20 dBFS), a loud 0.5 s does
+    for seconds, level in ((0.05, -60.0), (0.2, -60.0), (0.5, -20.0)):
+        bumped = np.tile(square[:80] / 100, 30 * rate // 80)
+        bumped[15 * rate: 15 * rate + int(seconds * rate)] *= 100
+        assert loud_level_dbfs(bumped, rate) == pytest.approx(level, abs=1e-4)
     assert loud_level_dbfs(np.zeros(rate, np.float32), rate) is None
     assert loud_level_dbfs(np.ones(100, np.float32), rate) is None  # shorter than one 25 ms frame

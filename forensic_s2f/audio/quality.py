@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.ndimage import percentile_filter
 from scipy.signal import welch
 
 from forensic_s2f.audio.pcm import Samples, as_samples, iter_blocks
@@ -24,7 +25,9 @@ MIN_CLIP_RUN = 2  # consecutive samples at the peak that make a flat top
 POWER_BLOCK_SECONDS = 60.0
 BANDWIDTH_MAX_SECONDS = 120.0  # speech sampled evenly for the long-term spectrum
 CLIP_BLOCK_SAMPLES = 1 << 20
-LOUD_PERCENTILE = 99.9
+LOUD_PERCENTILE = 99.9  # of the recording's seconds (see `loud_level_dbfs`)
+LOUD_WINDOW_SECONDS = 1.0
+LOUD_WINDOW_PERCENTILE = 75.0  # a sound sets the loud level only if it fills a quarter of a second
 
 
 @dataclass(frozen=True)
@@ -151,14 +154,22 @@ def clipping_fraction(samples: Samples) -> float:
     return clipped / len(samples)
 
 
-def loud_level_dbfs(samples: Samples, sample_rate: int, percentile: float = LOUD_PERCENTILE) -> float | None:
-    """The level (dB of mean square relative to 1.0, i.e. dBFS) below which `percentile` % of the 25 ms frames'
-    power lies: with the default 99.9, the loudest 3.6 s of an hour set it, speech wherever
-    at least that much is in the file. None for a recording shorter than one frame or all zero."""
+def loud_level_dbfs(samples: Samples, sample_rate: int) -> float | None:
+    """The level of the recording's loud sustained sound, in dB of mean square relative to 1.0
+    (dBFS): each second's (in 10 ms steps) 75th-percentile 25 ms frame power, i.e. what fills a
+    quarter of that second, then the 99.9th percentile of those over the recording (its loudest
+    3.6 s in an hour, its loudest second in a short recording). Speech sets it wherever that much
+    is in the file; a bang or click that fills less than a quarter of every second does not (the
+    loudest frames alone let a 50 ms bump near full scale set the level of a quiet recording).
+    A recording shorter than a second is one window. None for a recording shorter than one frame
+    or all zero."""
     power = _frame_power(as_samples(samples), sample_rate)
     if len(power) == 0:
         return None
-    loud = float(np.percentile(power, percentile))
+    window = min(len(power), round(LOUD_WINDOW_SECONDS / HOP_SECONDS))
+    sustained = percentile_filter(power, LOUD_WINDOW_PERCENTILE, size=window)
+    whole = sustained[window // 2 : len(power) - (window - 1) // 2]  # (windows that lie inside the recording)
+    loud = float(np.percentile(whole, LOUD_PERCENTILE))
     return 10 * float(np.log10(loud)) if loud > 0.0 else None
 
 

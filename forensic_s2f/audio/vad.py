@@ -30,15 +30,16 @@ class SileroVAD:
     min_silence_seconds: silences shorter than this do not split a region.
     pad_seconds: each region is widened by this on both sides (clipped to the signal).
     level_dbfs: a quiet signal is raised so that its loud level (`quality.loud_level_dbfs`: the
-        99.9th percentile of 25 ms frame power) reaches this many dB relative to full scale before
-        it is scored, by at most `max_gain_db`; a louder one is left as it is (a door slam can set
-        the loud level, and lowering the speech under it would lose it). None: never raised.
-        silero alone misses speech in quiet recordings: on the 20 benchmark conversations played
-        30 dB quieter, diarization error rose from 5.7 to 10.0 % (clean) and from 13.5 to 46.1 %
-        (cafe noise at 5 dB). -15 dBFS is the benchmark's median level (docs/benchmarks.md,
-        "Recording level").
+        level of its loudest sustained sound, so that a bang or knock shorter than about a
+        quarter of a second does not set it) reaches this many dB relative to full scale before
+        it is scored, by at most `max_gain_db`; a louder one is left as it is (a long loud sound
+        can set the loud level, and lowering the speech under it would lose it). None: never
+        raised. silero alone misses speech in quiet recordings: on the 20 benchmark
+        conversations played 30 dB quieter, diarization error rose from 5.7 to 10.0 % (clean)
+        and from 13.5 to 46.1 % (cafe noise at 5 dB). -20 dBFS is the benchmark's median level
+        (docs/benchmarks.md, "Recording level").
     max_gain_db: the most a signal is raised (dB): content far below what any recorder captures
-        (under about -55 dBFS at its loudest) is not made into speech.
+        (a loud level under -60 dBFS) is not made into speech.
     remove_dc: take each block's mean (a recorder's DC offset) out before silero hears it: an
         offset of 0.02 of full scale raised its detection error from 2.48 to 4.25 % in telephone
         audio and from 7.96 to 9.40 % in cafe noise.
@@ -55,7 +56,7 @@ class SileroVAD:
         min_speech_seconds: float = 0.25,
         min_silence_seconds: float = 0.1,
         pad_seconds: float = 0.03,
-        level_dbfs: float | None = -15.0,
+        level_dbfs: float | None = -20.0,
         max_gain_db: float = 40.0,
         remove_dc: bool = True,
         block_seconds: float = 60.0,

@@ -242,8 +242,9 @@ def main() -> None:
                         help="play every conversation this many dB louder (negative: quieter)")
     parser.add_argument("--dc-offset", type=float, default=0.0,
                         help="add this DC offset (fraction of full scale) to every conversation, after the gain")
-    parser.add_argument("--vad-level", default="-15",
-                        help="SileroVAD level_dbfs for fs2f ('none': silero hears the audio as recorded)")
+    parser.add_argument("--vad-level", default=None,
+                        help="SileroVAD level_dbfs for fs2f ('none': silero hears the audio as recorded; "
+                             "default: fs2f's own)")
     parser.add_argument("--detector-steps", type=int, default=5000, help="training steps of the fold detectors")
     parser.add_argument("--detector-examples", type=int, default=8000, help="training mixtures of the fold detectors")
     args = parser.parse_args()
@@ -254,7 +255,8 @@ def main() -> None:
     print(f"{len(conversations)} conversations, {total_audio / 60:.1f} min per condition, "
           f"speakers {min(speakers)}-{max(speakers)}, folds {FOLDS}")
     detectors = fold_detectors(args.detector_steps, args.detector_examples)
-    vad = SileroVAD(level_dbfs=None if args.vad_level == "none" else float(args.vad_level))
+    vad = SileroVAD() if args.vad_level is None else SileroVAD(
+        level_dbfs=None if args.vad_level == "none" else float(args.vad_level))
     gain, offset = np.float32(10 ** (args.gain_db / 20)), np.float32(args.dc_offset)
     print(f"VAD level_dbfs {vad.level_dbfs}, audio played {args.gain_db:+.0f} dB, DC offset {args.dc_offset:+.3f}")
     systems = {"fs2f": Fs2fSteps(False, detectors, vad), "fs2f, no overlap detector": Fs2fSteps(False, None, vad)}

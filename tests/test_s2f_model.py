@@ -72,6 +72,34 @@ def test_a_dc_offset_does_not_move_the_estimate(model):
         assert shifted.to_json()["age"] == plain.to_json()["age"]
 
 
+def test_a_bang_in_quiet_speech_leaves_its_level_as_it_was(model):
+    """The speech was brought to -30 dBFS by its RMS, which a bang set: in the sample's speech
+    played 20 dB quieter, a 0.2 s bang near full scale took the gain from +20 to -0.1 dB and moved
+    the embedding to a cosine of 0.59 from the bang-free one. The bang's blocks are now left out
+    of the RMS."""
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    from forensic_s2f.audio.ge2e import speech_gain
+
+    audio = load(SAMPLE_FILE["audio"])
+    rate = audio.sample_rate
+    speech = audio.samples[6 * rate : 14 * rate]
+    regions = model.speech_regions(speech, rate)
+    quiet = (speech * np.float32(0.1)).astype(np.float32)
+    length = rate // 5
+    banged = quiet.copy()
+    banged[3 * rate : 3 * rate + length] += (
+        0.9 * np.random.default_rng(0).uniform(-1, 1, length) * np.exp(-np.arange(length) / (length / 4))
+    ).astype(np.float32)
+    gain = [20 * np.log10(speech_gain(x, rate, regions, -30.0, raise_only=False)) for x in (quiet, banged)]
+    assert gain[1] == pytest.approx(gain[0], abs=2.0)
+    plain, with_bang = (model.predict(x, rate, regions).embedding for x in (quiet, banged))
+    assert float(plain @ with_bang) > 0.9
+    # speech alone keeps its plain RMS gain
+    rms = np.sqrt(np.mean(np.concatenate([quiet[int(a * rate): int(b * rate)] for a, b in regions]).astype(np.float64) ** 2))
+    assert gain[0] == pytest.approx(-30.0 - 20 * np.log10(rms), abs=0.05)
+
+
 def test_manifest_mismatch_and_missing_files_are_clear_errors(tmp_path):
     weights = tmp_path / "weights"
     shutil.copytree(DEFAULT_WEIGHTS_DIR, weights)

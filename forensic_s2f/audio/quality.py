@@ -166,11 +166,17 @@ def loud_level_dbfs(samples: Samples, sample_rate: int) -> float | None:
     power = _frame_power(as_samples(samples), sample_rate)
     if len(power) == 0:
         return None
+    loud = sustained_loud_power(power)
+    return 10 * float(np.log10(loud)) if loud > 0.0 else None
+
+
+def sustained_loud_power(power: np.ndarray) -> float:
+    """The loud sustained power of a non-empty sequence of powers at 10 ms steps (see
+    `loud_level_dbfs`): each second's 75th percentile, then the 99.9th percentile of those."""
     window = min(len(power), round(LOUD_WINDOW_SECONDS / HOP_SECONDS))
     sustained = percentile_filter(power, LOUD_WINDOW_PERCENTILE, size=window)
     whole = sustained[window // 2 : len(power) - (window - 1) // 2]  # (windows that lie inside the recording)
-    loud = float(np.percentile(whole, LOUD_PERCENTILE))
-    return 10 * float(np.log10(loud)) if loud > 0.0 else None
+    return float(np.percentile(whole, LOUD_PERCENTILE))
 
 
 def _frame_count(n_samples: int, sample_rate: int) -> int:

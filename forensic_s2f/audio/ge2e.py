@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from forensic_s2f.audio.pcm import Samples
-from forensic_s2f.audio.quality import sustained_loud_power
+from forensic_s2f.audio.level import bang_blocks, block_sums
 from forensic_s2f.errors import Fs2fError
 
 SAMPLE_RATE = 16_000
@@ -26,7 +26,6 @@ HOP_SAMPLES = 160  # 10 ms frame step
 N_MELS = 40
 PARTIAL_FRAMES = 160  # one GE2E window: 1.6 s
 EMBEDDING_SIZE = 256
-IMPULSE_DB = 15.0  # see `speech_gain`
 
 
 class GE2ENetwork(torch.nn.Module):
@@ -110,11 +109,10 @@ def speech_gain(samples: Samples, sample_rate: int, regions: Sequence[tuple[floa
     its mean (a DC offset) left out unless `remove_dc` is False; with `raise_only`, quiet speech
     is raised and loud speech left alone. 1.0 for silence.
 
-    10 ms blocks of that speech more than `IMPULSE_DB` above its loud sustained level
-    (`quality.sustained_loud_power`) are a bang or a knock on the recorder, not speech, and are
-    left out of the RMS: in the s2f-pairs clips played 20 dB quieter, a 0.2 s bang near full
+    The 10 ms blocks of a bang or a knock on the recorder (`level.bang_blocks`) are left out of
+    the RMS and the mean: in the s2f-pairs clips played 20 dB quieter, a 0.2 s bang near full
     scale lowered the gain so far that the estimated gender of 4 of 60 clips changed. Speech
-    alone came at most 13.3 dB above that level in the 762 clips, so their gain is the plain RMS's.
+    alone has no such block in any of the 762 clips, so their gain is the plain RMS's.
     """
     energy, total, count = 0.0, 0.0, 0
     blocks = []
@@ -123,30 +121,16 @@ def speech_gain(samples: Samples, sample_rate: int, regions: Sequence[tuple[floa
         energy += float(np.dot(piece, piece))
         total += float(piece.sum())
         count += len(piece)
-        blocks.append(_block_sums(piece, sample_rate // 100))
+        blocks.append(block_sums(piece, sample_rate))
     if count:
         block_energy, block_sum, block_count = (np.concatenate(parts) for parts in zip(*blocks))
-        mean = total / count if remove_dc else 0.0
-        power = (block_energy - 2 * mean * block_sum) / np.maximum(block_count, 1) + mean**2
-        whole = block_count == sample_rate // 100
-        if whole.any():
-            bang = whole & (power > sustained_loud_power(power[whole]) * 10 ** (IMPULSE_DB / 10))
-            if bang.any():
-                energy -= float(block_energy[bang].sum())
-                total -= float(block_sum[bang].sum())
-                count -= int(block_count[bang].sum())
+        bang = bang_blocks(block_energy, block_sum, block_count, total / count if remove_dc else 0.0)
+        if bang.any():
+            energy -= float(block_energy[bang].sum())
+            total -= float(block_sum[bang].sum())
+            count -= int(block_count[bang].sum())
     rms = np.sqrt(max(0.0, energy / count - ((total / count) ** 2 if remove_dc else 0.0))) if count else 0.0
     if rms < 1e-6:
         return 1.0
     gain = 10 ** (target_dbfs / 20) / rms
     return float(max(gain, 1.0) if raise_only else gain)
-
-
-def _block_sums(piece: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sum of squares, sum and number of samples of each `block` samples of `piece` (the last
-    block may be shorter)."""
-    padded = np.pad(piece, (0, -len(piece) % block)).reshape(-1, block)
-    counts = np.full(len(padded), block)
-    if len(piece) % block:
-        counts[-1] = len(piece) % block
-    return (padded * padded).sum(axis=1), padded.sum(axis=1), counts

@@ -77,14 +77,6 @@ def iter_blocks(samples: Samples, block: int) -> Iterator[np.ndarray]:
         yield samples[start: start + block]
 
 
-def without_dc(samples: np.ndarray) -> np.ndarray:
-    """float32 `samples` less their mean: a DC offset (a recorder's, not the voice's) fills the
-    lowest mel band and moved speaker embeddings as far as a change of speaker (0.02 of full
-    scale took the pyannote sample from 7 % DER to 35 %), and silero missed more speech."""
-    samples = np.asarray(samples, dtype=np.float32)
-    return samples - np.float32(samples.mean(dtype=np.float64)) if len(samples) else samples
-
-
 def pcm_sha256(samples: Samples) -> str:
     """SHA-256 of the float32 samples' bytes, read in blocks: pins decoded or derived audio
     without storing it (the same digest for an array and for a PcmFile of the same samples)."""

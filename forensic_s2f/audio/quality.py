@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import percentile_filter
 from scipy.signal import welch
 
+from forensic_s2f.audio.level import sustained_loud_power
 from forensic_s2f.audio.pcm import Samples, as_samples, iter_blocks
 
 FRAME_SECONDS = 0.025
@@ -25,9 +25,6 @@ MIN_CLIP_RUN = 2  # consecutive samples at the peak that make a flat top
 POWER_BLOCK_SECONDS = 60.0
 BANDWIDTH_MAX_SECONDS = 120.0  # speech sampled evenly for the long-term spectrum
 CLIP_BLOCK_SAMPLES = 1 << 20
-LOUD_PERCENTILE = 99.9  # of the recording's seconds (see `loud_level_dbfs`)
-LOUD_WINDOW_SECONDS = 1.0
-LOUD_WINDOW_PERCENTILE = 75.0  # a sound sets the loud level only if it fills a quarter of a second
 
 
 @dataclass(frozen=True)
@@ -168,15 +165,6 @@ def loud_level_dbfs(samples: Samples, sample_rate: int) -> float | None:
         return None
     loud = sustained_loud_power(power)
     return 10 * float(np.log10(loud)) if loud > 0.0 else None
-
-
-def sustained_loud_power(power: np.ndarray) -> float:
-    """The loud sustained power of a non-empty sequence of powers at 10 ms steps (see
-    `loud_level_dbfs`): each second's 75th percentile, then the 99.9th percentile of those."""
-    window = min(len(power), round(LOUD_WINDOW_SECONDS / HOP_SECONDS))
-    sustained = percentile_filter(power, LOUD_WINDOW_PERCENTILE, size=window)
-    whole = sustained[window // 2 : len(power) - (window - 1) // 2]  # (windows that lie inside the recording)
-    return float(np.percentile(whole, LOUD_PERCENTILE))
 
 
 def _frame_count(n_samples: int, sample_rate: int) -> int:

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from forensic_s2f.audio.pcm import Samples, as_samples, without_dc
+from forensic_s2f.audio.level import without_dc
+from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.audio.quality import loud_level_dbfs
 from forensic_s2f.audio.resample import resampled
 
@@ -137,7 +138,7 @@ class SileroVAD:
         block = max(FRAME_SAMPLES, int(self.block_seconds * sample_rate))
         blocks = (samples[start: start + block] for start in range(0, len(samples), block))
         if self.remove_dc:
-            blocks = (without_dc(piece) for piece in blocks)
+            blocks = (without_dc(piece, sample_rate) for piece in blocks)
         carry = np.zeros(0, dtype=np.float32)
         for chunk in resampled(blocks, sample_rate, VAD_SAMPLE_RATE):
             chunk = np.concatenate([carry, chunk])

@@ -16,7 +16,8 @@ import torch
 
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
 from forensic_s2f.audio.ge2e import mel_spectrogram, pretrained_network, speech_gain
-from forensic_s2f.audio.pcm import Samples, as_samples, without_dc
+from forensic_s2f.audio.level import without_dc
+from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.provenance import package_version
 
 MEL_HOP_SECONDS = 0.010
@@ -144,7 +145,7 @@ class WindowEmbedder:
         first_sample = int(audio_start * ENCODER_SAMPLE_RATE)
         last_sample = int(np.ceil(audio_end * ENCODER_SAMPLE_RATE))
         piece = samples[first_sample:last_sample]
-        piece = without_dc(piece) if self.remove_dc else piece
+        piece = without_dc(piece, ENCODER_SAMPLE_RATE) if self.remove_dc else piece
         if len(piece) < last_sample - first_sample:  # a recording shorter than one window
             piece = np.pad(piece, (0, last_sample - first_sample - len(piece)))
         mel = mel_spectrogram(piece)

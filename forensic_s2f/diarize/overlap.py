@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from forensic_s2f.audio.ge2e import HOP_SAMPLES, N_MELS, SAMPLE_RATE, mel_spectrogram, speech_gain
-from forensic_s2f.audio.pcm import Samples, as_samples, without_dc
+from forensic_s2f.audio.level import without_dc
+from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.errors import Fs2fError
 from forensic_s2f.manifest import read_arrays, read_json_object, reason, verify_manifest, write_manifest
 
@@ -150,7 +151,7 @@ class OverlapDetector:
                 continue
             first, last = max(0, start - context), min(len(samples), end + context)
             piece = samples[first:last]  # (a DC offset: the training mixtures carry next to none)
-            frames = overlap_features((without_dc(piece) if self.remove_dc else np.asarray(piece, np.float32)) * gain)
+            frames = overlap_features((without_dc(piece, SAMPLE_RATE) if self.remove_dc else np.asarray(piece, np.float32)) * gain)
             with torch.inference_mode():
                 p = torch.sigmoid(network(torch.from_numpy(frames)[None]))[0].numpy()
             lo, hi = start // HOP_SAMPLES, min(total, -(-end // HOP_SAMPLES))

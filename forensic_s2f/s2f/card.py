@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from forensic_s2f.audio.ge2e import IMPULSE_DB
+from forensic_s2f.audio.level import BANG_DB
 from forensic_s2f.manifest import MANIFEST_FILE, read_json_object
 from forensic_s2f.s2f.evaluate import format_evaluation
 from forensic_s2f.s2f.model import ARRAYS_FILE, CONFIG_FILE, DEFAULT_WEIGHTS_DIR
@@ -234,8 +234,8 @@ def voice_method(encoder: dict[str, Any]) -> str:
         "- Voice: resemblyzer's GE2E speaker encoder (weights `pretrained.pt` shipped in the package, run "
         "by project code with the same 40-band mel front end; embeddings equal resemblyzer's). Speech regions "
         f"are joined{DC_TAKEN_OUT if encoder.get('remove_dc') else ''}, normalised to "
-        f"{encoder['target_dbfs']} dBFS by their RMS (10 ms blocks more than {IMPULSE_DB:g} dB above the "
-        "speech's loud sustained level, a bang or a knock on the recorder, left out of it), cut into 1.6 s windows at "
+        f"{encoder['target_dbfs']} dBFS by their RMS (10 ms blocks more than {BANG_DB:g} dB above the "
+        "speech's loud sustained level, a bang or a knock on the recorder, left out of it and of the mean), cut into 1.6 s windows at "
         f"{encoder['partials_per_second']} windows per second; the embedding is the "
         "normalised mean of the windows' embeddings, so any length ≥ 1 s is handled the same way."
     )

@@ -18,7 +18,7 @@ import torch
 
 from forensic_s2f.audio.ge2e import HOP_SAMPLES, PARTIAL_FRAMES, GE2ENetwork, mel_spectrogram, pretrained_network, speech_gain
 from forensic_s2f.audio.ge2e import SAMPLE_RATE as ENCODER_SAMPLE_RATE
-from forensic_s2f.audio.pcm import without_dc
+from forensic_s2f.audio.level import without_dc
 from forensic_s2f.audio.resample import resample
 
 
@@ -104,7 +104,7 @@ class GE2EEncoder:
         with torch.inference_mode():
             for block in speech_blocks(samples, sample_rate, regions, int(self.block_seconds * sample_rate)):
                 wav = resample(block, sample_rate, ENCODER_SAMPLE_RATE)
-                wav = (without_dc(wav) if self.remove_dc else wav) * gain
+                wav = (without_dc(wav, ENCODER_SAMPLE_RATE) if self.remove_dc else wav) * gain
                 starts = window_starts(len(wav), self.partials_per_second, self.min_coverage)
                 if partials and (starts[-1] + PARTIAL_FRAMES) * HOP_SAMPLES > 2 * len(wav):
                     continue  # a block tail shorter than half a window adds nothing reliable

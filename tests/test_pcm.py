@@ -426,3 +426,19 @@ def test_without_dc_leaves_a_bang_out_of_the_mean():
     assert shift > 1e-3
     outside = np.r_[0: 5 * rate, 6 * rate: 10 * rate]
     assert np.abs(without_dc(knocked, rate)[outside] - plain[outside]).max() < 0.05 * shift  # (its faint tail stays)
+
+
+def test_sparse_speech_in_one_region_is_never_taken_for_bangs():
+    """Speech that fills less than a quarter of every second sets no sustained level: its noise
+    floor did, every speech block counted as a bang, and one region drawn round 40 s of such
+    audio was levelled by its noise (+59.9 dB instead of +9.0 dB)."""
+    from forensic_s2f.audio.ge2e import speech_gain
+
+    rate = 16_000
+    rng = np.random.default_rng(0)
+    audio = (rng.standard_normal(40 * rate) * 10 ** (-90 / 20)).astype(np.float32)
+    for second in range(40):
+        audio[second * rate: second * rate + rate // 5] += (rng.standard_normal(rate // 5) * 0.03).astype(np.float32)
+    plain = 10 ** (-30 / 20) / np.sqrt(np.mean(audio.astype(np.float64) ** 2) - np.mean(audio, dtype=np.float64) ** 2)
+    assert speech_gain(audio, rate, [(0.0, 40.0)], -30.0, raise_only=False) == pytest.approx(plain, rel=1e-9)
+    assert speech_gain(audio, float(rate), [(0.0, 3.0)], -30.0, raise_only=False) > 1.0  # a float rate is a rate

@@ -21,7 +21,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import Fs2fError, InputError, stops_held
+from forensic_s2f.errors import Fs2fError, InputError, stop_received, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -167,7 +167,8 @@ class CaseAnalysis:
         except BaseException as error:  # recorded as failed (with the steps it cut short), then passed on unchanged
             if run is None:
                 raise
-            reason = f"{type(error).__name__}: {error}"
+            stop = stop_received()  # (an error after a stop is the stop's doing: see `stop_received`)
+            reason = f"Terminated: {stop}" if stop is not None else f"{type(error).__name__}: {error}"
             for activity in self.store.activities(self.case_id, run.id):
                 if activity.status == "running":
                     self.store.finish_activity(activity.id, self.examiner, outputs=[{"error": reason}], status="failed")

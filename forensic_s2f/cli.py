@@ -28,7 +28,8 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
-from forensic_s2f.errors import STOP_SIGNALS, Fs2fError, StoreError, Terminated, hold_stop, one_line, stops_held
+from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, StoreError, Terminated, forget_stops, hold_stop, one_line,
+                                  stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
@@ -533,6 +534,7 @@ def _stop_now(signal_number: int, _frame: Any) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning expected failures into one line on stderr."""
+    forget_stops()
     previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
     for number, handler in previous.items():
         if handler is not signal.SIG_IGN:  # (a signal the caller ignores, as nohup does, stays ignored)
@@ -557,6 +559,9 @@ def _run(argv: list[str] | None) -> None:
     except Exception as error:
         if os.environ.get("FS2F_DEBUG"):
             raise
+        if (stop := stop_received()) is not None:  # (an error the stop caused: see `stop_received`)
+            err.print(f"error: {'interrupted' if stop == 'SIGINT' else 'terminated'} ({stop})")
+            sys.exit(128 + signal.Signals[stop].value)
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
             err.print(Text(f"error: {one_line(refusal)}"))

@@ -44,9 +44,25 @@ _hold_depth = 0  # how many `stops_held` blocks the main thread is in
 _held_stops: list[int] = []  # stop signals that arrived while held
 
 
+_received_stops: list[int] = []  # stop signals this process has received (see `stop_received`)
+
+
+def stop_received() -> str | None:
+    """The name of the first stop signal this process received, or None. Third-party code may
+    swallow the Terminated it raises (a bare `except:`) and fail later in another way, such as a
+    half-imported module missing an attribute: once stopped, the stop is what ended the command."""
+    return signal.Signals(_received_stops[0]).name if _received_stops else None
+
+
+def forget_stops() -> None:
+    """Start a command afresh (`fs2f`'s entry point, which tests call several times in one process)."""
+    _received_stops.clear()
+
+
 def hold_stop(signal_number: int) -> bool:
     """For the stop signals' handler: True while stops are held (`stops_held`), the signal then
-    kept for the end of the hold."""
+    kept for the end of the hold. Every stop is remembered (`stop_received`)."""
+    _received_stops.append(signal_number)
     if _hold_depth == 0:
         return False
     _held_stops.append(signal_number)

@@ -271,6 +271,35 @@ def test_stopped_analysis_is_recorded_as_failed(tmp_path, stop, code, said):
     assert subprocess.run([*command, "audit", "verify", "T1"], env=env, capture_output=True, timeout=300).returncode == 0
 
 
+def test_an_error_a_stop_causes_ends_as_the_stop(cli, store_dir, tmp_path, monkeypatch):
+    """Third-party code can swallow the Terminated a stop raises (a bare `except:`) and fail later
+    another way: a stop that cut matplotlib's import short ended `case analyze` as "internal error:
+    AttributeError: module 'matplotlib' has no attribute 'get_data_path'" (exit 3, once in a CI
+    run). The stop is what ended the command: its line, its exit code, the run failed by it."""
+    import os
+
+    from conftest import write_tone
+    from forensic_s2f.analysis import CaseAnalysis
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+
+    def stopped_then_broken(self, *args, **kwargs):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)
+            (lambda: None)()
+        except BaseException:  # noqa: B036 (as third-party code may)
+            pass
+        raise AttributeError("module 'matplotlib' has no attribute 'get_data_path'")
+
+    monkeypatch.setattr(CaseAnalysis, "_evidence", stopped_then_broken)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+    assert cli("audit", "verify", "C1").code == 0
+
+
 def test_longest_turns_caps_speech_and_keeps_time_order():
     from forensic_s2f.analysis import longest_turns
 

@@ -48,9 +48,10 @@ _received_stops: list[int] = []  # stop signals this process has received (see `
 
 
 def stop_received() -> str | None:
-    """The name of the first stop signal this process received, or None. Third-party code may
-    swallow the Terminated it raises (a bare `except:`) and fail later in another way, such as a
-    half-imported module missing an attribute: once stopped, the stop is what ended the command."""
+    """The name of the first stop signal this process received, or None. A stop can end a command
+    through another error than its Terminated: an import it cut short leaves a package half run
+    for the next import of it (a stopped `case analyze` once ended "module 'matplotlib' has no
+    attribute 'get_data_path'"). Once stopped, the stop is what ended the command."""
     return signal.Signals(_received_stops[0]).name if _received_stops else None
 
 

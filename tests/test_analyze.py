@@ -272,10 +272,10 @@ def test_stopped_analysis_is_recorded_as_failed(tmp_path, stop, code, said):
 
 
 def test_an_error_a_stop_causes_ends_as_the_stop(cli, store_dir, tmp_path, monkeypatch):
-    """Third-party code can swallow the Terminated a stop raises (a bare `except:`) and fail later
-    another way: a stop that cut matplotlib's import short ended `case analyze` as "internal error:
-    AttributeError: module 'matplotlib' has no attribute 'get_data_path'" (exit 3, once in a CI
-    run). The stop is what ended the command: its line, its exit code, the run failed by it."""
+    """A stop can end a command through another error than its Terminated: a stopped `case
+    analyze` once ended "internal error: AttributeError: module 'matplotlib' has no attribute
+    'get_data_path'" (exit 3, in a CI-style run; about one stop in 20 early in the analysis). The
+    stop is what ended the command: its line, its exit code, the run failed by it."""
     import os
 
     from conftest import write_tone

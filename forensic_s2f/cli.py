@@ -554,20 +554,24 @@ def _run(argv: list[str] | None) -> None:
         err.print(Text(f"error: {one_line(str(error))}"))
         sys.exit(error.exit_code)
     except Terminated as stop:
-        err.print(f"error: {'interrupted' if str(stop) == 'SIGINT' else 'terminated'} ({stop})")
-        sys.exit(128 + signal.Signals[str(stop)].value)
+        _exit_stopped(str(stop))
     except Exception as error:
         if os.environ.get("FS2F_DEBUG"):
             raise
         if (stop := stop_received()) is not None:  # (an error the stop caused: see `stop_received`)
-            err.print(f"error: {'interrupted' if stop == 'SIGINT' else 'terminated'} ({stop})")
-            sys.exit(128 + signal.Signals[stop].value)
+            _exit_stopped(stop)
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
             err.print(Text(f"error: {one_line(refusal)}"))
             sys.exit(2)
         err.print(Text(f"internal error: {type(error).__name__}: {one_line(str(error))} (set FS2F_DEBUG=1 for a traceback)"))
         sys.exit(3)
+
+
+def _exit_stopped(signal_name: str) -> None:
+    """The stop's line and exit status (128 + the signal's number)."""
+    err.print(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name})")
+    sys.exit(128 + signal.Signals[signal_name].value)
 
 
 if __name__ == "__main__":

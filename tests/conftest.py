@@ -64,6 +64,16 @@ def cli(capsys):
     return run
 
 
+def with_bang(samples: np.ndarray, rate: int, at_seconds: float, seconds: float) -> np.ndarray:
+    """`samples` with a bang (a door slam, a knock on the recorder) added at `at_seconds`: white
+    noise peaking at 0.9, decaying with a time constant of a quarter of `seconds`."""
+    length = int(seconds * rate)
+    burst = 0.9 * np.random.default_rng(0).uniform(-1, 1, length) * np.exp(-np.arange(length) / (length / 4))
+    out = samples.copy()
+    out[int(at_seconds * rate): int(at_seconds * rate) + length] += burst.astype(np.float32)
+    return out
+
+
 def write_tone(path: Path, seconds: float = 2.0, sample_rate: int = 16_000, frequency: float = 220.0,
                channels: int = 1, fmt: str | None = None) -> Path:
     """A real audio file: a tone with a little noise, so each call with new arguments differs."""

@@ -19,6 +19,7 @@ from forensic_s2f.diarize.embeddings import WindowEmbeddings
 from forensic_s2f.diarize.pipeline import Diarizer
 from forensic_s2f.errors import InputError
 from tests._shared_data import distinct_speakers
+from conftest import with_bang
 
 RATE = 16_000
 
@@ -76,11 +77,7 @@ def test_a_knock_in_a_quiet_recording_leaves_the_speakers_as_they_were(diarizer)
 
     audio = load(SAMPLE_FILE["audio"])
     for db in (-30, -40):
-        quiet = (audio.samples * np.float32(10 ** (db / 20))).astype(np.float32)
-        length = RATE // 5
-        quiet[15 * RATE: 15 * RATE + length] += (
-            0.9 * np.random.default_rng(0).uniform(-1, 1, length) * np.exp(-np.arange(length) / (length / 4))
-        ).astype(np.float32)
+        quiet = with_bang((audio.samples * np.float32(10 ** (db / 20))).astype(np.float32), RATE, 15.0, 0.2)
         hypothesis = diarizer(quiet, RATE)
         assert hypothesis.labels() == ["SPEAKER_00", "SPEAKER_01"], db
         assert DiarizationErrorRate(collar=0.25, skip_overlap=False)(SAMPLE_FILE["annotation"], hypothesis) < 0.1

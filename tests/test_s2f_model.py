@@ -16,6 +16,7 @@ from forensic_s2f.s2f.checks import SpeechError
 from forensic_s2f.s2f.dataset import load_pairs
 from forensic_s2f.s2f.model import DEFAULT_WEIGHTS_DIR, load_model
 from forensic_s2f.s2f.predict import write_prediction
+from conftest import with_bang
 from tests.s2f_helpers import noise_file, pairs_dir
 
 
@@ -86,15 +87,11 @@ def test_a_bang_in_quiet_speech_leaves_its_level_as_it_was(model):
     speech = audio.samples[6 * rate : 14 * rate]
     regions = model.speech_regions(speech, rate)
     quiet = (speech * np.float32(0.1)).astype(np.float32)
-    length = rate // 5
-    banged = quiet.copy()
-    banged[3 * rate : 3 * rate + length] += (
-        0.9 * np.random.default_rng(0).uniform(-1, 1, length) * np.exp(-np.arange(length) / (length / 4))
-    ).astype(np.float32)
+    banged = with_bang(quiet, rate, 3.0, 0.2)
     gain = [20 * np.log10(speech_gain(x, rate, regions, -30.0, raise_only=False)) for x in (quiet, banged)]
     assert gain[1] == pytest.approx(gain[0], abs=2.0)
-    plain, with_bang = (model.predict(x, rate, regions).embedding for x in (quiet, banged))
-    assert float(plain @ with_bang) > 0.9
+    plain, knocked = (model.predict(x, rate, regions).embedding for x in (quiet, banged))
+    assert float(plain @ knocked) > 0.9
     # speech alone keeps its plain RMS gain
     rms = np.sqrt(np.mean(np.concatenate([quiet[int(a * rate): int(b * rate)] for a, b in regions]).astype(np.float64) ** 2))
     assert gain[0] == pytest.approx(-30.0 - 20 * np.log10(rms), abs=0.05)

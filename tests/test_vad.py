@@ -8,6 +8,7 @@ import pytest
 import forensic_s2f  # noqa: F401  (offline settings before pyannote)
 from forensic_s2f.audio.decode import load
 from forensic_s2f.audio.vad import SileroVAD, speech_seconds
+from conftest import with_bang as bang
 
 
 @pytest.fixture(scope="module")
@@ -87,15 +88,6 @@ def test_a_dc_offset_leaves_the_regions_as_they_were(sample, vad):
         assert vad(samples + np.float32(offset), rate) == plain
     as_recorded = SileroVAD(remove_dc=False)
     assert as_recorded(samples + np.float32(0.02), rate) != as_recorded(samples, rate)
-
-
-def bang(samples: np.ndarray, rate: int, at_seconds: float, seconds: float) -> np.ndarray:
-    """`samples` with a bang added: white noise peaking at 0.9, decaying over a quarter of `seconds`."""
-    length = int(seconds * rate)
-    burst = 0.9 * np.random.default_rng(0).uniform(-1, 1, length) * np.exp(-np.arange(length) / (length / 4))
-    out = samples.copy()
-    out[int(at_seconds * rate): int(at_seconds * rate) + length] += burst.astype(np.float32)
-    return out
 
 
 def test_a_bang_in_a_quiet_recording_leaves_its_speech_raised(sample, vad):

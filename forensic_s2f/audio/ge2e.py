@@ -115,6 +115,8 @@ def speech_gain(samples: Samples, sample_rate: int, regions: Sequence[tuple[floa
     scale lowered the gain so far that the estimated gender of 4 of 60 clips changed. Speech
     alone has no such block in any of the 757 clips with speech, so their gain is the plain RMS's.
     """
+    # (the totals are summed piece by piece as before the bang rule, not from the block sums, so
+    # that speech without a bang keeps its gain bit for bit and the shipped model reproduces)
     energy, total, count = 0.0, 0.0, 0
     blocks = []
     chunk = int(sample_rate * STEP_SECONDS) * GAIN_CHUNK_BLOCKS  # samples read at once (memory stays bounded)

@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.signal import welch
 
-from forensic_s2f.audio.level import sustained_loud_power
+from forensic_s2f.audio.level import STEP_SECONDS, sustained_loud_power
 from forensic_s2f.audio.pcm import Samples, as_samples, iter_blocks
 
 FRAME_SECONDS = 0.025
-HOP_SECONDS = 0.010
+HOP_SECONDS = STEP_SECONDS  # 10 ms: the step `sustained_loud_power` takes its powers at
 MIN_NOISE_SECONDS = 0.5  # pauses needed before SNR is measured against them instead of blindly
 TELEPHONE_MAX_BANDWIDTH_HZ = 5_000.0  # telephone and 8 kHz sources measure 3.4-4.6 kHz, wideband speech 5.5-8 kHz
 BANDWIDTH_FLOOR_DB = 50.0  # content this far below the spectral peak counts as absent

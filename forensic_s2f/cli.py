@@ -63,12 +63,19 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
 
 
+def _line(text: str) -> Text:
+    """`text` as printed: plain (no rich markup) and on one line, with control and format
+    characters written as escapes (a right-to-left override in a file name would reorder what
+    the terminal shows)."""
+    return Text(one_line(text))
+
+
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(Text("" if cell is None else str(cell)) for cell in row))
+        table.add_row(*(_line("" if cell is None else str(cell)) for cell in row))
     return table
 
 
@@ -146,14 +153,14 @@ def case_add(
         })
         return
     if result.case_created:
-        out.print(Text(f"opened case {case_id}"))
+        out.print(_line(f"opened case {case_id}"))
     if result.added:
         out.print(_evidence_table(f"ingested into {case_id}", result.added))
     for path, warnings in warned.items():
         for warning in warnings:
-            out.print(Text(f"{one_line(path)}: warning: {warning}"))
+            out.print(_line(f"{path}: warning: {warning}"))
     for path, existing in result.duplicates:
-        out.print(Text(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
+        out.print(_line(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
 
 
 @case_app.command("list")
@@ -198,8 +205,8 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
             "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence], "runs": runs,
         })
         return
-    out.print(Text(f"case {summary.case.id}  {summary.case.title}".rstrip()))
-    out.print(Text(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
+    out.print(_line(f"case {summary.case.id}  {summary.case.title}".rstrip()))
+    out.print(_line(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
                    f"{summary.event_count} custody events, log head {summary.head_hash}"))
     out.print(_evidence_table("evidence", evidence))
     runs = store.runs(case_id)
@@ -213,7 +220,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
                 out.print(_speakers_table(f"speakers in run {run.id}", speakers))
                 for recording in recordings:
                     for warning in recording["warnings"]:
-                        out.print(Text(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
+                        out.print(_line(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
 
 
 def _top(probabilities: dict[str, float]) -> str:
@@ -304,10 +311,10 @@ def case_analyze(
     if as_json:
         _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows, "evidence": recordings})
         return
-    out.print(Text(f"run {run_id} of case {case_id} completed"))
+    out.print(_line(f"run {run_id} of case {case_id} completed"))
     for recording in recordings:
         for warning in recording["warnings"]:
-            out.print(Text(f"evidence {recording['evidence_id']}: warning: {warning}"))
+            out.print(_line(f"evidence {recording['evidence_id']}: warning: {warning}"))
     out.print(_speakers_table(f"speakers found in run {run_id}", rows))
 
 
@@ -344,7 +351,7 @@ def case_export(
             _remove(written)
         raise
     for path, sha in written:
-        out.print(Text(f"{path}  sha256 {sha}"))
+        out.print(_line(f"{path}  sha256 {sha}"))
 
 
 @case_app.command("report")
@@ -365,8 +372,8 @@ def case_report(
                      "path": str(report.path), "sha256": report.sha256, "artifact_id": report.artifact_id,
                      "custody_log_head": report.log_head})
         return
-    out.print(Text(f"{report.path}  sha256 {report.sha256}"))
-    out.print(Text(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
+    out.print(_line(f"{report.path}  sha256 {report.sha256}"))
+    out.print(_line(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
 
 
 def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, str]]:
@@ -439,12 +446,12 @@ def audit_verify(
     else:
         for entry in report:
             if entry["ok"]:
-                out.print(Text(f"{entry['case_id']}: OK — {entry['events_checked']} custody events chain correctly, "
+                out.print(_line(f"{entry['case_id']}: OK — {entry['events_checked']} custody events chain correctly, "
                                f"every vault file matches; head {entry['verified_head']}"))
             for line in failures[entry["case_id"]]:
-                out.print(Text(line))
+                out.print(_line(line))
     for path in store.unreferenced_vault_objects() if all_cases else []:  # (on stderr: --json output keeps its shape)
-        err.print(Text(f"note: {path}: a vault file no case records (left by an interrupted command; "
+        err.print(_line(f"note: {path}: a vault file no case records (left by an interrupted command; "
                        "it is no evidence of any case)"))
     if not all(entry["ok"] for entry in report):
         raise typer.Exit(1)
@@ -551,7 +558,7 @@ def _run(argv: list[str] | None) -> None:
     try:
         app(args=argv, prog_name="fs2f", standalone_mode=True)
     except Fs2fError as error:
-        err.print(Text(f"error: {one_line(str(error))}"))
+        err.print(_line(f"error: {error}"))
         sys.exit(error.exit_code)
     except Terminated as stop:
         _exit_stopped(str(stop))
@@ -562,9 +569,9 @@ def _run(argv: list[str] | None) -> None:
             _exit_stopped(stop)
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
-            err.print(Text(f"error: {one_line(refusal)}"))
+            err.print(_line(f"error: {refusal}"))
             sys.exit(2)
-        err.print(Text(f"internal error: {type(error).__name__}: {one_line(str(error))} (set FS2F_DEBUG=1 for a traceback)"))
+        err.print(_line(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
         sys.exit(3)
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from forensic_s2f.errors import Fs2fError, InputError, one_line
 from forensic_s2f.numbers import probability_text
@@ -91,14 +92,14 @@ def predict(
             continue
         gender = max(prediction.gender, key=prediction.gender.get)
         age = prediction.age_estimate
-        table.add_row(
+        table.add_row(*(Text(one_line(cell)) for cell in (
             str(path),
             f"{gender} {probability_text(prediction.gender[gender])}",
             f"{age} {probability_text(prediction.age[age])} (\u00b11: {probability_text(prediction.age_estimate_within_one)})",
             f"{prediction.seconds_used:.1f}",
             "; ".join(prediction.warnings) or "-",
             str(written["prediction"].parent),
-        )
+        )))
     if table.row_count:
         out.print(table)
     if failed:

@@ -116,6 +116,18 @@ def test_hostile_file_name_is_stored_verbatim(cli, store_dir, tmp_path):
     assert "[bold]x" in cli("case", "show", "C1").stdout
 
 
+def test_file_names_print_as_they_are_in_the_terminal(cli, store_dir, tmp_path):
+    """A right-to-left override in a file name reordered what a terminal showed ('b\u202evaw.exe'
+    reads 'bexe.wav'), and a tab was printed raw: each is now an escape, in tables and lines."""
+    odd = write_tone(tmp_path / "b\u202evaw.exe", frequency=710, fmt="WAV")
+    assert cli("case", "add", "C1", odd, "-e", "Ann").code == 0
+    assert "b\\u202evaw.exe" in cli("case", "show", "C1").stdout
+    copy = tmp_path / "c\td.wav"
+    copy.write_bytes(odd.read_bytes())
+    result = cli("case", "add", "C1", copy, "-e", "Ann")
+    assert result.code == 0 and "c\\td.wav: identical bytes already in case C1" in result.stdout, result
+
+
 def test_a_bad_file_whose_name_holds_a_newline_is_refused_on_one_line(cli, store_dir, populated, tmp_path):
     odd = tmp_path / "two\nlines.wav"
     odd.write_text("not audio")

@@ -23,7 +23,7 @@ from forensic_s2f.report import validation
 from forensic_s2f.report.caveats import CAVEATS_DIR
 from forensic_s2f.report.context import SECTION_TITLES
 from forensic_s2f.store.case_store import CaseStore
-from report_fixtures import make_case, write_validation
+from report_fixtures import make_case, record_run, write_validation
 
 
 @pytest.fixture
@@ -270,3 +270,28 @@ def test_a_report_that_cannot_be_recorded_leaves_no_file(cli, store_dir, tmp_pat
     assert result.code == 2 and not (tmp_path / "r.pdf").exists()
     monkeypatch.setattr(publish, "_record", record)
     assert cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0  # (the name is free)
+
+
+def test_text_the_fonts_cannot_draw_is_printed_as_code_points(cli, store_dir, tmp_path, figures_file):
+    """A title, an examiner and a file name in Chinese and Arabic script, with a right-to-left
+    override and two spaces. Before, the PDF drew empty boxes for the Chinese, the Arabic letters
+    left to right (reversed and unjoined), the override as nothing and one space for two."""
+    audio = write_tone(tmp_path / "録音 ملف\u202e  x.wav", seconds=12.0, frequency=235.0)
+    result = cli("case", "add", "U1", audio, "-e", "王小明", "--title", "盗聴 \u27e61\u27e7")
+    assert result.code == 0, result
+    store = CaseStore(store_dir)
+    try:
+        record_run(store, "U1", store.evidence("U1")[0].id, 12.0, 1)
+    finally:
+        store.close()
+    _, _, pages = _report(cli, "U1", tmp_path / "u1.pdf")
+    text = "\n".join(pages)
+    assert re.search(r"⟦U\+9332⟧⟦U\+97F3⟧ ⟦U\+0645⟧⟦U\+0644⟧⟦U\+0641⟧⟦U\+202E⟧\s\sx\.wav", text)
+    assert "⟦U+76D7⟧⟦U+8074⟧ ⟦U+27E6⟧1⟧" in text and "by ⟦U+738B⟧⟦U+5C0F⟧⟦U+660E⟧" in text
+    assert not re.search("[\u0600-\u06ff\u4e00-\u9fff\u202e]", text)
+    assert "printed as its Unicode code point" in _flat(text)
+
+    make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    _, _, pages = _report(cli, "C1", tmp_path / "c1.pdf")
+    assert "⟦" not in "".join(pages) and "Unicode code point" not in _flat(" ".join(pages))
+

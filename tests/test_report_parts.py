@@ -13,6 +13,7 @@ from forensic_s2f.errors import Fs2fError
 from forensic_s2f.report import figures
 from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
 from forensic_s2f.report.confidence import confidence_statement, probability_spread
+from forensic_s2f.report.layout import needs_code_points, shown
 from forensic_s2f.report.validation import load_validation_figures
 from report_fixtures import FIXTURE_VALIDATION, write_validation
 
@@ -130,3 +131,16 @@ def test_age_estimate_text_gives_the_within_one_probability_when_recorded():
 def test_validation_age_rows_youngest_first(tmp_path):
     found = load_validation_figures(write_validation(tmp_path / "validation.json"))
     assert [row.group for row in found.by_age] == ["<18", "18-29", "30-44", "45-59", "60+"]
+
+
+def test_shown_writes_what_the_fonts_cannot_draw_as_code_points():
+    assert shown("Zoë Ólafsdóttir, Жанна, λ, ł, e\u0301") == "Zoë Ólafsdóttir, Жанна, λ, ł, e\u0301"
+    assert shown("録音 🎙") == "⟦U+9332⟧⟦U+97F3⟧ ⟦U+1F399⟧"
+    assert shown("محمد") == "⟦U+0645⟧⟦U+062D⟧⟦U+0645⟧⟦U+062F⟧"  # right to left: would read reversed
+    assert shown("אב") == "⟦U+05D0⟧⟦U+05D1⟧"  # in the sans faces, but right to left
+    assert shown("a\u202eb\nc\td\u200be\u00a0f") == "a⟦U+202E⟧b⟦U+000A⟧c⟦U+0009⟧d⟦U+200B⟧e⟦U+00A0⟧f"
+    assert shown("x\udcff.wav") == "x⟦U+DCFF⟧.wav"  # an undecodable byte in a file name
+    assert shown("⟦U+41⟧") == "⟦U+27E6⟧U+41⟧"  # the notation's own bracket, so no text reads as a code point
+    assert shown("  a  b ") == "\u00a0\u00a0a \u00a0b\u00a0"  # spaces a paragraph would drop or merge
+    assert shown("Жλ") == "Жλ" and shown("Жλ", monospaced=True) == "Жλ"
+    assert not needs_code_points({"title": ["a", ("b", "Zoë")]}) and needs_code_points({"x": ["a", ("録",)]})

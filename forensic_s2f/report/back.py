@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from xml.sax.saxutils import escape
 
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak, Table, TableStyle
@@ -12,7 +11,7 @@ from forensic_s2f.report.caveats import case_caveats
 from forensic_s2f.report.confidence import percent
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
-from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, grid, key_values, markdown, markup, mono, text
+from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, escape, grid, key_values, markdown, markup, mono, text
 from forensic_s2f.report.validation import GroupFigures
 
 # -- 4 method --------------------------------------------------------------------------------

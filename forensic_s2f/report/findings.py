@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak, Spacer, Table, TableStyle
 
@@ -13,7 +11,7 @@ from forensic_s2f.report.caveats import sentence
 from forensic_s2f.report.confidence import age_estimate_text, confidence_statement, most_probable, probability_spread
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, image, seconds
 from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
-from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, grid, markup, mono, text
+from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, escape, grid, markup, mono, text
 
 
 def _speaker_name(speaker: SpeakerFindings, data: ReportData) -> str:

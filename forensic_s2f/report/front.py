@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
-
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, PageBreak, Spacer
 from reportlab.platypus.tableofcontents import TableOfContents
 
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
-from forensic_s2f.report.layout import STYLES, boxed, key_values, markup, mono, text
+from forensic_s2f.report.layout import STYLES, boxed, escape, key_values, markup, mono, needs_code_points, text
 from forensic_s2f.store.runs import shown_status
 
 
@@ -22,6 +20,15 @@ def contents() -> TableOfContents:
 
 
 # -- cover -------------------------------------------------------------------------------
+
+CODE_POINT_NOTE = (
+    "Names and other recorded text are printed character for character. A character this report's fonts cannot "
+    "draw as written (Chinese, Japanese or Korean script, emoji, right-to-left script, a control or format "
+    "character such as a line break or a direction override, a space other than the plain space) is printed as "
+    "its Unicode code point in double brackets: \u27e6U+9332\u27e7 stands for the one character U+9332, and a "
+    "literal \u27e6 is printed as \u27e6U+27E6\u27e7. The command fs2f case show CASE --json prints the same "
+    "text as stored."
+)
 
 def summary_text(data: ReportData) -> str:
     """The cover's plain-language summary of what was analysed and found."""
@@ -96,6 +103,7 @@ def cover(ctx: ReportContext) -> list[Flowable]:
              f"templates, validation figures, software version): the same run reported again with the same templates "
              f"gives the same id and the same content, apart from the date written and the custody log, which grows.",
              "small"),
+        *([markup(CODE_POINT_NOTE, "small")] if needs_code_points([data, ctx.examiner]) else []),
     ]
 
 

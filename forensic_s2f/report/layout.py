@@ -1,15 +1,20 @@
 """Report layout: page geometry, fonts, paragraph styles, and the page furniture (header,
 footer with 'case · report · page x of y') drawn on every page.
 
-Fonts are the DejaVu TrueType files matplotlib ships, embedded as subsets, so any examiner
-name or file name prints. Geometry is in points (1/72 inch).
+Fonts are the DejaVu TrueType files matplotlib ships, embedded as subsets. Text the report
+draws goes through `escape`, which writes each character those fonts cannot draw as written as
+its Unicode code point (`shown`), so a name in Chinese script or with a right-to-left override
+is printed exactly, never as empty boxes or reversed. Geometry is in points (1/72 inch).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
 from pathlib import Path
-from xml.sax.saxutils import escape
+from xml.sax import saxutils
 
 import matplotlib
 from reportlab.lib import colors
@@ -22,7 +27,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import Flowable, ListFlowable, ListItem, Paragraph, Table, TableStyle
 
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: text printed character for character, code points for what the fonts cannot draw
 PAGE_SIZE = A4
 MARGIN = 18 * mm
 FRAME_WIDTH = PAGE_SIZE[0] - 2 * MARGIN
@@ -48,6 +53,71 @@ def register_fonts() -> None:
 
 register_fonts()
 
+CODE_POINT = "\u27e6U+{:04X}\u27e7"  # ⟦U+9332⟧: one character the fonts cannot draw as written
+CODE_POINT_OPEN = CODE_POINT[0]
+NO_BREAK_SPACE = "\u00a0"
+UNDRAWN_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # controls, format, surrogates, private, unassigned
+RIGHT_TO_LEFT = {"R", "AL"}  # drawn left to right, one glyph at a time, these would read reversed and unjoined
+
+
+def _drawable(*names: str) -> frozenset[int]:
+    """Code points that every named face has a glyph for."""
+    return frozenset.intersection(*(frozenset(pdfmetrics.getFont(name).face.charToGlyph) for name in names))
+
+
+DRAWABLE = _drawable(SANS, BOLD, ITALIC, "DejaVuSans-BoldOblique")
+DRAWABLE_MONO = DRAWABLE & _drawable(MONO)
+
+
+def shown(value: object, monospaced: bool = False) -> str:
+    """`str(value)` as the report prints it, character for character.
+
+    A character is written as ⟦U+XXXX⟧ when the fonts cannot draw it as written: no glyph in
+    every face (Chinese, Japanese or Korean script, emoji), right-to-left script (reportlab draws
+    left to right, so it would read reversed and unjoined), a control or format character (a line
+    break, a right-to-left override, a zero-width space), a space other than U+0020, or the ⟦ that
+    opens this notation. Spaces that a paragraph would drop or merge (leading, trailing, repeated)
+    become no-break spaces, which look the same and are kept.
+    """
+    drawable = DRAWABLE_MONO if monospaced else DRAWABLE
+    out: list[str] = []
+    for char in str(value):
+        if char == " ":
+            out.append(NO_BREAK_SPACE if not out or out[-1] in (" ", NO_BREAK_SPACE) else " ")
+        else:
+            out.append(CODE_POINT.format(ord(char)) if _undrawn(char, drawable) else char)
+    if out and out[-1] == " ":
+        out[-1] = NO_BREAK_SPACE
+    return "".join(out)
+
+
+def _undrawn(char: str, drawable: frozenset[int]) -> bool:
+    category = unicodedata.category(char)
+    return (
+        ord(char) not in drawable
+        or char == CODE_POINT_OPEN
+        or category in UNDRAWN_CATEGORIES
+        or category == "Zs"  # (U+0020 is handled by the caller)
+        or unicodedata.bidirectional(char) in RIGHT_TO_LEFT
+    )
+
+
+def needs_code_points(value: object) -> bool:
+    """Whether the report writes any character of any string in `value` (a string, or dataclasses,
+    mappings and sequences holding strings) as a code point, in any of its fonts."""
+    if isinstance(value, str):
+        return CODE_POINT_OPEN in shown(value, monospaced=True)
+    if is_dataclass(value):
+        value = [getattr(value, field.name) for field in fields(value)]
+    elif isinstance(value, Mapping):
+        value = [*value.keys(), *value.values()]
+    return isinstance(value, list | tuple) and any(needs_code_points(item) for item in value)
+
+
+def escape(value: object, monospaced: bool = False) -> str:
+    """`shown(value)` escaped for reportlab's paragraph markup (no markup in it is interpreted)."""
+    return saxutils.escape(shown(value, monospaced))
+
 STYLES = {
     "title": ParagraphStyle("title", fontName=BOLD, fontSize=20, leading=25, spaceAfter=6),
     "subtitle": ParagraphStyle("subtitle", fontName=SANS, fontSize=12, leading=16, textColor=GREY, spaceAfter=14),
@@ -67,7 +137,7 @@ STYLES = {
 
 def text(value: object, style: str = "body") -> Paragraph:
     """A paragraph of plain text (escaped: no markup is interpreted)."""
-    return Paragraph(escape(str(value)), STYLES[style])
+    return Paragraph(escape(value), STYLES[style])
 
 
 def markup(value: str, style: str = "body") -> Paragraph:
@@ -76,7 +146,7 @@ def markup(value: str, style: str = "body") -> Paragraph:
 
 
 def mono(value: object, style: str = "mono") -> Paragraph:
-    return Paragraph(escape(str(value)), STYLES[style])
+    return Paragraph(escape(value, monospaced=True), STYLES[style])
 
 
 def _inline_markdown(line: str) -> str:

@@ -29,7 +29,7 @@ from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, StoreError, Terminated, forget_stops, hold_stop, one_line,
-                                  stop_received, stops_held)
+                                  require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
@@ -380,6 +380,7 @@ def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, 
     """Write every file or none: an existing file is never overwritten."""
     import hashlib
 
+    require_text_name(folder)
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder}: exists and is not a folder")
     clashes = [name for name in files if os.path.lexists(folder / name)]  # (a link, even a dangling one, too)

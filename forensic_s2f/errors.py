@@ -1,5 +1,6 @@
 """Errors that reach the user as one line: what failed, on which file or object, and why."""
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -28,6 +29,16 @@ class InputError(Fs2fError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+def require_text_name(path: object) -> None:
+    """Refuse (InputError naming `path`) a path whose absolute name holds bytes that are not UTF-8
+    (Python shows them as \\udcXX): fs2f records names as text, and its decoders take them as text."""
+    try:
+        os.path.abspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(path, "its name holds bytes that are not UTF-8 (shown as \\udcXX); fs2f records "
+                               "names as text: use a UTF-8 name") from None
 
 
 class StoreError(Fs2fError):

@@ -128,6 +128,21 @@ def test_file_names_print_as_they_are_in_the_terminal(cli, store_dir, tmp_path):
     assert result.code == 0 and "c\\td.wav: identical bytes already in case C1" in result.stdout, result
 
 
+def test_a_file_name_that_is_not_utf8_is_refused_for_that_reason(cli, store_dir, populated, tmp_path):
+    """A name holding a byte that is not UTF-8 (a Latin-1 name copied from a seized device) was
+    refused as 'cannot be decoded as audio' with a decoder's cast error, though the audio is good."""
+    import os
+
+    name = os.fsencode(tmp_path) + b"/caf\xe9.wav"
+    try:
+        with open(name, "wb") as handle:
+            handle.write(write_tone(tmp_path / "good.wav", frequency=720).read_bytes())
+    except OSError:
+        pytest.skip("this file system takes only UTF-8 names")
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", os.fsdecode(name), "-e", "Ann")
+    assert "caf\\udce9.wav: its name holds bytes that are not UTF-8" in line
+
+
 def test_a_bad_file_whose_name_holds_a_newline_is_refused_on_one_line(cli, store_dir, populated, tmp_path):
     odd = tmp_path / "two\nlines.wav"
     odd.write_text("not audio")

@@ -295,3 +295,21 @@ def test_text_the_fonts_cannot_draw_is_printed_as_code_points(cli, store_dir, tm
     _, _, pages = _report(cli, "C1", tmp_path / "c1.pdf")
     assert "⟦" not in "".join(pages) and "Unicode code point" not in _flat(" ".join(pages))
 
+
+def test_an_output_name_that_is_not_utf8_is_refused_before_anything_is_written(cli, store_dir, tmp_path, figures_file):
+    """A folder name holding a byte that is not UTF-8: the report was written and its artifact
+    recorded, then the custody event failed ('internal error: UnicodeEncodeError'), leaving the PDF;
+    the export left its files."""
+    make_case(cli, store_dir, tmp_path, "N1", speakers=1)
+    folder = os.fsdecode(os.fsencode(tmp_path) + b"/d\xe9")
+    try:
+        os.mkdir(folder)
+    except OSError:
+        pytest.skip("this file system takes only UTF-8 names")
+    before = store_snapshot(store_dir)
+    for args in (("case", "report", "N1", "--output", f"{folder}/r.pdf"),
+                 ("case", "export", "N1", "--format", "rttm", "--output", f"{folder}/x")):
+        result = cli(*args, "-e", "Ann")
+        assert result.code == 2 and result.stderr.count("\n") == 1, result
+        assert "d\\udce9" in result.stderr and "its name holds bytes that are not UTF-8" in result.stderr
+    assert os.listdir(folder) == [] and store_snapshot(store_dir) == before

@@ -124,6 +124,14 @@ def _refused(result, folder):
     assert f"{folder}:" in result.stderr and "Traceback" not in result.stdout + result.stderr
 
 
+def test_predict_prints_file_names_as_they_are(cli, tmp_path, monkeypatch):
+    """The table took a file name for rich markup: '[b]x.flac' was printed as 'x.flac'."""
+    _clips(tmp_path, "[b]x.flac")
+    monkeypatch.chdir(tmp_path)
+    result = cli("model", "predict", "[b]x.flac", "--output", "out")
+    assert result.code == 0 and "[b]x.flac" in result.stdout, result
+
+
 def test_predict_records_its_input_and_never_replaces_earlier_output(cli, tmp_path):
     first, second, other = _clips(tmp_path, "a/x.flac", "b/x.flac", "c/y.flac")
     out = tmp_path / "out"

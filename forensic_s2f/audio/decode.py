@@ -17,7 +17,7 @@ import numpy as np
 from forensic_s2f.audio.pcm import PcmFile, PcmWriter
 from forensic_s2f.audio.resample import resampled
 from forensic_s2f.audio.tags import BoundedFile, flac_extent, leading_id3v2_bytes
-from forensic_s2f.errors import InputError
+from forensic_s2f.errors import InputError, require_text_name
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 60.0
@@ -251,9 +251,10 @@ def states_exact_duration(path: Path) -> bool:
 
 
 def check_readable_file(path: Path) -> None:
-    """Refuse what is not a non-empty, readable regular file, naming the reason."""
+    """Refuse what is not a non-empty, readable regular file with a UTF-8 name, naming the reason."""
     if not path.exists():
         raise InputError(path, "no such file")
+    require_text_name(path)
     if path.is_dir():
         raise InputError(path, "is a directory, not a file")
     if not path.is_file():

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from forensic_s2f.errors import StoreError, stops_held
+from forensic_s2f.errors import StoreError, require_text_name, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
 from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
@@ -43,6 +43,7 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     """Write the report of `run_id` (default: the latest completed run) to `output`, never overwriting."""
     data = gather_report_data(store, case_id, run_id)
     path = Path(output) if output is not None else default_report_path(case_id, data.run.id)
+    require_text_name(path)
     if path.exists():
         raise StoreError(f"{path}: already exists; choose another --output")
     if path.parent.exists() and not path.parent.is_dir():

@@ -324,7 +324,8 @@ EXPORT_FORMATS = ("rttm", "csv", "json")
 @case_app.command("export")
 def case_export(
     case_id: str,
-    fmt: Annotated[str, typer.Option("--format", help="rttm, csv or json.")],
+    fmt: Annotated[str, typer.Option("--format", help="rttm, csv or json (csv: text starting like a "
+                                     "spreadsheet formula gets a leading apostrophe; json keeps it as it is).")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into (created if missing).")],
     run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: the latest completed run).")] = None,
     examiner: ExaminerOption = None,

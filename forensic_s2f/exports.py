@@ -90,6 +90,19 @@ def speaker_table(evidence: list[Evidence], results: list[EvidenceResult], run_i
     return pd.DataFrame(rows, columns=SPEAKER_COLUMNS)
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet may run as a formula (CSV injection)
+
+
+def _csv(table: pd.DataFrame) -> bytes:
+    """`table` as CSV; a text cell that starts like a formula (a file named '=HYPERLINK(…).wav'),
+    which a spreadsheet would run when the CSV is opened, is written with a leading apostrophe,
+    which spreadsheets read as 'text follows' and do not show. The JSON export keeps such text as it is."""
+    text = table.select_dtypes(include="object").columns
+    guarded = table.copy()
+    guarded[text] = table[text].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return guarded.to_csv(index=False).encode()
+
+
 def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> dict[str, bytes]:
     """File name → bytes for one export format ('rttm', 'csv' or 'json')."""
     if fmt == "rttm":
@@ -98,7 +111,7 @@ def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResul
     segments = segment_table(evidence, results, run_id)
     speakers = speaker_table(evidence, results, run_id)
     if fmt == "csv":
-        return {"segments.csv": segments.to_csv(index=False).encode(), "speakers.csv": speakers.to_csv(index=False).encode()}
+        return {"segments.csv": _csv(segments), "speakers.csv": _csv(speakers)}
     document = {
         "run_id": run_id,
         "segments": json.loads(segments.to_json(orient="records")),

@@ -88,6 +88,26 @@ def test_csv_export_of_a_run_without_speakers_keeps_its_header():
     assert files["segments.csv"].decode().splitlines()[0].startswith("run_id,evidence_id,file,speaker")
 
 
+def test_csv_export_keeps_spreadsheets_from_running_a_file_name_as_a_formula():
+    """A file named '=HYPERLINK(…).wav' was a formula cell in both CSV files (CSV injection): a
+    spreadsheet would run it when the examiner opened the export. The JSON export keeps the name."""
+    import csv
+    import io
+    import json
+
+    from forensic_s2f.exports import export_files
+    from forensic_s2f.store.models import Evidence
+
+    names = ['=HYPERLINK("http://x","y").wav', "+1.wav", "-take 2.wav", "@a.wav", "\tb.wav", "plain=ok.wav"]
+    evidence = [Evidence(id=i, original_filename=name) for i, name in enumerate(names, 1)]
+    results = [EvidenceResult(i, {}, [], [("SPEAKER_00", 0.5, 1.75)], []) for i in range(1, len(names) + 1)]
+    files = export_files("csv", evidence, results, run_id=1)
+    cells = [row["file"] for row in csv.DictReader(io.StringIO(files["segments.csv"].decode()))]
+    assert cells == [f"'{name}" for name in names[:-1]] + ["plain=ok.wav"]
+    document = json.loads(export_files("json", evidence, results, run_id=1)["analysis.json"])
+    assert [row["file"] for row in document["segments"]] == names
+
+
 @pytest.mark.parametrize("status", ["failed", None])
 def test_export_and_report_refuse_a_run_that_did_not_complete(cli, store_dir, tmp_path, status):
     """An interrupted (still 'running') or failed run has partial results: exporting it as if

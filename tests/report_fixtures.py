@@ -68,9 +68,11 @@ def prediction(seed: int, seconds: float, warnings: list[str]) -> dict:
 
 
 def record_run(store: CaseStore, case_id: str, evidence_id: int, duration: float, speakers: int,
-               examiner: str = "Ann") -> int:
-    """A completed run on one evidence with `speakers` speakers taking turns; returns the run id."""
-    run = store.start_run(case_id, examiner, {"options": {"denoise": True}}, [evidence_id])
+               examiner: str = "Ann", denoise: bool = True, unestimated: tuple[int, ...] = ()) -> int:
+    """A completed run on one evidence with `speakers` speakers taking turns; returns the run id.
+    Speakers whose index is in `unestimated` get no estimate, as `case analyze` records one with
+    too little speech."""
+    run = store.start_run(case_id, examiner, {"options": {"denoise": denoise}}, [evidence_id])
     software = {"fs2f": "0.1.0", "python": "3.11", "numpy": "2.4.6"}
     activity = store.start_activity(case_id, "diarize", examiner, {"window_seconds": 1.5}, software,
                                     [{"evidence_id": evidence_id}], run_id=run.id)
@@ -86,12 +88,15 @@ def record_run(store: CaseStore, case_id: str, evidence_id: int, duration: float
         warnings = ["only 0.8 s of speech: low reliability"] if index == 1 else []
         pred = prediction(index + 7, 0.8 if index == 1 else seconds, warnings)
         images = speaker_images(index + 1)
+        if index in unestimated:
+            warnings, pred, images = ["no voice-to-face estimate: only 0.4 s of speech, at least 1 s is needed"], {}, {}
         activity = store.start_activity(case_id, "speech2face", examiner, {"label": label}, software,
                                         [{"evidence_id": evidence_id}], model_name=FIXTURE_MODEL["name"],
                                         model_sha256=FIXTURE_MODEL["sha256"], run_id=run.id)
         rows = store.finish_activity(activity.id, examiner, outputs=[], artifacts=[
             *[(kind, f"E{evidence_id}-{label}-{kind}.png", data, "image/png") for kind, data in images.items()],
-            ("prediction", f"E{evidence_id}-{label}-prediction.json", json.dumps(pred).encode(), "application/json"),
+            *([("prediction", f"E{evidence_id}-{label}-prediction.json", json.dumps(pred).encode(), "application/json")]
+              if pred else []),
         ])
         results.append(SpeakerResult(label, seconds, 2, pred, {"snr_db": 18.5, "clipping_fraction": 0.0},
                                      warnings, {row.kind: row.id for row in rows}))

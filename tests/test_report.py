@@ -85,7 +85,7 @@ def test_many_speakers_report_contents(cli, store_dir, tmp_path, figures_file):
     for index in speaker_pages:
         assert len(reader.pages[index].images) == 4
     # confidence from measured figures: SPEAKER_00 used 3.6 s → the 3 s row; SPEAKER_01 only 0.8 s
-    assert "with 3 s of speech per clip (this speaker: 3.6 s)" in text and "93.9 %" in text
+    assert "hearing 3 s of speech from each clip (this speaker: 3.6 s of speech)" in text and "93.9 %" in text
     assert "only 0.8 s of speech, less than the shortest duration validated (1 s)" in text
     # validation section quotes the file's figures and its hash
     assert validation.load_validation_figures(figures_file).sha256 in text
@@ -313,3 +313,35 @@ def test_an_output_name_that_is_not_utf8_is_refused_before_anything_is_written(c
         assert result.code == 2 and result.stderr.count("\n") == 1, result
         assert "d\\udce9" in result.stderr and "its name holds bytes that are not UTF-8" in result.stderr
     assert os.listdir(folder) == [] and store_snapshot(store_dir) == before
+
+
+def test_the_report_states_what_this_run_did(cli, store_dir, tmp_path, figures_file):
+    """Run with --no-denoise, one of three speakers without an estimate, a 20,000-character note.
+    Before: the report could not be written at all (a table row taller than a page: 'internal
+    error: LayoutError'); Section 4 said denoised audio was kept; the cover said each speaker was
+    estimated; and it counted every speaker's copy of a recording warning (Section 6 lists it once)."""
+    note = ("acquisition note " * 1200)[:20_000]
+    audio = write_tone(tmp_path / "long-note.wav", seconds=12.0, frequency=245.0)
+    assert cli("case", "add", "W1", audio, "-e", "Ann", "--note", note).code == 0
+    store = CaseStore(store_dir)
+    try:
+        record_run(store, "W1", store.evidence("W1")[0].id, 12.0, 3, denoise=False, unestimated=(2,))
+    finally:
+        store.close()
+    _, _, pages = _report(cli, "W1", tmp_path / "w1.pdf")
+    text = _flat(" ".join(pages))
+    assert text.count("acquisition note") >= note.count("acquisition note")  # (the log appendix repeats it)
+    assert "this run did not denoise" in text and "Denoised audio" not in text
+    assert "For 2 of the 3 speakers a model estimated" in text and "No estimate was made for the other 1" in text
+    assert "2 warnings were raised" in text  # SPEAKER_01's short speech, SPEAKER_02's missing estimate
+
+
+def test_warnings_are_counted_as_section_6_lists_them():
+    """A recording's warning that its speakers repeat is one warning (it was counted three times)."""
+    from types import SimpleNamespace as Item
+
+    from forensic_s2f.report.caveats import warning_count
+
+    band = "narrow band: effective bandwidth 3.9 kHz"
+    speakers = [Item(warnings=[band]), Item(warnings=[band, "low SNR", "low SNR"])]
+    assert warning_count(Item(findings=[Item(warnings=[band], speakers=speakers)])) == 2

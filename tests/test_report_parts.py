@@ -85,7 +85,7 @@ def test_confidence_quotes_measured_figures(tmp_path):
     found = load_validation_figures(write_validation(tmp_path / "validation.json"))
     prediction = {"gender": {"female": 0.1, "male": 0.9}, "age": {"30-44": 0.6, "45-59": 0.4}, "seconds_used": 7.5}
     text = " ".join(confidence_statement(prediction, found))
-    assert "with 6 s of speech per clip (this speaker: 7.5 s)" in text and "96.1 %" in text
+    assert "hearing each whole 6 s clip (this speaker: 7.5 s of speech)" in text and "96.1 %" in text
     assert "annotated male, it was right for 97.5 % (471 clips)" in text
     assert "Always answering 30-44, the commonest bracket, scored 38.3 % exact and 85.6 % within one" in text
     assert "For clips annotated 30-44" not in text  # (accuracy given the true bracket does not describe an estimate)
@@ -97,6 +97,33 @@ def test_confidence_quotes_measured_figures(tmp_path):
     assert "likely to overstate" in " ".join(confidence_statement(prediction, found, ["narrow band: 3.9 kHz"]))
     assert "unvalidated" in " ".join(confidence_statement(prediction, None))
     assert confidence_statement({}, found) == ["No estimate was made for this speaker, so no confidence applies."]
+
+
+def test_the_face_figure_is_the_one_measured_at_the_speakers_amount_of_speech(tmp_path):
+    """The face sentence always quoted the whole-clip R@10, even for a speaker with 1.5 s of speech."""
+    raw = json.loads(json.dumps(FIXTURE_VALIDATION))
+    raw["by_seconds"]["1 s"]["R@10"] = 0.291
+    path = tmp_path / "validation.json"
+    write_validation(path)
+    path.write_text(json.dumps(raw))
+    found = load_validation_figures(path)
+    short = {"gender": {"female": 0.1, "male": 0.9}, "seconds_used": 1.5}
+    assert ("Face: hearing 1 s of speech from each clip, the true canonical face was among the 10 closest of 50 "
+            "candidates for 29.1 % of validation clips") in " ".join(confidence_statement(short, found))
+    whole = " ".join(confidence_statement({**short, "seconds_used": 7.5}, found))
+    assert "Face: on whole validation clips, the true canonical face was among the 10 closest of 50 candidates " \
+           "for 46.8 %" in whole  # (the fixture's whole-clip row records no R@10)
+
+
+def test_attribute_figure_labels_never_round_to_certainty(monkeypatch):
+    """The bars were labelled 1.00 and 0.00 for p = 0.998 / 0.002 while the text said 0.998."""
+    from matplotlib.axes import Axes
+
+    labels = []
+    draw = Axes.text
+    monkeypatch.setattr(Axes, "text", lambda self, x, y, s, *a, **k: labels.append(s) or draw(self, x, y, s, *a, **k))
+    figures.attribute_png({"female": 0.002, "male": 0.998}, None, {"30-44": 0.9971, "45-59": 0.0029}, None)
+    assert labels == ["0.002", "0.998", "0.997", "0.003"]
 
 
 def test_figures_deterministic_and_ordered():
@@ -143,4 +170,7 @@ def test_shown_writes_what_the_fonts_cannot_draw_as_code_points():
     assert shown("⟦U+41⟧") == "⟦U+27E6⟧U+41⟧"  # the notation's own bracket, so no text reads as a code point
     assert shown("  a  b ") == "\u00a0\u00a0a \u00a0b\u00a0"  # spaces a paragraph would drop or merge
     assert shown("Жλ") == "Жλ" and shown("Жλ", monospaced=True) == "Жλ"
+    # a combining mark with nothing drawn to sit on: after a code point, at the start, after a space
+    assert shown("王\u0301 \u0301a") == "⟦U+738B⟧⟦U+0301⟧ ⟦U+0301⟧a" and shown("\u0301") == "⟦U+0301⟧"
+    assert shown("שָׁ") == "⟦U+05E9⟧⟦U+05B8⟧⟦U+05C1⟧"
     assert not needs_code_points({"title": ["a", ("b", "Zoë")]}) and needs_code_points({"x": ["a", ("録",)]})

@@ -22,12 +22,14 @@ def _json(value: object) -> str:
 
 def method_section(ctx: ReportContext) -> list[Flowable]:
     data = ctx.data
+    denoised = data.run.parameters.get("options", {}).get("denoise", True)  # (False: `case analyze --no-denoise`)
+    side_by_side = "denoising runs beside voice activity and quality, and " if denoised else "this run did not denoise; "
     flowables: list[Flowable] = [
         PageBreak(), markup(SECTION_TITLES[3], "h1"),
-        text(f"Analysis run {data.run.id} ran these steps, listed in the order they started (denoising runs beside voice "
-             "activity and quality, and two speakers' face estimates run at a time), each recorded as an activity in the case "
-             "store with its parameters, inputs and outputs (SHA-256), software versions and times, and logged at start "
-             "and end in the custody log. Denoised audio, speech regions and diarization are kept as vault artifacts."),
+        text(f"Analysis run {data.run.id} ran these steps, listed in the order they started ({side_by_side}two speakers' "
+             "face estimates run at a time), each recorded as an activity in the case store with its parameters, inputs "
+             "and outputs (SHA-256), software versions and times, and logged at start and end in the custody log. "
+             f"{'Denoised audio, speech' if denoised else 'Speech'} regions and diarization are kept as vault artifacts."),
         key_values([
             ("Run", text(f"run {data.run.id} by {data.run.examiner}, {utc(data.run.started_utc)} to "
                          f"{utc(data.run.ended_utc)}, evidence {', '.join(map(str, data.run.evidence_ids))}", "cell")),
@@ -120,10 +122,12 @@ def validation_section(ctx: ReportContext) -> list[Flowable]:
                            [20 * mm, 30 * mm, 30 * mm])]
     if figures_.by_seconds:
         flowables += [markup("Accuracy by seconds of speech", "h3"),
-                      grid([["speech heard", "gender accuracy", "age exact", "age within one"],
-                            *[[f"{row.seconds:g} s", percent(row.gender_accuracy), percent(row.age_exact),
-                               percent(row.age_within_one)] for row in figures_.by_seconds]],
-                           [30 * mm, 35 * mm, 30 * mm, 35 * mm])]
+                      grid([["heard of each clip", "gender accuracy", "age exact", "age within one", "face recall@10"],
+                            *[[f"whole clip ({row.seconds:g} s)" if row.whole_clip else f"{row.seconds:g} s of speech",
+                               percent(row.gender_accuracy), percent(row.age_exact),
+                               percent(row.age_within_one), percent(dict(row.recall).get(10))]
+                              for row in figures_.by_seconds]],
+                           [34 * mm, 32 * mm, 26 * mm, 30 * mm, 30 * mm])]
     for groups, label in ((figures_.by_gender, "annotated gender"), (figures_.by_age, "annotated age bracket")):
         if groups:
             flowables += [markup(f"Breakdown by {label}", "h3"),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from forensic_s2f.config import TEMPLATES_DIR
 from forensic_s2f.errors import Fs2fError
-from forensic_s2f.report.data import ReportData
+from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
 from forensic_s2f.report.validation import ValidationFigures
 
 CAVEATS_DIR = TEMPLATES_DIR / "caveats"
@@ -80,14 +80,23 @@ def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[st
             found.append(f"{name}: {100 * overlap:.0f} % of the speech is overlapped by another speaker; estimates may "
                          "mix voices.")
         for speaker in item.speakers:
-            own = [warning for warning in speaker.warnings if warning not in item.warnings]  # said once above
-            found.extend(_speaker_caveats(name, speaker.label, speaker.prediction, own, figures))
+            found.extend(_speaker_caveats(name, speaker.label, speaker.prediction, own_warnings(item, speaker), figures))
     return found
+
+
+def own_warnings(item: EvidenceFindings, speaker: SpeakerFindings) -> list[str]:
+    """A speaker's warnings that its recording does not raise already, each once."""
+    return list(dict.fromkeys(warning for warning in speaker.warnings if warning not in item.warnings))
+
+
+def warning_count(data: ReportData) -> int:
+    """The warnings as Section 6 lists them: each recording's, then each speaker's own."""
+    return sum(len(item.warnings) + sum(len(own_warnings(item, s)) for s in item.speakers) for item in data.findings)
 
 
 def _speaker_caveats(name: str, label: str, prediction: dict, warnings: list[str],
                      figures: ValidationFigures | None) -> list[str]:
-    found = [f"{name}, {label}: {sentence(warning)}" for warning in dict.fromkeys(warnings)]
+    found = [f"{name}, {label}: {sentence(warning)}" for warning in warnings]
     if not prediction:
         return found
     seconds = prediction.get("seconds_used")

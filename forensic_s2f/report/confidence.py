@@ -83,11 +83,11 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
                           "and overstate the reliability of this estimate.")
 
     def measured(metric: str) -> tuple[float | None, str]:
-        """The metric at the speaker's duration where measured, else on full validation clips."""
+        """The metric at the speaker's duration where measured, else on whole validation clips."""
         value = getattr(row, metric) if row is not None else None
         if value is not None:
-            return value, f"with {row.seconds:g} s of speech per clip (this speaker: {seconds:.1f} s)"
-        return getattr(figures, metric), "on full validation clips"
+            return value, f"hearing {row.heard} (this speaker: {seconds:.1f} s of speech)"
+        return getattr(figures, metric), "on whole validation clips"
 
     protocol = f" ({figures.protocol})" if figures.protocol else ""
     gender = most_probable(prediction.get("gender", {}))
@@ -127,8 +127,11 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
     if recall:
         best = recall.get(10) or recall[max(recall)]
         pool = f"{figures.retrieval_pool_size} " if figures.retrieval_pool_size else ""
-        statements.append(f"Face: the true canonical face was among the {best.k} closest of {pool}candidates for "
-                          f"{percent(best.rate)} of validation clips, against {percent(best.chance)} by chance. "
+        rate = dict(row.recall).get(best.k) if row is not None else None
+        basis = f"hearing {row.heard}" if rate is not None else "on whole validation clips"
+        rate = best.rate if rate is None else rate
+        statements.append(f"Face: {basis}, the true canonical face was among the {best.k} closest of {pool}candidates "
+                          f"for {percent(rate)} of validation clips, against {percent(best.chance)} by chance. "
                           "The face image conveys group-level traits, not an individual's appearance.")
     if warnings:
         statements.append(f"These figures were measured on clean, wide-band clips of a single speaker. This speaker's "

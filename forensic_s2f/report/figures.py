@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 from matplotlib import pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from forensic_s2f.numbers import probability_text  # noqa: E402
+
 DPI = 200
 FIGURE_WIDTH_INCHES = 6.8
 STYLE = {
@@ -77,7 +79,7 @@ def attribute_png(gender: dict[str, float], gender_spread: dict[str, float] | No
             axes.bar(labels, values, color="#4c72b0", width=0.6, yerr=errors, capsize=3,
                      error_kw={"elinewidth": 0.8, "ecolor": "0.2"})
             for x, value in enumerate(values):
-                axes.text(x, min(value + (errors[x] if errors else 0) + 0.03, 1.02), f"{value:.2f}",
+                axes.text(x, min(value + (errors[x] if errors else 0) + 0.03, 1.02), probability_text(value),
                           ha="center", va="bottom", fontsize=7)
             axes.set_ylim(0, 1.12)
             axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0])

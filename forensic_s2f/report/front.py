@@ -6,6 +6,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.platypus import Flowable, KeepTogether, PageBreak, Spacer
 from reportlab.platypus.tableofcontents import TableOfContents
 
+from forensic_s2f.report.caveats import warning_count
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
 from forensic_s2f.report.layout import STYLES, boxed, escape, key_values, markup, mono, needs_code_points, text
@@ -40,15 +41,19 @@ def summary_text(data: ReportData) -> str:
     ]
     found = [f"{len(item.speakers)} in {item.evidence.filename}" for item in data.findings]
     count = len(data.speakers)
+    estimated = sum(1 for speaker in data.speakers if speaker.prediction)
     if count == 0:
         parts.append("No speaker was found in any recording, so no voice-to-face estimate was made; "
                      "the findings section shows what was measured instead.")
     else:
+        each = "each speaker" if estimated == count else f"{estimated} of the {count} speakers"
         parts.append(f"Speaker diarization (who spoke when) found {count} speaker{'s' if count != 1 else ''} "
-                     f"({'; '.join(found)}). For each speaker a model estimated from the voice alone the probable "
+                     f"({'; '.join(found)}). For {each} a model estimated from the voice alone the probable "
                      "gender, the probable age bracket and a canonical face, with the disagreement between the "
                      "members of a model ensemble as a measure of uncertainty.")
-    warnings = sum(len(item.warnings) + sum(len(s.warnings) for s in item.speakers) for item in data.findings)
+        if estimated < count:
+            parts.append(f"No estimate was made for the other {count - estimated} (their pages in Section 3 say why).")
+    warnings = warning_count(data)
     if warnings:
         parts.append(f"{warnings} warning{'s were' if warnings != 1 else ' was'} raised about audio quality or the "
                      "amount of speech; each is listed with its finding and in Section 6.")
@@ -101,7 +106,8 @@ def cover(ctx: ReportContext) -> list[Flowable]:
         contents(),
         text(f"The report id is derived from the report's content (case, evidence, run, results, provenance, caveat "
              f"templates, validation figures, software version): the same run reported again with the same templates "
-             f"gives the same id and the same content, apart from the date written and the custody log, which grows.",
+             f"gives the same id and the same content, apart from the date written, the examiner writing it, the custody "
+             f"log, which grows, and the case's other runs named on the cover.",
              "small"),
         *([markup(CODE_POINT_NOTE, "small")] if needs_code_points([data, ctx.examiner]) else []),
     ]

@@ -76,16 +76,21 @@ def shown(value: object, monospaced: bool = False) -> str:
     every face (Chinese, Japanese or Korean script, emoji), right-to-left script (reportlab draws
     left to right, so it would read reversed and unjoined), a control or format character (a line
     break, a right-to-left override, a zero-width space), a space other than U+0020, or the ⟦ that
-    opens this notation. Spaces that a paragraph would drop or merge (leading, trailing, repeated)
-    become no-break spaces, which look the same and are kept.
+    opens this notation, and a combining mark (an accent, a vowel point) with nothing drawn to sit
+    on. Spaces that a paragraph would drop or merge (leading, trailing, repeated) become no-break
+    spaces, which look the same and are kept.
     """
     drawable = DRAWABLE_MONO if monospaced else DRAWABLE
     out: list[str] = []
+    baseless = True  # a combining mark here would sit on nothing, on a space or on a ⟦U+XXXX⟧
     for char in str(value):
         if char == " ":
             out.append(NO_BREAK_SPACE if not out or out[-1] in (" ", NO_BREAK_SPACE) else " ")
+            baseless = True
         else:
-            out.append(CODE_POINT.format(ord(char)) if _undrawn(char, drawable) else char)
+            coded = _undrawn(char, drawable) or (baseless and unicodedata.category(char).startswith("M"))
+            out.append(CODE_POINT.format(ord(char)) if coded else char)
+            baseless = coded
     if out and out[-1] == " ":
         out[-1] = NO_BREAK_SPACE
     return "".join(out)
@@ -182,7 +187,7 @@ def grid(rows: list[list[object]], widths: list[float], header: bool = True, sha
          for cell in row]
         for r, row in enumerate(rows)
     ]
-    table = Table(cells, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT")
+    table = Table(cells, colWidths=widths, repeatRows=1 if header else 0, hAlign="LEFT", splitInRow=1)
     commands = [
         ("GRID", (0, 0), (-1, -1), 0.4, RULE),
         ("VALIGN", (0, 0), (-1, -1), "TOP"),

@@ -32,12 +32,21 @@ class GroupFigures:
 
 @dataclass(frozen=True)
 class DurationFigures:
-    """Accuracy when the model hears only `seconds` of speech from each validation clip."""
+    """Accuracy when the model hears only `seconds` of speech from each validation clip, or the
+    whole clip (`whole_clip`: `seconds` is then the clips' length, speech and pauses together);
+    `recall` maps k to the face retrieval's recall@k."""
 
     seconds: float
     gender_accuracy: float | None
     age_exact: float | None
     age_within_one: float | None
+    whole_clip: bool = False
+    recall: tuple[tuple[int, float], ...] = ()
+
+    @property
+    def heard(self) -> str:
+        """'3 s of speech from each clip' or 'each whole 6 s clip'."""
+        return f"each whole {self.seconds:g} s clip" if self.whole_clip else f"{self.seconds:g} s of speech from each clip"
 
 
 @dataclass(frozen=True)
@@ -157,7 +166,9 @@ def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any
         by_age=tuple(_group(label, row) for label, row in sorted(raw.get("by_age", {}).items(), key=_bracket_order)),
         by_seconds=tuple(sorted(
             (DurationFigures(seconds=_seconds(label, raw), gender_accuracy=_rate(row.get("gender_accuracy")),
-                             age_exact=_rate(row.get("age_exact")), age_within_one=_rate(row.get("age_within_one")))
+                             age_exact=_rate(row.get("age_exact")), age_within_one=_rate(row.get("age_within_one")),
+                             whole_clip=not label.endswith(" s"),
+                             recall=tuple((k, _rate(row[f"R@{k}"])) for k in (1, 5, 10) if f"R@{k}" in row))
              for label, row in raw.get("by_seconds", {}).items()),
             key=lambda row: row.seconds,
         )),

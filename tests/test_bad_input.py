@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import store_snapshot, write_tone
 
@@ -356,3 +358,17 @@ def test_another_programs_database_in_wal_mode_is_left_byte_for_byte(cli, store_
     result = cli("case", "list")
     assert result.code == 2 and "not an fs2f case store (it holds other tables: notes)" in result.stderr
     assert {name: (store_dir / name).read_bytes() for name in ("fs2f.db", "fs2f.db-wal")} == before
+
+
+@pytest.mark.parametrize("fmt, subtype, suffix", [("AIFF", "FLOAT", ".aifc"), ("AU", "PCM_16", ".au"),
+                                                  ("RF64", "PCM_16", ".wav")])
+def test_truncated_aiff_au_and_rf64_are_refused(cli, store_dir, populated, tmp_path, fmt, subtype, suffix):
+    """Their headers count the audio, but half of such a file was ingested as a whole recording."""
+    whole = tmp_path / f"whole{suffix}"
+    t = np.arange(16_000 * 20) / 16_000
+    sf.write(whole, 0.3 * np.sin(2 * np.pi * 330 * t), 16_000, format=fmt, subtype=subtype)
+    cut = tmp_path / f"cut{suffix}"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", cut, "-e", "Ann")
+    assert line == f"error: {cut}: cannot be decoded as audio (truncated: its audio ends at 10.0 s of the 20.0 s its header states)\n"
+    assert cli("case", "add", "C1", whole, "-e", "Ann").code == 0

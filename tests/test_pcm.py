@@ -442,3 +442,19 @@ def test_sparse_speech_in_one_region_is_never_taken_for_bangs():
     plain = 10 ** (-30 / 20) / np.sqrt(np.mean(audio.astype(np.float64) ** 2) - np.mean(audio, dtype=np.float64) ** 2)
     assert speech_gain(audio, rate, [(0.0, 40.0)], -30.0, raise_only=False) == pytest.approx(plain, rel=1e-9)
     assert speech_gain(audio, float(rate), [(0.0, 3.0)], -30.0, raise_only=False) > 1.0  # a float rate is a rate
+
+
+@pytest.mark.parametrize("fmt, subtype", [("WAV", "IMA_ADPCM"), ("WAV", "MS_ADPCM"), ("W64", "IMA_ADPCM")])
+def test_adpcm_is_decoded_whole(tmp_path, fmt, subtype):
+    """IMA and MS ADPCM (dictaphones, CCTV and phone recorders) stamp only their first frame: the
+    frames without a timestamp were dropped, and 40 s of evidence was ingested as 5 s, silently."""
+    from forensic_s2f.audio.decode import iter_chunks, probe
+
+    t = np.arange(16_000 * 12) / 16_000
+    path = tmp_path / f"dictaphone.{fmt.lower()}"
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 300 * t) * (1 + 0.5 * np.sin(2 * np.pi * 0.5 * t)), 16_000,
+             format=fmt, subtype=subtype)
+    reference, _ = sf.read(path, dtype="float32")  # (libsndfile's own ADPCM decoder)
+    decoded = np.concatenate(list(iter_chunks(path)), axis=1)[0]
+    assert len(decoded) == len(reference) and np.abs(decoded - reference).max() < 0.003
+    assert probe(path).duration_seconds == pytest.approx(len(reference) / 16_000)

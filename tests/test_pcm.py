@@ -458,3 +458,21 @@ def test_adpcm_is_decoded_whole(tmp_path, fmt, subtype):
     decoded = np.concatenate(list(iter_chunks(path)), axis=1)[0]
     assert len(decoded) == len(reference) and np.abs(decoded - reference).max() < 0.003
     assert probe(path).duration_seconds == pytest.approx(len(reference) / 16_000)
+
+
+def test_a_containers_other_audio_streams_and_a_late_start_are_warned_of(tmp_path):
+    """Only one audio stream of a file is analysed (FFmpeg's default): the others went unsaid, and
+    a stream starting 10 s into the file's timeline gave times 10 s early on a player's clock."""
+    from conftest import write_mka
+    from forensic_s2f.audio.decode import probe
+
+    t = np.arange(16_000 * 3) / 16_000
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    two = probe(write_mka(tmp_path / "two.mka", [tone, np.zeros_like(tone)]))
+    assert two.duration_seconds == pytest.approx(3.0)
+    assert two.warnings == ("the file holds 2 audio streams: only stream 0 (FFmpeg's default choice) is analysed, "
+                            "not stream 1",)
+    late = probe(write_mka(tmp_path / "late.mka", [tone], first_ms=10_000))
+    assert late.warnings == ("the audio stream starts at 10.000 s on the file's timeline: times in this analysis "
+                             "count from its first sample (add 10.000 s for a player's clock)",)
+    assert probe(write_mka(tmp_path / "one.mka", [tone])).warnings == ()

@@ -300,9 +300,43 @@ def _opened_source(path: Path) -> Iterator[str | BoundedFile]:
 
 def layout_warnings(path: Path) -> tuple[str, ...]:
     """What the file's layout calls for: bytes of a WAV file outside its stated audio
-    (`check_wav_layout`, which also refuses a cut WAV file), tags around a FLAC stream."""
+    (`check_wav_layout`, which also refuses a cut WAV file), tags around a FLAC stream, a
+    container's other audio streams and a late start (`stream_warnings`)."""
     extent = flac_extent(path)
-    return check_wav_layout(path) + (() if extent is None else (extent.warning(),))
+    return check_wav_layout(path) + (() if extent is None else (extent.warning(),)) + stream_warnings(path)
+
+
+# Formats that hold one audio stream starting at 0 s (libsndfile reads most of them: FFmpeg is
+# not even loaded for them).
+SINGLE_STREAM_TYPES = ("audio/wav", "audio/flac", "audio/aiff", "audio/basic", "audio/x-rf64", "audio/x-w64",
+                       "audio/x-caf")
+# An encoder's delay also starts a stream late (MP3 about 0.07 s, AAC 2112 samples: 0.26 s at
+# 8 kHz), and players count from its first sample then: only a later start is warned of.
+LATE_START_SECONDS = 0.5
+
+
+def stream_warnings(path: Path) -> tuple[str, ...]:
+    """What a container's streams call for: audio streams besides the one analysed (FFmpeg's
+    default choice: only it is decoded), and an audio stream that starts after 0 s on the file's
+    timeline (times in the analysis count from the stream's first sample, a player's from 0 s)."""
+    if sniff_media_type(path) in SINGLE_STREAM_TYPES:
+        return ()
+    from torchcodec import _core
+
+    decoder = _decoder(path)
+    chosen = decoder.metadata
+    streams = [s.stream_index for s in _core.get_container_metadata(decoder._decoder).streams
+               if isinstance(s, _core.AudioStreamMetadata)]
+    warnings = []
+    if len(streams) > 1:
+        others = ", ".join(str(index) for index in streams if index != chosen.stream_index)
+        warnings.append(f"the file holds {len(streams)} audio streams: only stream {chosen.stream_index} "
+                        f"(FFmpeg's default choice) is analysed, not stream{'s' if len(streams) > 2 else ''} {others}")
+    begin = float(chosen.begin_stream_seconds or 0.0)
+    if begin > LATE_START_SECONDS:
+        warnings.append(f"the audio stream starts at {begin:.3f} s on the file's timeline: times in this analysis "
+                        f"count from its first sample (add {begin:.3f} s for a player's clock)")
+    return tuple(warnings)
 
 
 def _decoder(path: Path):

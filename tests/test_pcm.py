@@ -476,3 +476,22 @@ def test_a_containers_other_audio_streams_and_a_late_start_are_warned_of(tmp_pat
     assert late.warnings == ("the audio stream starts at 10.000 s on the file's timeline: times in this analysis "
                              "count from its first sample (add 10.000 s for a player's clock)",)
     assert probe(write_mka(tmp_path / "one.mka", [tone])).warnings == ()
+
+
+def test_intake_reads_a_wav_file_with_the_analysis_decoder(tmp_path):
+    """A WAVE_FORMAT_EXTENSIBLE file of 24 valid bits in 32-bit containers: intake read it with
+    FFmpeg, which took it for 24-bit float (codec pcm_f24le, '... samples were not numbers' and
+    '+632 dB' warnings), while the analysis's libsndfile read it exactly."""
+    from forensic_s2f.audio.decode import probe
+
+    t = np.arange(16_000 * 3) / 16_000
+    path = tmp_path / "wavex_24in32.wav"
+    sf.write(path, (np.round(0.3 * np.sin(2 * np.pi * 300 * t) * 2**23).astype(np.int32) << 8), 16_000,
+             format="WAVEX", subtype="PCM_32")
+    header = bytearray(path.read_bytes())
+    valid_bits = header.index(b"fmt ") + 8 + 18  # (WAVE_FORMAT_EXTENSIBLE's wValidBitsPerSample)
+    header[valid_bits: valid_bits + 2] = (24).to_bytes(2, "little")
+    path.write_bytes(bytes(header))
+    info = probe(path)
+    assert (info.codec, info.duration_seconds, info.warnings) == ("pcm_s32le", 3.0, ())
+    assert load(path).info == info

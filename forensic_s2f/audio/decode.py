@@ -473,13 +473,17 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
     at the file's own rate, channels averaged, then resampled by `resampled` (so both decoders
     give the same samples)."""
     tally = SampleTally(layout_warnings=layout_warnings(path))
+    stream, chunks, decoder = _native_source(path)
+    return stream, resampled(map(tally.mono, chunks), stream.sample_rate, sample_rate), decoder, tally
+
+
+def _native_source(path: Path) -> tuple[StreamInfo, Iterator[np.ndarray], str]:
+    """The file's stream info, its chunks at the file's own rate and channels, and which decoder
+    reads them: libsndfile where it reads the stream exactly as FFmpeg does, else FFmpeg."""
     stream = _direct_stream(path)
     if stream is not None:
-        chunks, decoder = _direct_chunks(path), "libsndfile"
-    else:
-        stream = _audio_stream(path)
-        chunks, decoder = iter_chunks(path), "FFmpeg (torchcodec)"
-    return stream, resampled(map(tally.mono, chunks), stream.sample_rate, sample_rate), decoder, tally
+        return stream, _direct_chunks(path), "libsndfile"
+    return _audio_stream(path), iter_chunks(path), "FFmpeg (torchcodec)"
 
 
 def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
@@ -498,13 +502,21 @@ def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTa
 def probe(path: Path) -> AudioInfo:
     """Decode every sample once at the native rate to prove the file is whole audio.
 
-    Raises InputError for files that are missing, empty, not audio, truncated or corrupt.
+    A WAV file is read by the decoder the analysis reads it with (FFmpeg read a
+    WAVE_FORMAT_EXTENSIBLE file of 24 valid bits in 32 as 24-bit float: intake recorded codec
+    pcm_f24le and 'samples not numbers', while the analysis's libsndfile read it exactly); any
+    other file by FFmpeg, which checks a compressed stream more strictly than libsndfile (a FLAC
+    stream whose last frame a tag overwrote). Raises InputError for files that are missing,
+    empty, not audio, truncated or corrupt.
     """
     path = Path(path)
     check_readable_file(path)
     tally = SampleTally(layout_warnings=layout_warnings(path))
-    meta = _audio_stream(path)
-    for chunk in iter_chunks(path):
+    if sniff_media_type(path) == "audio/wav":
+        meta, chunks, _ = _native_source(path)
+    else:
+        meta, chunks = _audio_stream(path), iter_chunks(path)
+    for chunk in chunks:
         tally.mono(chunk)
     return _info(path, meta, tally.samples / float(meta.sample_rate), tally)
 

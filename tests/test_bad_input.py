@@ -372,3 +372,24 @@ def test_truncated_aiff_au_and_rf64_are_refused(cli, store_dir, populated, tmp_p
     line = _refused(cli, store_dir, populated, "case", "add", "C1", cut, "-e", "Ann")
     assert line == f"error: {cut}: cannot be decoded as audio (truncated: its audio ends at 10.0 s of the 20.0 s its header states)\n"
     assert cli("case", "add", "C1", whole, "-e", "Ann").code == 0
+
+
+def test_an_impossible_sample_rate_and_an_unsupported_codec_are_refused_for_what_they_are(
+        cli, store_dir, populated, tmp_path):
+    """A WAV header stating 1 Hz was ingested as 640000 s (the analysis then asked for 95 GiB of
+    disk); NMS ADPCM was refused with FFmpeg's 'patches welcome'."""
+    rate_one = write_tone(tmp_path / "rate1.wav", seconds=2.0)
+    header = bytearray(rate_one.read_bytes())
+    fmt = header.index(b"fmt ") + 8
+    header[fmt + 4: fmt + 8] = (1).to_bytes(4, "little")  # sample rate
+    header[fmt + 8: fmt + 12] = (2).to_bytes(4, "little")  # byte rate
+    rate_one.write_bytes(bytes(header))
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", rate_one, "-e", "Ann")
+    assert "rate1.wav: cannot be decoded as audio (its header states a sample rate of 1 Hz" in line
+    nms = tmp_path / "nms.wav"
+    try:
+        sf.write(nms, np.zeros(8000), 8000, subtype="NMS_ADPCM_32")
+    except (ValueError, sf.LibsndfileError):
+        pytest.skip("this libsndfile writes no NMS ADPCM")
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", nms, "-e", "Ann")
+    assert "nms.wav: cannot be decoded as audio (its codec, or a feature of it, is not supported by this FFmpeg)" in line

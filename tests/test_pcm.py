@@ -495,3 +495,20 @@ def test_intake_reads_a_wav_file_with_the_analysis_decoder(tmp_path):
     info = probe(path)
     assert (info.codec, info.duration_seconds, info.warnings) == ("pcm_s32le", 3.0, ())
     assert load(path).info == info
+
+
+def test_a_second_data_chunk_in_a_wav_file_is_warned_of(tmp_path):
+    """FFmpeg decodes the last data chunk only (libsndfile refuses the file): the audio of the
+    others went unsaid."""
+    from forensic_s2f.audio.decode import probe
+
+    path = tmp_path / "two-data.wav"
+    sf.write(path, np.full(16_000, 0.5), 16_000, subtype="PCM_16")
+    second = b"data" + (64_000).to_bytes(4, "little") + (np.full(32_000, 0.25) * 32767).astype("<i2").tobytes()
+    content = path.read_bytes() + second
+    path.write_bytes(content[:4] + (len(content) - 8).to_bytes(4, "little") + content[8:])
+    info = probe(path)
+    assert info.duration_seconds == 2.0 and info.warnings == (
+        "2 data chunks where the WAV format has one: only the last is analysed, not the 32000 bytes of the earlier, "
+        "1.0 s at the file's byte rate",)
+    assert np.allclose(load(path).samples, 0.25, atol=1e-4)

@@ -21,6 +21,8 @@ from forensic_s2f.errors import InputError, require_text_name
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 60.0
+# Sample rates a real recording can have (Hz); a header stating 1 Hz made 40 s of audio 640000 s.
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 1_000_000
 # FFmpeg's 'no timestamp' reaches us as about -5.8e14 s: ADPCM in WAV stamps only its first frame.
 NO_TIMESTAMP_SECONDS = -1e9
 TRUNCATION_TOLERANCE = 0.02  # of the duration a header states exactly (and at least 1 s)
@@ -190,12 +192,15 @@ def _wav_chunks(path: Path) -> Iterator[tuple[bytes, int, int]]:
 @dataclass(frozen=True)
 class WavLayout:
     """What a WAV file's chunks state (bytes): where the audio data starts, how much the data
-    chunk says it holds, the byte rate (all channels, per second), and where the last chunk ends."""
+    chunk says it holds, the byte rate (all channels, per second), where the last chunk ends, and
+    the sizes of data chunks before the one decoded (the format has one; FFmpeg decodes the last,
+    libsndfile refuses such a file)."""
 
     data_start: int
     data_size: int
     byte_rate: int
     chunks_end: int
+    earlier_data: tuple[int, ...] = ()
 
 
 def _wav_layout(path: Path) -> WavLayout | None:
@@ -203,10 +208,14 @@ def _wav_layout(path: Path) -> WavLayout | None:
     data chunk that states none (0 or 0xFFFFFFFF, as a recorder streaming the file writes)."""
     if sniff_media_type(path) != "audio/wav":
         return None
-    chunks, end = {}, 12
+    chunks, end, data = {}, 12, []
     for chunk, start, size in _wav_chunks(path):
         chunks.setdefault(chunk, (start, size))
         end = start + size + size % 2
+        if chunk == b"data":
+            data.append((start, size))
+    if data:
+        chunks[b"data"] = data[-1]
     if b"data" not in chunks or chunks[b"data"][1] in (0, 0xFFFFFFFF):
         return None
     byte_rate = 0
@@ -214,7 +223,7 @@ def _wav_layout(path: Path) -> WavLayout | None:
         with open(path, "rb") as handle:
             handle.seek(chunks[b"fmt "][0] + 8)
             byte_rate = int.from_bytes(handle.read(4), "little")
-    return WavLayout(*chunks[b"data"], byte_rate, end)
+    return WavLayout(*chunks[b"data"], byte_rate, end, tuple(size for _, size in data[:-1]))
 
 
 def check_wav_layout(path: Path) -> tuple[str, ...]:
@@ -223,7 +232,8 @@ def check_wav_layout(path: Path) -> tuple[str, ...]:
     and take the duration from the file's size, so neither notices.
 
     Returns the warnings its layout calls for: bytes after the stated audio data that are no
-    RIFF chunk (a header that understates the audio: only the stated part is decoded)."""
+    RIFF chunk (a header that understates the audio: only the stated part is decoded), and data
+    chunks before the last (only the last is decoded)."""
     layout = _wav_layout(path)
     if layout is None:
         return ()
@@ -231,11 +241,17 @@ def check_wav_layout(path: Path) -> tuple[str, ...]:
     present = size - layout.data_start
     if layout.byte_rate:
         _refuse_if_cut(path, present / layout.byte_rate, layout.data_size / layout.byte_rate)
+    warnings = []
+    if layout.earlier_data:
+        count, held = len(layout.earlier_data) + 1, sum(layout.earlier_data)
+        seconds = f", {held / layout.byte_rate:.1f} s at the file's byte rate" if layout.byte_rate else ""
+        warnings.append(f"{count} data chunks where the WAV format has one: only the last is analysed, not the "
+                        f"{held} bytes of the earlier{seconds}")
     unexplained = size - layout.chunks_end
-    if unexplained < 8:
-        return ()
-    return (f"{unexplained} bytes after the audio data that the WAV header states are no part of the file's layout "
-            "(the header may understate the audio): only the stated audio is analysed",)
+    if unexplained >= 8:
+        warnings.append(f"{unexplained} bytes after the audio data that the WAV header states are no part of the "
+                        "file's layout (the header may understate the audio): only the stated audio is analysed")
+    return tuple(warnings)
 
 
 def states_exact_duration(path: Path) -> bool:
@@ -353,6 +369,8 @@ def _decoder(path: Path):
 def _short(error: Exception) -> str:
     """FFmpeg's reason without torchcodec's source locations, on one line."""
     text = " ".join(str(error).split())
+    if "patches welcome" in text.lower():  # (FFmpeg's words for a codec or feature it lacks)
+        return "its codec, or a feature of it, is not supported by this FFmpeg"
     return text.rsplit(", ", 1)[-1][:160] if text else type(error).__name__
 
 
@@ -435,10 +453,13 @@ def _audio_stream(path: Path) -> StreamInfo:
 
 def _direct_stream(path: Path) -> StreamInfo | None:
     """The stream of a WAV/FLAC file libsndfile reads exactly as FFmpeg does; None for anything
-    else (FFmpeg decodes it)."""
+    else (FFmpeg decodes it), a WAV file with several data chunks included."""
     import soundfile
 
     if sniff_media_type(path) not in ("audio/wav", "audio/flac"):
+        return None
+    layout = _wav_layout(path)
+    if layout is not None and layout.earlier_data:
         return None
     try:
         with _opened_source(path) as source:
@@ -489,6 +510,9 @@ def _native_source(path: Path) -> tuple[StreamInfo, Iterator[np.ndarray], str]:
 def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
     if duration_seconds <= 0:
         raise InputError(path, "contains no audio samples")
+    if not MIN_SAMPLE_RATE <= meta.sample_rate <= MAX_SAMPLE_RATE:
+        raise InputError(path, f"cannot be decoded as audio (its header states a sample rate of {meta.sample_rate} Hz; "
+                               f"audio has {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)")
     return AudioInfo(
         media_type=sniff_media_type(path),
         codec=meta.codec,

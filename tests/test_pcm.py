@@ -512,3 +512,25 @@ def test_a_second_data_chunk_in_a_wav_file_is_warned_of(tmp_path):
         "2 data chunks where the WAV format has one: only the last is analysed, not the 32000 bytes of the earlier, "
         "1.0 s at the file's byte rate",)
     assert np.allclose(load(path).samples, 0.25, atol=1e-4)
+
+
+def test_channels_that_hold_different_audio_are_warned_of(tmp_path):
+    """A call recorder's file, one party per channel, was averaged to mono without a word; one
+    sound picked up by two microphones a few milliseconds apart is not 'different audio'."""
+    from forensic_s2f.audio.decode import probe
+
+    rng = np.random.default_rng(3)
+    rate, seconds = 16_000, 8
+    t = np.arange(rate * seconds) / rate
+    syllables = (np.sin(2 * np.pi * 3 * t) > 0) * rng.standard_normal(t.size) * 0.2  # bursts of noise
+    turn = (t % 4) < 2  # two parties taking turns of 2 s
+    call = tmp_path / "call.wav"
+    sf.write(call, np.stack([syllables * turn, syllables * ~turn], axis=1) + 0.001 * rng.standard_normal((t.size, 2)), rate)
+    warnings = probe(call).warnings
+    assert len(warnings) == 1 and warnings[0].startswith("the 2 channels hold different audio (the loudness of two "
+                                                         "of them correlates -0.")
+    for delay in (0, 16, 48):  # 0, 1 and 3 ms between two microphones
+        pair = tmp_path / f"pair-{delay}.wav"
+        sf.write(pair, np.stack([syllables, 0.7 * np.roll(syllables, delay)], axis=1)
+                 + 0.001 * rng.standard_normal((t.size, 2)), rate)
+        assert probe(pair).warnings == (), delay

@@ -76,6 +76,13 @@ MAX_PEAK = 2.0  # a larger magnitude (over +6 dB relative to full scale) is warn
 # Channels cancel each other when their mono average is this much quieter than averaging unrelated
 # channels makes it (10·log10(channels) dB: 3 dB for two).
 MAX_MIXDOWN_LOSS_DB = 12.0
+# Channels hold different audio (one party per channel, as a call recorder writes) when the
+# loudness envelopes of two sounding channels correlate less than this. Envelopes are the log
+# energy of ENVELOPE_FRAME-sample frames: the same sound picked up by two microphones correlates
+# above 0.97 whatever the delay between them (0-10 ms tried), while the energy of the average
+# cannot tell such a delay from different sound.
+MIN_ENVELOPE_CORRELATION = 0.5
+ENVELOPE_FRAME = 512
 MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to cancel
 
 
@@ -86,7 +93,8 @@ class SampleTally:
     samples that are not numbers (NaN or infinite; they become 0, silence), the largest
     magnitude (1.0 = full scale), and the energies of the channels (their mean) and of their
     mono average, whose ratio shows channels that cancel when averaged (one of them wired in
-    reverse polarity)."""
+    reverse polarity), and sums of the channels' loudness envelopes, whose correlation shows
+    channels that hold different audio."""
 
     layout_warnings: tuple[str, ...] = ()  # what the file's layout called for (check_wav_layout)
     samples: int = 0  # per channel
@@ -95,6 +103,10 @@ class SampleTally:
     peak: float = 0.0
     channel_energy: float = 0.0
     mixdown_energy: float = 0.0
+    energies: np.ndarray | None = None  # (channels,) each channel's energy
+    envelope_frames: int = 0
+    envelope_sums: np.ndarray | None = None  # (channels,)
+    envelope_products: np.ndarray | None = None  # (channels, channels)
 
     def mono(self, chunk: np.ndarray) -> np.ndarray:
         """`chunk` (channels, samples) tallied and averaged to mono float32, non-finite samples set to 0."""
@@ -109,9 +121,38 @@ class SampleTally:
         if chunk.shape[0] == 1:
             return chunk[0]
         mono = chunk.mean(axis=0, dtype=np.float32)
-        self.channel_energy += sum(float(np.dot(row, row)) for row in chunk) / chunk.shape[0]
+        energies = np.array([float(np.dot(row, row)) for row in chunk])
+        self.channel_energy += float(energies.sum()) / chunk.shape[0]
         self.mixdown_energy += float(np.dot(mono, mono))
+        self._envelopes(chunk, energies)
         return mono
+
+    def _envelopes(self, chunk: np.ndarray, energies: np.ndarray) -> None:
+        """Add the chunk's channel energies and envelope sums (a chunk's last partial frame is left out)."""
+        if self.energies is None:
+            self.energies = np.zeros(len(chunk))
+            self.envelope_sums, self.envelope_products = np.zeros(len(chunk)), np.zeros((len(chunk), len(chunk)))
+        self.energies += energies
+        frames = chunk.shape[-1] // ENVELOPE_FRAME
+        if frames:
+            framed = chunk[:, : frames * ENVELOPE_FRAME].reshape(len(chunk), frames, ENVELOPE_FRAME)
+            envelope = np.log10(np.einsum("cfs,cfs->cf", framed, framed).astype(np.float64) / ENVELOPE_FRAME + 1e-10)
+            self.envelope_frames += frames
+            self.envelope_sums += envelope.sum(axis=1)
+            self.envelope_products += envelope @ envelope.T
+
+    def least_envelope_correlation(self) -> float | None:
+        """The lowest correlation of two sounding channels' loudness envelopes; None with fewer than two."""
+        if self.energies is None or self.envelope_frames < 2:
+            return None
+        sounding = np.flatnonzero(np.sqrt(self.energies / max(self.samples, 1)) > MIN_CHANNEL_RMS)
+        if len(sounding) < 2:
+            return None
+        mean = self.envelope_sums / self.envelope_frames
+        covariance = self.envelope_products / self.envelope_frames - np.outer(mean, mean)
+        spread = np.sqrt(np.maximum(np.diag(covariance), 1e-12))
+        correlation = covariance / np.outer(spread, spread)
+        return float(min(correlation[a, b] for i, a in enumerate(sounding) for b in sounding[i + 1:]))
 
     def warnings(self) -> tuple[str, ...]:
         found = []
@@ -127,6 +168,11 @@ class SampleTally:
                 found.append(f"the {self.channels} channels cancel when averaged to mono (the mixdown is {min(loss_db, 99):.0f} dB "
                              "quieter than the channels, as when one channel's polarity is reversed): speech may be "
                              "missed; listen to each channel")
+        least = self.least_envelope_correlation()
+        if least is not None and least < MIN_ENVELOPE_CORRELATION:
+            found.append(f"the {self.channels} channels hold different audio (the loudness of two of them correlates "
+                         f"{least:.2f}; one sound picked up twice correlates above 0.97), as when each party of a call "
+                         "has its own channel: they are analysed averaged to mono; listen to each channel")
         return tuple(found) + self.layout_warnings
 
 

@@ -76,9 +76,12 @@ def _ebml(element_id: bytes, payload: bytes | int | float | str) -> bytes:
     return element_id + (0x01 << 56 | len(payload)).to_bytes(8, "big") + payload
 
 
-def write_mka(path: Path, tracks: list[np.ndarray], rate: int = 16_000, first_ms: int = 0) -> Path:
+def write_mka(path: Path, tracks: list[np.ndarray], rate: int = 16_000, first_ms: int = 0,
+              pause: tuple[int, int] = (0, 0)) -> Path:
     """A Matroska audio file with one 16-bit mono PCM track per array (equal lengths), in
-    1 s blocks, whose first block is stamped `first_ms` on the file's timeline."""
+    1 s blocks, whose first block is stamped `first_ms` on the file's timeline; `pause` (block
+    index, milliseconds) stamps that block and the later ones that much later, as a recorder's
+    pause would."""
     header = _ebml(b"\x1a\x45\xdf\xa3", _ebml(b"\x42\x82", "matroska") + _ebml(b"\x42\x87", 4) + _ebml(b"\x42\x85", 2))
     info = _ebml(b"\x15\x49\xa9\x66", _ebml(b"\x2a\xd7\xb1", 1_000_000))
     entries = b"".join(
@@ -91,7 +94,8 @@ def write_mka(path: Path, tracks: list[np.ndarray], rate: int = 16_000, first_ms
         blocks = b"".join(
             _ebml(b"\xa3", bytes([0x80 | number]) + b"\x00\x00\x80" + (track[start: start + rate] * 32767).astype("<i2").tobytes())
             for number, track in enumerate(tracks, 1))
-        clusters += _ebml(b"\x1f\x43\xb6\x75", _ebml(b"\xe7", first_ms + start * 1000 // rate) + blocks)
+        paused = pause[1] if pause[1] and start >= pause[0] * rate else 0
+        clusters += _ebml(b"\x1f\x43\xb6\x75", _ebml(b"\xe7", first_ms + start * 1000 // rate + paused) + blocks)
     path.write_bytes(header + _ebml(b"\x18\x53\x80\x67", info + _ebml(b"\x16\x54\xae\x6b", entries) + clusters))
     return path
 

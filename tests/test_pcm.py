@@ -479,6 +479,23 @@ def test_a_containers_other_audio_streams_and_a_late_start_are_warned_of(tmp_pat
     assert probe(write_mka(tmp_path / "one.mka", [tone])).warnings == ()
 
 
+def test_a_pause_in_a_streams_timestamps_is_warned_of(tmp_path):
+    """A recorder's pause (the timestamps jump 5 s) was decoded end to end without a word, so
+    every time after it was 5 s earlier than a player shows."""
+    from conftest import write_mka
+    from forensic_s2f.audio.decode import probe
+
+    t = np.arange(16_000 * 4) / 16_000
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    info = probe(write_mka(tmp_path / "paused.mka", [tone], pause=(2, 5000)))
+    assert info.duration_seconds == pytest.approx(4.0) and info.warnings == (
+        "the stream's timestamps jump 1 time by more than 1 s (the longest by 5.000 s, 2.000 s into the audio; "
+        "5.000 s in all), as where a recorder paused: the audio is analysed end to end, so times after a jump are "
+        "that much earlier than a player shows",)
+    assert load(tmp_path / "paused.mka").info == info
+    assert probe(write_mka(tmp_path / "short-pause.mka", [tone], pause=(2, 500))).warnings == ()
+
+
 def test_intake_reads_a_wav_file_with_the_analysis_decoder(tmp_path):
     """A WAVE_FORMAT_EXTENSIBLE file of 24 valid bits in 32-bit containers: intake read it with
     FFmpeg, which took it for 24-bit float (codec pcm_f24le, '... samples were not numbers' and

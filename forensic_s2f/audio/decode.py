@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,9 @@ VERIFY_CHUNK_SECONDS = 60.0
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 1_000_000
 # FFmpeg's 'no timestamp' reaches us as about -5.8e14 s: ADPCM in WAV stamps only its first frame.
 NO_TIMESTAMP_SECONDS = -1e9
+# A jump in a stream's timestamps this long (s) is a gap a player would leave (a recorder's
+# pause); frames of ordinary Vorbis and Opus files in Matroska/WebM jump by up to 0.5 s.
+TIMESTAMP_GAP_SECONDS = 1.0
 TRUNCATION_TOLERANCE = 0.02  # of the duration a header states exactly (and at least 1 s)
 
 # libsndfile gives exactly FFmpeg's float samples for these (tests/test_pcm.py checks each), so
@@ -103,6 +106,7 @@ class SampleTally:
     peak: float = 0.0
     channel_energy: float = 0.0
     mixdown_energy: float = 0.0
+    timestamp_gaps: list[tuple[float, float]] = field(default_factory=list)  # (at s of audio, gap s): see _frames
     energies: np.ndarray | None = None  # (channels,) each channel's energy
     envelope_frames: int = 0
     envelope_sums: np.ndarray | None = None  # (channels,)
@@ -168,6 +172,13 @@ class SampleTally:
                 found.append(f"the {self.channels} channels cancel when averaged to mono (the mixdown is {min(loss_db, 99):.0f} dB "
                              "quieter than the channels, as when one channel's polarity is reversed): speech may be "
                              "missed; listen to each channel")
+        if self.timestamp_gaps:
+            at, gap = max(self.timestamp_gaps, key=lambda item: item[1])
+            count = len(self.timestamp_gaps)
+            found.append(f"the stream's timestamps jump {count} time{'s' if count > 1 else ''} by more than "
+                         f"{TIMESTAMP_GAP_SECONDS:g} s (the longest by {gap:.3f} s, {at:.3f} s into the audio; "
+                         f"{sum(g for _, g in self.timestamp_gaps):.3f} s in all), as where a recorder paused: the audio "
+                         "is analysed end to end, so times after a jump are that much earlier than a player shows")
         least = self.least_envelope_correlation()
         if least is not None and least < MIN_ENVELOPE_CORRELATION:
             found.append(f"the {self.channels} channels hold different audio (the loudness of two of them correlates "
@@ -420,7 +431,7 @@ def _short(error: Exception) -> str:
     return text.rsplit(", ", 1)[-1][:160] if text else type(error).__name__
 
 
-def _frames(path: Path, decoder) -> Iterator[np.ndarray]:
+def _frames(path: Path, decoder, gaps: list[tuple[float, float]] | None = None) -> Iterator[np.ndarray]:
     """The decoder's frames one after another, shape (channels, samples), without the samples
     before 0 s (as a whole decode leaves them out). The decoder never seeks: torchcodec's public
     range call sends it back to the start of the stream whenever a range begins inside the last
@@ -429,10 +440,14 @@ def _frames(path: Path, decoder) -> Iterator[np.ndarray]:
     to -51 dBFS off). Ranges placed by timestamps fail too: Vorbis frames' timestamps do not add
     up to their sample counts. A frame without a timestamp follows the one before: IMA and MS
     ADPCM in WAV stamp only their first frame, and a whole decode dropped the rest (87 % of a
-    40 s dictaphone file)."""
+    40 s dictaphone file). Frames are joined end to end; where a frame's timestamp lies more than
+    `TIMESTAMP_GAP_SECONDS` after the previous frame's end, (where in the decoded audio, how far)
+    in seconds is added to `gaps`."""
     from torchcodec import _core
 
+    rate = decoder.metadata.sample_rate
     before_zero = None  # samples still to leave out; None until the first frame that ends after 0 s
+    frame_end = decoded = None  # (seconds on the stream's timeline; seconds of audio yielded)
     while True:
         try:
             frame, start, duration = _core.get_next_frame(decoder._decoder)  # (times in seconds)
@@ -440,17 +455,23 @@ def _frames(path: Path, decoder) -> Iterator[np.ndarray]:
             return
         except Exception as error:
             raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
+        start = None if float(start) < NO_TIMESTAMP_SECONDS else float(start)
         if before_zero is None:  # (frames before 0 s, an encoder's priming, come first)
-            start = 0.0 if float(start) < NO_TIMESTAMP_SECONDS else float(start)
+            start = 0.0 if start is None else start
             if start + float(duration) <= 0:
                 continue
-            before_zero = max(0, round(-start * decoder.metadata.sample_rate))
+            before_zero, decoded = max(0, round(-start * rate)), 0.0
+        elif start is not None and gaps is not None and start - frame_end > TIMESTAMP_GAP_SECONDS:
+            gaps.append((decoded, start - frame_end))
+        frame_end = (start if start is not None else frame_end) + frame.shape[-1] / rate
         data = frame.numpy()[:, before_zero:]
         before_zero -= frame.shape[-1] - data.shape[-1]
+        decoded += data.shape[-1] / rate
         yield data
 
 
-def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iterator[np.ndarray]:
+def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS,
+                gaps: list[tuple[float, float]] | None = None) -> Iterator[np.ndarray]:
     """FFmpeg's samples at the stream's own rate in chunks of whole codec frames, about
     `chunk_seconds` each, shape (channels, samples): exactly the samples of one decode of the
     whole stream (torchcodec's `get_all_samples`, and the `ffmpeg` command's), whatever the
@@ -463,7 +484,7 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iter
     rate = decoder.metadata.sample_rate
     pending: list[np.ndarray] = []
     held = decoded = 0  # samples
-    for frame in _frames(path, decoder):
+    for frame in _frames(path, decoder, gaps):
         pending.append(frame)
         held += frame.shape[-1]
         decoded += frame.shape[-1]
@@ -540,17 +561,18 @@ def _mono_source(path: Path, sample_rate: int) -> tuple[StreamInfo, Iterator[np.
     at the file's own rate, channels averaged, then resampled by `resampled` (so both decoders
     give the same samples)."""
     tally = SampleTally(layout_warnings=layout_warnings(path))
-    stream, chunks, decoder = _native_source(path)
+    stream, chunks, decoder = _native_source(path, tally.timestamp_gaps)
     return stream, resampled(map(tally.mono, chunks), stream.sample_rate, sample_rate), decoder, tally
 
 
-def _native_source(path: Path) -> tuple[StreamInfo, Iterator[np.ndarray], str]:
+def _native_source(path: Path, gaps: list[tuple[float, float]]) -> tuple[StreamInfo, Iterator[np.ndarray], str]:
     """The file's stream info, its chunks at the file's own rate and channels, and which decoder
-    reads them: libsndfile where it reads the stream exactly as FFmpeg does, else FFmpeg."""
+    reads them: libsndfile where it reads the stream exactly as FFmpeg does, else FFmpeg (which
+    adds the gaps in the stream's timestamps to `gaps`, see `_frames`)."""
     stream = _direct_stream(path)
     if stream is not None:
         return stream, _direct_chunks(path), "libsndfile"
-    return _audio_stream(path), iter_chunks(path), "FFmpeg (torchcodec)"
+    return _audio_stream(path), iter_chunks(path, gaps=gaps), "FFmpeg (torchcodec)"
 
 
 def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
@@ -583,9 +605,9 @@ def probe(path: Path) -> AudioInfo:
     check_readable_file(path)
     tally = SampleTally(layout_warnings=layout_warnings(path))
     if sniff_media_type(path) == "audio/wav":
-        meta, chunks, _ = _native_source(path)
+        meta, chunks, _ = _native_source(path, tally.timestamp_gaps)
     else:
-        meta, chunks = _audio_stream(path), iter_chunks(path)
+        meta, chunks = _audio_stream(path), iter_chunks(path, gaps=tally.timestamp_gaps)
     for chunk in chunks:
         tally.mono(chunk)
     return _info(path, meta, tally.samples / float(meta.sample_rate), tally)

@@ -7,6 +7,7 @@ decoders may exceed it a little: their samples are kept as FFmpeg gives them, ne
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -311,13 +312,59 @@ def check_wav_layout(path: Path) -> tuple[str, ...]:
     return tuple(warnings)
 
 
+W64_CHUNK_SUFFIX = bytes.fromhex("f3acd3118cd100c04f8edb8a")  # (the GUIDs of W64's chunks after their 4 letters)
+
+
+def _stated_audio(path: Path) -> tuple[int, int, int] | None:
+    """(where the audio data starts, bytes its header states, bytes per second) of a W64 or CAF
+    file with constant-size packets, whose header counts its audio although FFmpeg times it by
+    the file's size; None for other files, or a size stated as open."""
+    media_type = sniff_media_type(path)
+    with open(path, "rb") as handle:
+        if media_type == "audio/x-w64":  # (16-byte GUID and 8-byte size, header included, per chunk; 8-byte aligned)
+            offset, byte_rate = 40, 0
+            while len(header := (handle.seek(offset), handle.read(24))[1]) == 24:
+                size = int.from_bytes(header[16:], "little")
+                if header[:4] == b"fmt " and header[4:16] == W64_CHUNK_SUFFIX:
+                    byte_rate = int.from_bytes((handle.seek(offset + 32), handle.read(4))[1], "little")
+                if header[:4] == b"data" and header[4:16] == W64_CHUNK_SUFFIX:
+                    return (offset + 24, size - 24, byte_rate) if byte_rate and size >= 24 else None
+                if size < 24:
+                    return None
+                offset += size + (-size) % 8
+        elif media_type == "audio/x-caf":  # (4-letter type and 8-byte big-endian size per chunk)
+            offset, byte_rate = 8, 0
+            while len(header := (handle.seek(offset), handle.read(12))[1]) == 12:
+                size = int.from_bytes(header[4:], "big", signed=True)
+                if header[:4] == b"desc":
+                    desc = handle.read(32)
+                    rate = struct.unpack(">d", desc[:8])[0]
+                    packet_bytes, packet_frames = struct.unpack(">II", desc[16:24])
+                    byte_rate = round(rate * packet_bytes / packet_frames) if packet_bytes and packet_frames else 0
+                if header[:4] == b"data":  # (its first 4 bytes count edits)
+                    return (offset + 16, size - 4, byte_rate) if byte_rate and size >= 4 else None
+                if size < 0:
+                    return None
+                offset += 12 + size
+    return None
+
+
+def check_stated_audio(path: Path) -> None:
+    """Refuse a W64 or CAF file cut short (see `_stated_audio`), as `check_wav_layout` a WAV file."""
+    stated = _stated_audio(path)
+    if stated is not None:
+        start, size, byte_rate = stated
+        _refuse_if_cut(path, max(path.stat().st_size - start, 0) / byte_rate, size / byte_rate)
+
+
 def states_exact_duration(path: Path) -> bool:
     """Whether the file's header counts its audio, so that decoding less means a cut file:
     MP4/QuickTime/3GP (the movie header), FLAC (STREAMINFO), AIFF/AIFC (COMM), Sun AU and RF64
     (their data sizes; an AU stating none gets a duration from its size) and an MP3 whose first
     frame is a Xing, Info or VBRI header (LAME and most encoders write one). For other files
     FFmpeg estimates the duration (from the bit rate, or from an Ogg file's last page; a WAV
-    file's from its size, see `check_wav_layout`; W64 and CAF from their size too)."""
+    file's from its size, see `check_wav_layout`; W64 and CAF files' too, see
+    `check_stated_audio`)."""
     media_type = sniff_media_type(path)
     if media_type in ("audio/mp4", "video/mp4", "video/quicktime", "video/3gpp", "audio/flac", "audio/aiff",
                       "audio/basic", "audio/x-rf64"):
@@ -373,9 +420,11 @@ def _opened_source(path: Path) -> Iterator[str | BoundedFile]:
 
 def layout_warnings(path: Path) -> tuple[str, ...]:
     """What the file's layout calls for: bytes of a WAV file outside its stated audio
-    (`check_wav_layout`, which also refuses a cut WAV file), tags around a FLAC stream, a
+    (`check_wav_layout`, which also refuses a cut WAV file; `check_stated_audio` a cut W64 or
+    CAF file), tags around a FLAC stream, a
     container's other audio streams and a late start (`stream_warnings`)."""
     extent = flac_extent(path)
+    check_stated_audio(path)
     return check_wav_layout(path) + (() if extent is None else (extent.warning(),)) + stream_warnings(path)
 
 

@@ -97,7 +97,7 @@ def _csv(table: pd.DataFrame) -> bytes:
     """`table` as CSV; a text cell that starts like a formula (a file named '=HYPERLINK(…).wav'),
     which a spreadsheet would run when the CSV is opened, is written with a leading apostrophe,
     which spreadsheets read as 'text follows' and do not show. The JSON export keeps such text as it is."""
-    text = table.select_dtypes(include="object").columns
+    text = table.select_dtypes(include=["object", "str"]).columns
     guarded = table.copy()
     guarded[text] = table[text].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
     return guarded.to_csv(index=False).encode()

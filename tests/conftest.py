@@ -77,11 +77,11 @@ def _ebml(element_id: bytes, payload: bytes | int | float | str) -> bytes:
 
 
 def write_mka(path: Path, tracks: list[np.ndarray], rate: int = 16_000, first_ms: int = 0,
-              pause: tuple[int, int] = (0, 0)) -> Path:
+              pause: tuple[int, int] = (0, 0), track_delays_ms: tuple[int, ...] = ()) -> Path:
     """A Matroska audio file with one 16-bit mono PCM track per array (equal lengths), in
     1 s blocks, whose first block is stamped `first_ms` on the file's timeline; `pause` (block
     index, milliseconds) stamps that block and the later ones that much later, as a recorder's
-    pause would."""
+    pause would; `track_delays_ms` stamps each track's blocks that much later (under 32 s)."""
     header = _ebml(b"\x1a\x45\xdf\xa3", _ebml(b"\x42\x82", "matroska") + _ebml(b"\x42\x87", 4) + _ebml(b"\x42\x85", 2))
     info = _ebml(b"\x15\x49\xa9\x66", _ebml(b"\x2a\xd7\xb1", 1_000_000))
     entries = b"".join(
@@ -92,7 +92,8 @@ def write_mka(path: Path, tracks: list[np.ndarray], rate: int = 16_000, first_ms
     clusters = b""
     for start in range(0, len(tracks[0]), rate):
         blocks = b"".join(
-            _ebml(b"\xa3", bytes([0x80 | number]) + b"\x00\x00\x80" + (track[start: start + rate] * 32767).astype("<i2").tobytes())
+            _ebml(b"\xa3", bytes([0x80 | number]) + (track_delays_ms[number - 1] if track_delays_ms else 0).to_bytes(2, "big")
+                  + b"\x80" + (track[start: start + rate] * 32767).astype("<i2").tobytes())
             for number, track in enumerate(tracks, 1))
         paused = pause[1] if pause[1] and start >= pause[0] * rate else 0
         clusters += _ebml(b"\x1f\x43\xb6\x75", _ebml(b"\xe7", first_ms + start * 1000 // rate + paused) + blocks)

@@ -389,6 +389,11 @@ def test_an_impossible_sample_rate_and_an_unsupported_codec_are_refused_for_what
     rate_one.write_bytes(bytes(header))
     line = _refused(cli, store_dir, populated, "case", "add", "C1", rate_one, "-e", "Ann")
     assert "rate1.wav: cannot be decoded as audio (its header states a sample rate of 1 Hz" in line
+    from forensic_s2f.audio.decode import load
+    from forensic_s2f.errors import InputError
+
+    with pytest.raises(InputError, match="sample rate of 1 Hz"):  # (it resampled 2 s into 27 GiB)
+        load(rate_one)
     nms = tmp_path / "nms.wav"
     try:
         sf.write(nms, np.zeros(8000), 8000, subtype="NMS_ADPCM_32")
@@ -396,3 +401,28 @@ def test_an_impossible_sample_rate_and_an_unsupported_codec_are_refused_for_what
         pytest.skip("this libsndfile writes no NMS ADPCM")
     line = _refused(cli, store_dir, populated, "case", "add", "C1", nms, "-e", "Ann")
     assert "nms.wav: cannot be decoded as audio (its codec, or a feature of it, is not supported by this FFmpeg)" in line
+
+
+def test_odd_w64_and_caf_headers_are_one_line_errors_and_compressed_aiff_c_is_whole(
+        cli, store_dir, populated, tmp_path):
+    """The size checks of W64/CAF headers crashed on a NaN sample rate, a cut 'desc' chunk or a
+    huge chunk size ('internal error'); a GSM 6.10 AIFF-C was refused as 160 times its length."""
+    import struct
+
+    t = np.arange(16_000 * 4) / 16_000
+    tone = 0.3 * np.sin(2 * np.pi * 300 * t)
+    caf, w64 = tmp_path / "good.caf", tmp_path / "good.w64"
+    sf.write(caf, tone, 16_000, format="CAF", subtype="PCM_16")
+    sf.write(w64, tone, 16_000, format="W64", subtype="PCM_16")
+    nan_rate = bytearray(caf.read_bytes())
+    nan_rate[20:28] = struct.pack(">d", float("nan"))
+    huge = bytearray(w64.read_bytes())
+    huge[56:64] = (2**63).to_bytes(8, "little")  # (the fmt chunk's size)
+    for name, content in (("nan.caf", bytes(nan_rate)), ("cut.caf", caf.read_bytes()[:30]), ("huge.w64", bytes(huge))):
+        (tmp_path / name).write_bytes(content)
+        result = cli("case", "add", "C1", tmp_path / name, "-e", "Ann")
+        assert "internal error" not in result.stderr and "Traceback" not in result.stderr, (name, result)
+    gsm = tmp_path / "gsm.aiff"
+    sf.write(gsm, tone, 16_000, format="AIFF", subtype="GSM610")
+    result = cli("case", "add", "C1", gsm, "-e", "Ann", "--json")
+    assert result.code == 0, result

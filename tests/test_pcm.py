@@ -463,7 +463,7 @@ def test_adpcm_is_decoded_whole(tmp_path, fmt, subtype):
 
 def test_a_containers_other_audio_streams_and_a_late_start_are_warned_of(tmp_path):
     """Only one audio stream of a file is analysed (FFmpeg's default): the others went unsaid, and
-    a stream starting 10 s into the file's timeline gave times 10 s early on a player's clock."""
+    a stream starting 3 s after the file's other streams gave times 3 s early on its timeline."""
     from conftest import write_mka
     from forensic_s2f.audio.decode import probe
 
@@ -473,10 +473,13 @@ def test_a_containers_other_audio_streams_and_a_late_start_are_warned_of(tmp_pat
     assert two.duration_seconds == pytest.approx(3.0)
     assert two.warnings == ("the file holds 2 audio streams: only stream 0 (FFmpeg's default choice) is analysed, "
                             "not stream 1",)
-    late = probe(write_mka(tmp_path / "late.mka", [tone], first_ms=10_000))
-    assert late.warnings == ("the audio stream starts at 10.000 s on the file's timeline: times in this analysis "
-                             "count from its first sample (add 10.000 s for a player's clock)",)
+    late = probe(write_mka(tmp_path / "late.mka", [tone, np.zeros_like(tone)], track_delays_ms=(3000, 0)))
+    assert late.warnings[1] == ("the audio stream starts 3.000 s after the file's other streams: times in this "
+                                "analysis count from its first sample (add 3.000 s for the file's timeline, as a "
+                                "player shows it)")
     assert probe(write_mka(tmp_path / "one.mka", [tone])).warnings == ()
+    # a file whose only stream starts at 10 s (MPEG-TS timestamps start anywhere): players count from it
+    assert probe(write_mka(tmp_path / "ten.mka", [tone], first_ms=10_000)).warnings == ()
 
 
 def test_a_pause_in_a_streams_timestamps_is_warned_of(tmp_path):
@@ -552,3 +555,6 @@ def test_channels_that_hold_different_audio_are_warned_of(tmp_path):
         sf.write(pair, np.stack([syllables, 0.7 * np.roll(syllables, delay)], axis=1)
                  + 0.001 * rng.standard_normal((t.size, 2)), rate)
         assert probe(pair).warnings == (), delay
+    steady = tmp_path / "steady.wav"  # (a tone whose period divides the envelope frame: no loudness change at all)
+    sf.write(steady, np.stack([np.sin(2 * np.pi * 1000 * t)] * 2, axis=1) * 0.3, rate, subtype="FLOAT")
+    assert probe(steady).warnings == ()

@@ -22,12 +22,14 @@ from forensic_s2f.errors import InputError, require_text_name
 
 TARGET_SAMPLE_RATE = 16_000
 VERIFY_CHUNK_SECONDS = 60.0
+MAX_FIRST_ALLOCATION_SECONDS = 4 * 3600.0  # `load` sizes its array from the header up to this, then grows it
 # Sample rates a real recording can have (Hz); a header stating 1 Hz made 40 s of audio 640000 s.
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 1_000, 1_000_000
 # FFmpeg's 'no timestamp' reaches us as about -5.8e14 s: ADPCM in WAV stamps only its first frame.
 NO_TIMESTAMP_SECONDS = -1e9
 # A jump in a stream's timestamps this long (s) is a gap a player would leave (a recorder's
-# pause); frames of ordinary Vorbis and Opus files in Matroska/WebM jump by up to 0.5 s.
+# pause). Shorter jumps are left alone: some muxers stamp Vorbis frames in Matroska in the wrong
+# unit (a frame of N samples advancing N ms), jumping 0.5 s per frame at 16 kHz.
 TIMESTAMP_GAP_SECONDS = 1.0
 TRUNCATION_TOLERANCE = 0.02  # of the duration a header states exactly (and at least 1 s)
 
@@ -87,6 +89,7 @@ MAX_MIXDOWN_LOSS_DB = 12.0
 # cannot tell such a delay from different sound.
 MIN_ENVELOPE_CORRELATION = 0.5
 ENVELOPE_FRAME = 512
+MIN_ENVELOPE_VARIANCE = 1e-4  # (log10 units squared: a loudness that varies by under 0.1 dB is steady)
 MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to cancel
 
 
@@ -155,9 +158,12 @@ class SampleTally:
             return None
         mean = self.envelope_sums / self.envelope_frames
         covariance = self.envelope_products / self.envelope_frames - np.outer(mean, mean)
-        spread = np.sqrt(np.maximum(np.diag(covariance), 1e-12))
-        correlation = covariance / np.outer(spread, spread)
-        return float(min(correlation[a, b] for i, a in enumerate(sounding) for b in sounding[i + 1:]))
+        variance = np.diag(covariance)
+        varying = [c for c in sounding if variance[c] > MIN_ENVELOPE_VARIANCE]  # (a steady tone's envelope has none)
+        if len(varying) < 2:
+            return None
+        correlation = covariance / np.sqrt(np.outer(variance, variance).clip(MIN_ENVELOPE_VARIANCE**2))
+        return float(min(correlation[a, b] for i, a in enumerate(varying) for b in varying[i + 1:]))
 
     def warnings(self) -> tuple[str, ...]:
         found = []
@@ -184,7 +190,8 @@ class SampleTally:
         if least is not None and least < MIN_ENVELOPE_CORRELATION:
             found.append(f"the {self.channels} channels hold different audio (the loudness of two of them correlates "
                          f"{least:.2f}; one sound picked up twice correlates above 0.97), as when each party of a call "
-                         "has its own channel: they are analysed averaged to mono; listen to each channel")
+                         "has its own channel or a channel holds only noise or effects: they are analysed averaged "
+                         "to mono; listen to each channel")
         return tuple(found) + self.layout_warnings
 
 
@@ -320,6 +327,7 @@ def _stated_audio(path: Path) -> tuple[int, int, int] | None:
     file with constant-size packets, whose header counts its audio although FFmpeg times it by
     the file's size; None for other files, or a size stated as open."""
     media_type = sniff_media_type(path)
+    end = path.stat().st_size
     with open(path, "rb") as handle:
         if media_type == "audio/x-w64":  # (16-byte GUID and 8-byte size, header included, per chunk; 8-byte aligned)
             offset, byte_rate = 40, 0
@@ -329,7 +337,7 @@ def _stated_audio(path: Path) -> tuple[int, int, int] | None:
                     byte_rate = int.from_bytes((handle.seek(offset + 32), handle.read(4))[1], "little")
                 if header[:4] == b"data" and header[4:16] == W64_CHUNK_SUFFIX:
                     return (offset + 24, size - 24, byte_rate) if byte_rate and size >= 24 else None
-                if size < 24:
+                if not 24 <= size <= end:
                     return None
                 offset += size + (-size) % 8
         elif media_type == "audio/x-caf":  # (4-letter type and 8-byte big-endian size per chunk)
@@ -338,12 +346,16 @@ def _stated_audio(path: Path) -> tuple[int, int, int] | None:
                 size = int.from_bytes(header[4:], "big", signed=True)
                 if header[:4] == b"desc":
                     desc = handle.read(32)
+                    if len(desc) < 32:
+                        return None
                     rate = struct.unpack(">d", desc[:8])[0]
                     packet_bytes, packet_frames = struct.unpack(">II", desc[16:24])
-                    byte_rate = round(rate * packet_bytes / packet_frames) if packet_bytes and packet_frames else 0
+                    if not (np.isfinite(rate) and 0 < rate <= MAX_SAMPLE_RATE and packet_bytes and packet_frames):
+                        return None
+                    byte_rate = round(rate * packet_bytes / packet_frames)
                 if header[:4] == b"data":  # (its first 4 bytes count edits)
                     return (offset + 16, size - 4, byte_rate) if byte_rate and size >= 4 else None
-                if size < 0:
+                if not 0 <= size <= end:
                     return None
                 offset += 12 + size
     return None
@@ -357,18 +369,20 @@ def check_stated_audio(path: Path) -> None:
         _refuse_if_cut(path, max(path.stat().st_size - start, 0) / byte_rate, size / byte_rate)
 
 
-def states_exact_duration(path: Path) -> bool:
+def states_exact_duration(path: Path, codec: str) -> bool:
     """Whether the file's header counts its audio, so that decoding less means a cut file:
-    MP4/QuickTime/3GP (the movie header), FLAC (STREAMINFO), AIFF/AIFC (COMM), Sun AU and RF64
+    MP4/QuickTime/3GP (the movie header), FLAC (STREAMINFO), PCM AIFF/AIFC (COMM), Sun AU and RF64
     (their data sizes; an AU stating none gets a duration from its size) and an MP3 whose first
     frame is a Xing, Info or VBRI header (LAME and most encoders write one). For other files
     FFmpeg estimates the duration (from the bit rate, or from an Ogg file's last page; a WAV
     file's from its size, see `check_wav_layout`; W64 and CAF files' too, see
     `check_stated_audio`)."""
     media_type = sniff_media_type(path)
-    if media_type in ("audio/mp4", "video/mp4", "video/quicktime", "video/3gpp", "audio/flac", "audio/aiff",
-                      "audio/basic", "audio/x-rf64"):
+    if media_type in ("audio/mp4", "video/mp4", "video/quicktime", "video/3gpp", "audio/flac", "audio/basic",
+                      "audio/x-rf64"):
         return True
+    if media_type == "audio/aiff":  # (FFmpeg misreads a compressed AIFF-C's count: GSM 6.10 gave 160 times it)
+        return codec.startswith("pcm_")
     if media_type != "audio/mpeg":
         return False
     with open(path, "rb") as handle:
@@ -439,25 +453,29 @@ LATE_START_SECONDS = 0.5
 
 def stream_warnings(path: Path) -> tuple[str, ...]:
     """What a container's streams call for: audio streams besides the one analysed (FFmpeg's
-    default choice: only it is decoded), and an audio stream that starts after 0 s on the file's
-    timeline (times in the analysis count from the stream's first sample, a player's from 0 s)."""
+    default choice: only it is decoded), and an audio stream that starts later than the file's
+    other streams (times in the analysis count from its first sample, a player's from the file's
+    start). The start is measured against the earliest stream, not 0 s: MPEG-TS timestamps start
+    anywhere, and players count from the first."""
     if sniff_media_type(path) in SINGLE_STREAM_TYPES:
         return ()
     from torchcodec import _core
 
     decoder = _decoder(path)
     chosen = decoder.metadata
-    streams = [s.stream_index for s in _core.get_container_metadata(decoder._decoder).streams
-               if isinstance(s, _core.AudioStreamMetadata)]
+    every = _core.get_container_metadata(decoder._decoder).streams
+    streams = [s.stream_index for s in every if isinstance(s, _core.AudioStreamMetadata)]
     warnings = []
     if len(streams) > 1:
         others = ", ".join(str(index) for index in streams if index != chosen.stream_index)
         warnings.append(f"the file holds {len(streams)} audio streams: only stream {chosen.stream_index} "
                         f"(FFmpeg's default choice) is analysed, not stream{'s' if len(streams) > 2 else ''} {others}")
-    begin = float(chosen.begin_stream_seconds or 0.0)
-    if begin > LATE_START_SECONDS:
-        warnings.append(f"the audio stream starts at {begin:.3f} s on the file's timeline: times in this analysis "
-                        f"count from its first sample (add {begin:.3f} s for a player's clock)")
+    starts = [float(s.begin_stream_seconds_from_header) for s in every
+              if s.begin_stream_seconds_from_header is not None]
+    late = float(chosen.begin_stream_seconds or 0.0) - min(starts, default=0.0)
+    if late > LATE_START_SECONDS:
+        warnings.append(f"the audio stream starts {late:.3f} s after the file's other streams: times in this analysis "
+                        f"count from its first sample (add {late:.3f} s for the file's timeline, as a player shows it)")
     return tuple(warnings)
 
 
@@ -524,7 +542,8 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS,
     """FFmpeg's samples at the stream's own rate in chunks of whole codec frames, about
     `chunk_seconds` each, shape (channels, samples): exactly the samples of one decode of the
     whole stream (torchcodec's `get_all_samples`, and the `ffmpeg` command's), whatever the
-    chunk size. Memory stays bounded by one chunk, whatever the file's length.
+    chunk size, except frames after the first whose timestamps are missing or fall before 0 s,
+    which a whole decode drops and these keep (see `_frames`). Memory stays bounded by one chunk, whatever the file's length.
 
     A stream that ends more than `TRUNCATION_TOLERANCE` short of the duration its header states
     exactly (`states_exact_duration`) is refused as truncated.
@@ -543,7 +562,7 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS,
     if pending:
         yield np.concatenate(pending, axis=1)
     stated = decoder.metadata.duration_seconds
-    if stated and states_exact_duration(path):
+    if stated and states_exact_duration(path, str(decoder.metadata.codec)):
         _refuse_if_cut(path, decoded / rate, stated)
     extent = flac_extent(path)
     if stated and extent is not None and decoded != round(stated * rate):
@@ -564,7 +583,8 @@ def _audio_stream(path: Path) -> StreamInfo:
     meta = _decoder(path).metadata
     if not meta.sample_rate or not meta.num_channels:
         raise InputError(path, "cannot be decoded as audio (no audio stream)")
-    return StreamInfo(str(meta.codec), int(meta.sample_rate), int(meta.num_channels), meta.duration_seconds)
+    return _plausible(path, StreamInfo(str(meta.codec), int(meta.sample_rate), int(meta.num_channels),
+                                       meta.duration_seconds))
 
 
 def _direct_stream(path: Path) -> StreamInfo | None:
@@ -620,16 +640,22 @@ def _native_source(path: Path, gaps: list[tuple[float, float]]) -> tuple[StreamI
     adds the gaps in the stream's timestamps to `gaps`, see `_frames`)."""
     stream = _direct_stream(path)
     if stream is not None:
-        return stream, _direct_chunks(path), "libsndfile"
+        return _plausible(path, stream), _direct_chunks(path), "libsndfile"
     return _audio_stream(path), iter_chunks(path, gaps=gaps), "FFmpeg (torchcodec)"
+
+
+def _plausible(path: Path, stream: StreamInfo) -> StreamInfo:
+    """`stream`, refused (InputError) when its header states a sample rate no recording has."""
+    if not MIN_SAMPLE_RATE <= stream.sample_rate <= MAX_SAMPLE_RATE:
+        raise InputError(path, f"cannot be decoded as audio (its header states a sample rate of {stream.sample_rate} "
+                               f"Hz; audio has {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)")
+    return stream
 
 
 def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
     if duration_seconds <= 0:
         raise InputError(path, "contains no audio samples")
-    if not MIN_SAMPLE_RATE <= meta.sample_rate <= MAX_SAMPLE_RATE:
-        raise InputError(path, f"cannot be decoded as audio (its header states a sample rate of {meta.sample_rate} Hz; "
-                               f"audio has {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz)")
+
     return AudioInfo(
         media_type=sniff_media_type(path),
         codec=meta.codec,
@@ -673,7 +699,8 @@ def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:
     stream, chunks, _, tally = _mono_source(path, sample_rate)
     # One array sized from the header's duration, filled in place (doubled if the header was
     # short): peak memory stays about one copy of the result plus one chunk.
-    samples = np.zeros(int(np.ceil((stream.header_seconds or 0.0) * sample_rate)) + sample_rate, np.float32)
+    expected = min(stream.header_seconds or 0.0, MAX_FIRST_ALLOCATION_SECONDS)  # (a header may state anything)
+    samples = np.zeros(int(np.ceil(expected * sample_rate)) + sample_rate, np.float32)
     filled = 0
     for mono in chunks:
         if filled + len(mono) > len(samples):

@@ -435,15 +435,15 @@ def _opened_source(path: Path) -> Iterator[str | BoundedFile]:
 def layout_warnings(path: Path) -> tuple[str, ...]:
     """What the file's layout calls for: bytes of a WAV file outside its stated audio
     (`check_wav_layout`, which also refuses a cut WAV file; `check_stated_audio` a cut W64 or
-    CAF file), tags around a FLAC stream, a
-    container's other audio streams and a late start (`stream_warnings`)."""
+    CAF file), tags around a FLAC stream, a container's other audio streams and a late start
+    (`stream_warnings`)."""
     extent = flac_extent(path)
     check_stated_audio(path)
     return check_wav_layout(path) + (() if extent is None else (extent.warning(),)) + stream_warnings(path)
 
 
-# Formats that hold one audio stream starting at 0 s (libsndfile reads most of them: FFmpeg is
-# not even loaded for them).
+# Formats that hold one audio stream starting at 0 s: no container to ask (and WAV and FLAC, which
+# libsndfile reads, need no FFmpeg at all).
 SINGLE_STREAM_TYPES = ("audio/wav", "audio/flac", "audio/aiff", "audio/basic", "audio/x-rf64", "audio/x-w64",
                        "audio/x-caf")
 # An encoder's delay also starts a stream late (MP3 about 0.07 s, AAC 2112 samples: 0.26 s at
@@ -543,7 +543,8 @@ def iter_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS,
     `chunk_seconds` each, shape (channels, samples): exactly the samples of one decode of the
     whole stream (torchcodec's `get_all_samples`, and the `ffmpeg` command's), whatever the
     chunk size, except frames after the first whose timestamps are missing or fall before 0 s,
-    which a whole decode drops and these keep (see `_frames`). Memory stays bounded by one chunk, whatever the file's length.
+    which a whole decode drops and these keep (see `_frames`). Memory stays bounded by one
+    chunk, whatever the file's length.
 
     A stream that ends more than `TRUNCATION_TOLERANCE` short of the duration its header states
     exactly (`states_exact_duration`) is refused as truncated.
@@ -655,7 +656,6 @@ def _plausible(path: Path, stream: StreamInfo) -> StreamInfo:
 def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
     if duration_seconds <= 0:
         raise InputError(path, "contains no audio samples")
-
     return AudioInfo(
         media_type=sniff_media_type(path),
         codec=meta.codec,

@@ -108,7 +108,6 @@ class SampleTally:
     channels: int = 1
     non_finite: int = 0
     peak: float = 0.0
-    channel_energy: float = 0.0
     mixdown_energy: float = 0.0
     timestamp_gaps: list[tuple[float, float]] = field(default_factory=list)  # (at s of audio, gap s): see _frames
     energies: np.ndarray | None = None  # (channels,) each channel's energy
@@ -130,7 +129,6 @@ class SampleTally:
             return chunk[0]
         mono = chunk.mean(axis=0, dtype=np.float32)
         energies = np.array([float(np.dot(row, row)) for row in chunk])
-        self.channel_energy += float(energies.sum()) / chunk.shape[0]
         self.mixdown_energy += float(np.dot(mono, mono))
         self._envelopes(chunk, energies)
         return mono
@@ -172,9 +170,9 @@ class SampleTally:
         if self.peak > MAX_PEAK:
             found.append(f"samples reach {20 * np.log10(self.peak):+.0f} dB relative to full scale (floating-point audio far "
                          "beyond ±1): voice activity, SNR and clipping figures may be off")
-        channel_rms = np.sqrt(self.channel_energy / max(self.samples, 1))
-        if self.channels > 1 and channel_rms > MIN_CHANNEL_RMS:
-            loss_db = 10 * np.log10(self.channel_energy / max(self.mixdown_energy, 1e-30))
+        channel_energy = float(self.energies.sum()) / self.channels if self.energies is not None else 0.0  # (their mean)
+        if self.channels > 1 and np.sqrt(channel_energy / max(self.samples, 1)) > MIN_CHANNEL_RMS:
+            loss_db = 10 * np.log10(channel_energy / max(self.mixdown_energy, 1e-30))
             if loss_db > MAX_MIXDOWN_LOSS_DB + 10 * np.log10(self.channels):
                 found.append(f"the {self.channels} channels cancel when averaged to mono (the mixdown is {min(loss_db, 99):.0f} dB "
                              "quieter than the channels, as when one channel's polarity is reversed): speech may be "

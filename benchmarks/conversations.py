@@ -88,8 +88,9 @@ def clip_speech(all_clips: list[Clip]) -> dict[str, list[tuple[float, float]]]:
     return regions
 
 
-def build(count: int, seed: int = 0) -> list[Conversation]:
-    """`count` conversations, deterministic in `seed`, folds taken in turn."""
+def build(count: int, seed: int = 0, seconds: tuple[float, float] = (30.0, 90.0)) -> list[Conversation]:
+    """`count` conversations, deterministic in `seed`, folds taken in turn; each lasts a length
+    drawn uniformly from `seconds`."""
     all_clips = [c for c in clips() if c.gender in ("F", "M")]
     speech = clip_speech(all_clips)
     rng = np.random.default_rng(seed)
@@ -97,11 +98,11 @@ def build(count: int, seed: int = 0) -> list[Conversation]:
     for index in range(count):
         fold = index % FOLDS
         pool = [c for c in all_clips if c.fold == fold and speech[c.clip_id]]
-        conversations.append(_conversation(f"conv{index:03d}", fold, pool, speech, rng))
+        conversations.append(_conversation(f"conv{index:03d}", fold, pool, speech, rng, seconds))
     return conversations
 
 
-def _conversation(uri, fold, pool, speech, rng) -> Conversation:
+def _conversation(uri, fold, pool, speech, rng, seconds) -> Conversation:
     speakers_wanted = int(rng.integers(2, 5))
     chosen: list[Clip] = []
     for position in rng.permutation(len(pool)):
@@ -115,7 +116,7 @@ def _conversation(uri, fold, pool, speech, rng) -> Conversation:
         active = _mask(speech[clip.clip_id], len(samples))
         rms = np.sqrt(np.mean(samples[active] ** 2)) if active.any() else 1.0
         audio[clip.clip_id] = samples * (10 ** ((-26 + rng.uniform(-3, 3)) / 20) / max(rms, 1e-6))
-    target = rng.uniform(30.0, 90.0)
+    target = rng.uniform(*seconds)
     mixture = np.zeros(int((target + 10) * RATE), dtype=np.float32)
     reference = Annotation(uri=uri)
     cursor, previous, track = 0.5, None, 0

@@ -187,13 +187,33 @@ def test_merge_step_joins_a_speaker_the_cut_split_but_not_a_fixed_count():
     shades = [e[0] + 0.3 * e[2], e[1], e[0] - 0.3 * e[2]]
     windows = _windows(np.concatenate([s + 0.05 * rng.standard_normal((15, 8)) for s in shades]))
     truth = [0] * 15 + [1] * 15 + [0] * 15
-    assert len(set(SpeakerClustering(threshold=0.5, merge_threshold=None)(windows))) == 3  # the cut splits
+    unmerged = SpeakerClustering(threshold=0.5, merge_threshold=None, blend_ratio=None)
+    assert len(set(unmerged(windows))) == 3  # the cut splits
     clustering = SpeakerClustering(threshold=0.5, merge_threshold=0.7)
     assert list(clustering(windows)) == truth
     assert clustering.get_params()["merge_threshold"] == 0.7
     assert len(set(clustering(windows, num_speakers=3))) == 3
     assert len(set(clustering(windows, min_speakers=3))) == 3
-    assert len(set(SpeakerClustering(threshold=0.5, merge_threshold=0.5)(windows))) == 3
+    assert len(set(SpeakerClustering(threshold=0.5, merge_threshold=0.5, blend_ratio=None)(windows))) == 3
+
+
+def test_blend_step_folds_windows_of_two_voices_but_not_a_third_voice():
+    """Pieces that hold two speakers at once (or straddle a change) cluster of their own; they
+    lie near the segment between the two voices, a third speaker does not."""
+    rng = np.random.default_rng(0)
+    e = np.eye(8)
+    first, second, third = e[0] + 0.5 * e[3], e[1] + 0.5 * e[3], e[2] + 0.5 * e[3]  # a shared channel
+    noisy = lambda centre, n: centre + 0.05 * rng.standard_normal((n, 8))  # noqa: E731
+    blended = (first + second) / 2 + 0.6 * e[4]  # off the segment by 0.43 of its length
+    windows = _windows(np.concatenate([noisy(first, 20), noisy(second, 20), noisy(blended / np.linalg.norm(blended), 8)]))
+    loose = dict(threshold=0.3, min_cluster_seconds=1.0, merge_threshold=None)
+    assert len(set(SpeakerClustering(**loose, blend_ratio=None)(windows))) == 3
+    labels = SpeakerClustering(**loose)(windows)
+    assert len(set(labels)) == 2 and list(labels[:40]) == [0] * 20 + [1] * 20
+    assert len(set(SpeakerClustering(**loose, blend_ratio=0.4)(windows))) == 3  # 0.43 is no blend at 0.4
+    assert len(set(SpeakerClustering(**loose)(windows, min_speakers=3))) == 3
+    voices = _windows(np.concatenate([noisy(first, 20), noisy(second, 20), noisy(third, 8)]))
+    assert len(set(SpeakerClustering(**loose)(voices))) == 3
 
 
 def test_touching_windows_are_clustered_as_pieces():

@@ -53,10 +53,23 @@ ExaminerOption = Annotated[str | None, typer.Option("--examiner", "-e", help="Ex
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
+OPEN_STORES: list = []  # closed when the command ends, so SQLite folds its write-ahead log into fs2f.db
+
+
 def _open_store(create: bool = False):
     from forensic_s2f.store.case_store import CaseStore
 
-    return CaseStore(store_home(), create=create)
+    store = CaseStore(store_home(), create=create)
+    OPEN_STORES.append(store)
+    return store
+
+
+def _close_stores() -> None:
+    """Close every store the command opened: the last connection to close checkpoints the
+    write-ahead log (fs2f.db-wal) into fs2f.db and removes it, so that a copy of fs2f.db alone is
+    the whole store."""
+    while OPEN_STORES:
+        OPEN_STORES.pop().close()
 
 
 def _print_json(value: Any) -> None:
@@ -421,27 +434,44 @@ def _auditor(given: str | None) -> str:
 def audit_verify(
     case_id: Annotated[str | None, typer.Argument(help="Case to verify.")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="Verify every case in the store.")] = False,
+    expect_head: Annotated[list[str] | None, typer.Option(
+        "--expect-head", help="A head hash an earlier verification, report or export showed (at least its first 12 "
+                              "hex digits; repeatable): fail unless the chain still holds that event. A log rolled "
+                              "back, or rebuilt, to before it chains correctly otherwise.")] = None,
     examiner: ExaminerOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Recompute the custody chain and re-hash every vault file; exit 1 on any finding."""
+    """Recompute the custody chain, check every row against the events that logged it and re-hash every vault file;
+    exit 1 on any finding."""
     if bool(case_id) == all_cases:
         raise StoreError("name one CASE_ID or pass --all")
+    if expect_head and all_cases:
+        raise StoreError("--expect-head names a head of one case: give CASE_ID, not --all")
     store = _open_store()
     case_ids = store.all_case_ids() if all_cases else [case_id]
     auditor = _auditor(examiner)
     report, failures = [], {}
     for cid in case_ids:
-        findings = store.verify(cid)
+        try:
+            checked = store.verify(cid, expect_head or ())
+        except StoreError as error:  # (with --all: a case row that cannot even be read as a case)
+            if not all_cases:
+                raise
+            failures[cid] = [f"FAIL {cid}: {error}"]
+            report.append({"case_id": cid, "ok": False, "verified_head": None, "events_checked": 0,
+                           "verification_event_seq": None, "findings": [{"case_id": cid, "object": "case",
+                                                                          "problem": str(error), "expected": "", "found": ""}]})
+            continue
+        findings = checked.findings
         failures[cid] = ["FAIL " + finding.line() for finding in findings]
-        summary = store.case_summary(cid)
         event = store.record_event(
             cid, auditor, "verify", "case", cid,
-            details={"findings": len(findings), "verified_head": summary.head_hash,
-                     "evidence": len(store.evidence(cid)), "artifacts": len(store.artifacts(cid))},
+            details={"findings": len(findings), "verified_head": checked.head_hash,
+                     "events_checked": checked.events_checked, "evidence": checked.evidence_count,
+                     "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
         )
-        report.append({"case_id": cid, "ok": not findings, "verified_head": summary.head_hash,
-                       "events_checked": summary.event_count, "verification_event_seq": event.seq,
+        report.append({"case_id": cid, "ok": not findings, "verified_head": checked.head_hash,
+                       "events_checked": checked.events_checked, "verification_event_seq": event.seq,
                        "findings": [f.__dict__ for f in findings]})
     if as_json:
         _print_json(report)
@@ -477,7 +507,7 @@ def audit_log(
     records = [
         {"seq": e.seq, "ts_utc": e.ts_utc, "examiner": e.examiner, "action": e.action,
          "object_kind": e.object_kind, "object_id": e.object_id, "object_sha256": e.object_sha256,
-         "details": json.loads(e.details_json), "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
+         "details": _logged_details(e.details_json), "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
         for e in events
     ]
     if fmt == "json":
@@ -495,6 +525,15 @@ def audit_log(
             [[r["seq"], r["ts_utc"][:19], r["examiner"], r["action"], f"{r['object_kind']} {r['object_id']}",
               r["object_sha256"][:12], r["entry_hash"][:12]] for r in records],
         ))
+
+
+def _logged_details(text: str) -> Any:
+    """An event's details; text that does not parse (only a changed row holds such; `audit verify`
+    names it) is shown as it is stored."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return {"unparseable details_json": text}
 
 
 @app.command("version")
@@ -558,7 +597,10 @@ def main(argv: list[str] | None = None) -> None:
 
 def _run(argv: list[str] | None) -> None:
     try:
-        app(args=argv, prog_name="fs2f", standalone_mode=True)
+        try:
+            app(args=argv, prog_name="fs2f", standalone_mode=True)
+        finally:
+            _close_stores()
     except Fs2fError as error:
         err.print(_line(f"error: {error}"))
         sys.exit(error.exit_code)

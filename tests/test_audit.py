@@ -97,7 +97,7 @@ def test_inserted_log_row(cli, case):
          "UPDATE custody_event SET seq = seq - 999 WHERE seq >= 1000",
          f"INSERT INTO custody_event ({columns}) VALUES ('C1', 2, '{row[3]}', 'Mallory', 'intake', 'evidence', '99', "
          f"'{'f' * 64}', '{{}}', '{row[10]}', '{'e' * 64}')")
-    _verify_fails(cli, "custody event seq 2", "entry hash does not match", "logged at seq 2 but its row is missing")
+    _verify_fails(cli, "custody event seq 2", "entry hash does not match", "logged at seq 2 (intake) but its row is missing")
 
 
 def test_artifact_hash_mismatch(cli, case):

@@ -38,7 +38,7 @@ def test_a_store_at_an_earlier_schema_revision_is_upgraded_with_its_rows(tmp_pat
                                    "VALUES ('C1', '', '2026-01-01T00:00:00Z', 'Ann')")
     engine = open_engine(layout, create=False)
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0002"
+        assert MigrationContext.configure(connection).get_current_revision() == "0003"
         assert connection.exec_driver_sql("SELECT id FROM \"case\"").scalars().all() == ["C1"]
         assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 

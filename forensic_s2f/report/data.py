@@ -150,7 +150,7 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
     complete, or a case that fails verification.
     """
     run = store.completed_run(case_id, run_id)
-    findings = store.verify(case_id)
+    findings = store.verify(case_id).findings
     if findings:
         first = findings[0]
         raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "

@@ -18,17 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from forensic_s2f.audio.decode import AudioInfo
 from forensic_s2f.errors import StoreError
-from forensic_s2f.store import custody
+from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
 from forensic_s2f.store.db import StoreLayout, open_engine, session, store_lock
 from forensic_s2f.store.ids import validate_case_id
-from forensic_s2f.store.models import Activity, Artifact, Case, CustodyEvent, Evidence
-from forensic_s2f.store.runs import RunRecords
+from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
+from forensic_s2f.store.runs import RunRecords, stored_results
 from forensic_s2f.store.vault import StoredObject, Vault, sha256_file
 
 
@@ -45,6 +45,17 @@ class IngestResult:
     case_created: bool
     added: list[Evidence] = field(default_factory=list)
     duplicates: list[tuple[Path, Evidence]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What `verify` found, and the chain it checked: its head hash and number of events."""
+
+    findings: list[Finding]
+    head_hash: str
+    events_checked: int
+    evidence_count: int
+    artifact_count: int
 
 
 @dataclass(frozen=True)
@@ -126,7 +137,8 @@ class CaseStore(RunRecords):
                 case = Case(id=case_id, title=title, created_utc=utc_now(), created_by=examiner)
                 db.add(case)
                 db.flush()
-                custody.append(db, case_id, examiner, "case-open", "case", case_id, details={"title": title})
+                custody.append(db, case_id, examiner, "case-open", "case", case_id,
+                               details={"title": title, "created_utc": case.created_utc})
             for incoming in files:
                 stored = self.vault.put_file(incoming.path)
                 if stored.created:
@@ -176,6 +188,7 @@ class CaseStore(RunRecords):
                 "duration_seconds": evidence.duration_seconds,
                 "source": source,
                 "note": note,
+                "ingested_utc": evidence.ingested_utc,
                 "host": socket.gethostname(),
             },
         )
@@ -225,7 +238,9 @@ class CaseStore(RunRecords):
             db.flush()
             custody.append(
                 db, case_id, examiner, "activity-start", "activity", str(activity.id),
-                details={"kind": kind, "run_id": run_id, "parameters": parameters, "inputs": inputs},
+                details={"kind": kind, "run_id": run_id, "parameters": parameters, "inputs": inputs,
+                         "software": software, "model_name": model_name, "model_sha256": model_sha256,
+                         "host": activity.host, "started_utc": activity.started_utc},
             )
             return activity
 
@@ -252,7 +267,8 @@ class CaseStore(RunRecords):
                 db.flush()
                 custody.append(
                     db, activity.case_id, examiner, "artifact", "artifact", str(artifact.id), stored.sha256,
-                    details={"kind": kind, "label": label, "activity_id": activity.id, "size_bytes": stored.size_bytes},
+                    details={"kind": kind, "label": label, "activity_id": activity.id, "size_bytes": stored.size_bytes,
+                             "media_type": media_type, "created_utc": artifact.created_utc},
                 )
                 rows.append(artifact)
             all_outputs = outputs + [{"artifact_id": a.id, "kind": a.kind, "sha256": a.sha256} for a in rows]
@@ -261,7 +277,8 @@ class CaseStore(RunRecords):
             activity.ended_utc = utc_now()
             custody.append(
                 db, activity.case_id, examiner, "activity-end", "activity", str(activity.id),
-                details={"kind": activity.kind, "status": status, "outputs": all_outputs},
+                details={"kind": activity.kind, "status": status, "outputs": all_outputs,
+                         "ended_utc": activity.ended_utc},
             )
             return rows
 
@@ -295,34 +312,47 @@ class CaseStore(RunRecords):
             self.get_case(db, case_id)
             return list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
 
-    def verify(self, case_id: str) -> list[Finding]:
-        """Recompute the case's chain and re-hash every vault object it references."""
-        with session(self.engine) as db:
-            self.get_case(db, case_id)
+    def verify(self, case_id: str, expected_heads: Sequence[str] = ()) -> Verification:
+        """Recompute the case's chain, check every row of the case against the events that
+        logged it (`store/integrity.py`) and re-hash every vault object it references; all read
+        in one transaction, so the head reported is the head checked. `expected_heads`: entry
+        hashes (or their first 12+ hex digits) once seen as the head, which the chain must still
+        hold: a chain rolled back to before one of them is otherwise consistent."""
+        with session(self.engine) as db, db.begin():
+            case = self.get_case(db, case_id)
             events = list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
             evidence = list(db.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id)))
             artifacts = list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
-        findings = custody.verify_chain(events, case_id)
-        logged = {(e.object_kind, e.object_id): e for e in events if e.action in ("intake", "artifact")}
-        for kind, rows in (("evidence", evidence), ("artifact", artifacts)):
-            for row in rows:
-                findings.extend(self._check_object(case_id, kind, row, logged.pop((kind, str(row.id)), None)))
-        for (kind, object_id), event in logged.items():
-            findings.append(Finding(case_id, f"{kind} {object_id}", f"logged at seq {event.seq} but its row is missing", event.object_sha256, "no row"))
-        return findings
-
-    def _check_object(self, case_id: str, kind: str, row: Evidence | Artifact, event: CustodyEvent | None) -> list[Finding]:
-        name = f"{kind} {row.id} ({row.original_filename if kind == 'evidence' else row.label})"
-        findings = []
-        if event is None:
-            findings.append(Finding(case_id, name, "row has no custody event", "an event", "none"))
-        elif event.object_sha256 != row.sha256:
-            findings.append(Finding(case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
-        return findings + self._vault_findings(case_id, name, row)
+            activities = list(db.scalars(select(Activity).where(Activity.case_id == case_id).order_by(Activity.id)))
+            runs = list(db.scalars(select(AnalysisRun).where(AnalysisRun.case_id == case_id).order_by(AnalysisRun.id)))
+            results, orphans = stored_results(db, [run.id for run in runs])
+            triggers = set(db.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+        index = integrity.Events(events)
+        findings = custody.verify_chain(events, case_id) + integrity.check_case(case, events, index)
+        for row in evidence:
+            findings += integrity.check_evidence(row, index) + self._vault_findings(case_id, f"evidence {row.id} ({row.original_filename})", row)
+        for row in artifacts:
+            findings += integrity.check_artifact(row, index) + self._vault_findings(case_id, f"artifact {row.id} ({row.label})", row)
+        for row in activities:
+            findings += integrity.check_activity(row, index)
+        for row in runs:
+            findings += integrity.check_run(row, index)
+        findings += integrity.check_results(case_id, results, orphans, events)
+        for event in index.unused(("intake", "artifact", "activity-start", "activity-end", "analysis-start", "analysis-end")):
+            findings.append(Finding(case_id, f"{event.object_kind} {event.object_id}",
+                                    f"logged at seq {event.seq} ({event.action}) but its row is missing",
+                                    event.object_sha256 or "a row", "no row"))
+        findings += integrity.check_triggers(case_id, triggers)
+        findings += integrity.check_expected_heads(case_id, events, expected_heads)
+        return Verification(findings, events[-1].entry_hash if events else custody.GENESIS_HASH, len(events),
+                            len(evidence), len(artifacts))
 
     def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact) -> list[Finding]:
         """What is wrong with the row's vault file: missing, other bytes or another size."""
-        path = self.vault.path_of(row.sha256)
+        try:
+            path = self.vault.path_of(row.sha256)
+        except StoreError as error:
+            return [Finding(case_id, name, "recorded SHA-256 is not a digest", "64 hex digits", str(error))]
         if not path.is_file():
             return [Finding(case_id, name, "vault file missing", str(path), "nothing")]
         findings = []

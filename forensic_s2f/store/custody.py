@@ -108,7 +108,9 @@ class Finding:
 def verify_chain(events: list[CustodyEvent], case_id: str) -> list[Finding]:
     """Check a case's events, given in row (insertion) order, against their hash chain.
 
-    Catches edited fields, deleted, inserted and reordered rows.
+    Catches edited fields, deleted, inserted and reordered rows, and details whose stored text
+    is not the canonical JSON that was hashed (a repeated key reads one way to SQLite's
+    json_extract and another to Python).
     """
     findings: list[Finding] = []
     previous_hash = GENESIS_HASH
@@ -120,9 +122,13 @@ def verify_chain(events: list[CustodyEvent], case_id: str) -> list[Finding]:
             findings.append(Finding(case_id, name, "previous-hash link broken", previous_hash, event.prev_hash))
         try:
             recomputed = entry_hash(event_fields(event))
+            canonical = canonical_json(json.loads(event.details_json)) == event.details_json
         except json.JSONDecodeError:
-            recomputed = "unparseable details"
+            recomputed, canonical = "unparseable details", True
         if recomputed != event.entry_hash:
             findings.append(Finding(case_id, name, "entry hash does not match its contents", recomputed, event.entry_hash))
+        elif not canonical:  # (the hash covers the parsed details: a duplicated key would read two ways)
+            findings.append(Finding(case_id, name, "details are not stored as the canonical JSON that was hashed",
+                                    "canonical JSON", event.details_json[:120]))
         previous_hash = event.entry_hash
     return findings

@@ -163,9 +163,18 @@ def open_engine(layout: StoreLayout, create: bool) -> Engine:
         layout.root.mkdir(parents=True, exist_ok=True)
     with store_lock(layout):
         current = _schema_revision(layout.database)
+        if current is None and _vault_holds_files(layout):
+            raise StoreError(f"{layout.database}: holds no cases, but the store's vault holds files: the database was "
+                             "replaced or lost its write-ahead log (fs2f.db-wal); restore it from a copy. Nothing was "
+                             "changed")
         engine = _engine(layout.database)
         _migrate(engine, current)
     return engine
+
+
+def _vault_holds_files(layout: StoreLayout) -> bool:
+    objects = layout.vault / "sha256"
+    return objects.is_dir() and any(path.is_file() for path in objects.rglob("*"))
 
 
 def session(engine: Engine) -> Session:

@@ -3,17 +3,18 @@ speakers and segments. Plain dataclasses in, ORM rows out; every write is logged
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from forensic_s2f.errors import StoreError
 from forensic_s2f.store import custody
 from forensic_s2f.store.custody import canonical_json, utc_now
 from forensic_s2f.store.db import session
+from forensic_s2f.store.integrity import RESULT_DIGEST, result_digest
 from forensic_s2f.store.models import AnalysisRun, RunEvidence, Segment, Speaker
 
 
@@ -60,11 +61,15 @@ class RunRecords:
             db.add(run)
             db.flush()
             custody.append(db, case_id, examiner, "analysis-start", "run", str(run.id),
-                           details={"parameters": parameters, "evidence_ids": evidence_ids})
+                           details={"parameters": parameters, "evidence_ids": evidence_ids,
+                                    "started_utc": run.started_utc})
             return run
 
     def record_result(self, run_id: int, examiner: str, result: EvidenceResult) -> RunEvidence:
-        """Store one evidence file's findings; their canonical JSON's SHA-256 goes into the log."""
+        """Store one evidence file's findings; the SHA-256 of the canonical JSON of the findings
+        as stored (times rounded to the millisecond) goes into the log, so `audit verify` can
+        recompute it from the rows."""
+        result = stored_form(result)
         with self._write() as (db, _):
             run = self._run(db, run_id)
             row = RunEvidence(
@@ -74,19 +79,19 @@ class RunRecords:
             db.add(row)
             for label, start, end in result.segments:
                 db.add(Segment(run_id=run_id, evidence_id=result.evidence_id, speaker_label=label,
-                               start_seconds=round(float(start), 3), end_seconds=round(float(end), 3)))
+                               start_seconds=start, end_seconds=end))
             for speaker in result.speakers:
                 db.add(Speaker(
                     run_id=run_id, evidence_id=result.evidence_id, label=speaker.label,
-                    speech_seconds=round(speaker.speech_seconds, 3), segment_count=speaker.segment_count,
+                    speech_seconds=speaker.speech_seconds, segment_count=speaker.segment_count,
                     prediction_json=canonical_json(speaker.prediction), quality_json=canonical_json(speaker.quality),
                     warnings_json=canonical_json(speaker.warnings), artifacts_json=canonical_json(speaker.artifacts),
                 ))
             db.flush()
-            digest = hashlib.sha256(canonical_json(asdict(result)).encode()).hexdigest()
-            custody.append(db, run.case_id, examiner, "analysis-result", "run", str(run_id), digest,
+            custody.append(db, run.case_id, examiner, "analysis-result", "run", str(run_id), result_digest(result),
                            details={"evidence_id": result.evidence_id, "speakers": len(result.speakers),
-                                    "segments": len(result.segments), "warnings": result.warnings})
+                                    "segments": len(result.segments), "warnings": result.warnings,
+                                    "digest": RESULT_DIGEST})
             return row
 
     def finish_run(self, run_id: int, examiner: str, status: str, error: str = "") -> AnalysisRun:
@@ -94,7 +99,7 @@ class RunRecords:
             run = self._run(db, run_id)
             run.status, run.error, run.ended_utc = status, error, utc_now()
             custody.append(db, run.case_id, examiner, "analysis-end", "run", str(run_id),
-                           details={"status": status, "error": error})
+                           details={"status": status, "error": error, "ended_utc": run.ended_utc})
             return run
 
     def _run(self, db, run_id: int) -> AnalysisRun:
@@ -133,23 +138,60 @@ class RunRecords:
     def run_results(self, run_id: int) -> list[EvidenceResult]:
         """A run's findings per evidence file, as the plain dataclasses they were recorded from."""
         with session(self.engine) as db:
-            rows = list(db.scalars(select(RunEvidence).where(RunEvidence.run_id == run_id).order_by(RunEvidence.evidence_id)))
-            segments = list(db.scalars(select(Segment).where(Segment.run_id == run_id).order_by(Segment.id)))
-            speakers = list(db.scalars(select(Speaker).where(Speaker.run_id == run_id).order_by(Speaker.id)))
-        return [
-            EvidenceResult(
-                evidence_id=row.evidence_id,
-                quality=json.loads(row.quality_json),
-                warnings=json.loads(row.warnings_json),
-                segments=[(s.speaker_label, s.start_seconds, s.end_seconds) for s in segments if s.evidence_id == row.evidence_id],
-                speakers=[
-                    SpeakerResult(
-                        label=s.label, speech_seconds=s.speech_seconds, segment_count=s.segment_count,
-                        prediction=json.loads(s.prediction_json), quality=json.loads(s.quality_json),
-                        warnings=json.loads(s.warnings_json), artifacts=json.loads(s.artifacts_json),
-                    )
-                    for s in speakers if s.evidence_id == row.evidence_id
-                ],
+            found, _ = stored_results(db, [run_id])
+        return [result for _, result in sorted(found.items())]
+
+
+def stored_form(result: EvidenceResult) -> EvidenceResult:
+    """The findings exactly as the store keeps and gives them back: times and seconds rounded to
+    the millisecond, JSON values as parsed back from their canonical JSON."""
+    parsed = lambda value: json.loads(canonical_json(value))  # noqa: E731
+    return EvidenceResult(
+        evidence_id=int(result.evidence_id), quality=parsed(result.quality), warnings=parsed(result.warnings),
+        segments=[(str(label), round(float(start), 3), round(float(end), 3)) for label, start, end in result.segments],
+        speakers=[
+            SpeakerResult(
+                label=str(s.label), speech_seconds=round(float(s.speech_seconds), 3), segment_count=int(s.segment_count),
+                prediction=parsed(s.prediction), quality=parsed(s.quality), warnings=parsed(s.warnings),
+                artifacts=parsed(s.artifacts),
             )
-            for row in rows
-        ]
+            for s in result.speakers
+        ],
+    )
+
+
+def stored_results(db: Session, run_ids: list[int]) -> tuple[dict[tuple[int, int], EvidenceResult], list[tuple[int, int]]]:
+    """The stored findings of the runs, by (run id, evidence id), and the (run id, evidence id)
+    pairs that have speaker or segment rows but no findings row."""
+    rows = list(db.scalars(select(RunEvidence).where(RunEvidence.run_id.in_(run_ids)).order_by(RunEvidence.id)))
+    segments = list(db.scalars(select(Segment).where(Segment.run_id.in_(run_ids)).order_by(Segment.id)))
+    speakers = list(db.scalars(select(Speaker).where(Speaker.run_id.in_(run_ids)).order_by(Speaker.id)))
+    results = {
+        (row.run_id, row.evidence_id): EvidenceResult(
+            evidence_id=row.evidence_id,
+            quality=_parsed(row.quality_json),
+            warnings=_parsed(row.warnings_json),
+            segments=[(s.speaker_label, s.start_seconds, s.end_seconds) for s in segments
+                      if (s.run_id, s.evidence_id) == (row.run_id, row.evidence_id)],
+            speakers=[
+                SpeakerResult(
+                    label=s.label, speech_seconds=s.speech_seconds, segment_count=s.segment_count,
+                    prediction=_parsed(s.prediction_json), quality=_parsed(s.quality_json),
+                    warnings=_parsed(s.warnings_json), artifacts=_parsed(s.artifacts_json),
+                )
+                for s in speakers if (s.run_id, s.evidence_id) == (row.run_id, row.evidence_id)
+            ],
+        )
+        for row in rows
+    }
+    orphans = sorted({(r.run_id, r.evidence_id) for r in [*segments, *speakers]} - set(results))
+    return results, orphans
+
+
+def _parsed(text: str) -> Any:
+    """A stored JSON value; text that does not parse (only a changed row holds such) is kept as
+    a string saying so, which no logged digest matches."""
+    try:
+        return json.loads(text)
+    except (TypeError, json.JSONDecodeError):
+        return f"unparseable stored JSON: {text!r}"

@@ -1,0 +1,243 @@
+"""What `fs2f audit verify` checks besides the hash chain and the vault: that every row of a
+case still says what its custody events logged.
+
+A row is compared with the details of the event that recorded it (the case with `case-open`,
+evidence with `intake`, an activity with `activity-start`/`activity-end`, an artifact with
+`artifact`, a run with `analysis-start`/`analysis-end`, a run's findings on one evidence file
+with `analysis-result`, whose object SHA-256 is the digest of the stored findings). Events
+written by earlier fs2f versions log fewer fields; only the fields an event holds are compared.
+Pure functions: rows and events in, findings out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from forensic_s2f.errors import StoreError
+from forensic_s2f.store.custody import Finding, canonical_json
+from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
+
+RESULT_DIGEST = "stored-rows"  # `analysis-result` details["digest"]: the digest covers the findings as stored
+PROTECTED_TABLES = ("case", "evidence", "custody_event", "artifact", "run_evidence", "speaker", "segment",
+                    "analysis_run", "activity")
+
+# detail key -> row column, per kind of row (the examiner is the event's own field)
+EVIDENCE_DETAILS = ("original_filename", "original_path", "size_bytes", "media_type", "codec", "sample_rate_hz",
+                    "channels", "duration_seconds", "source", "note", "ingested_utc")
+ARTIFACT_DETAILS = ("kind", "label", "activity_id", "size_bytes", "media_type", "created_utc")
+ACTIVITY_START_DETAILS = {"kind": "kind", "run_id": "run_id", "parameters": "parameters_json",
+                          "inputs": "inputs_json", "software": "software_json", "model_name": "model_name",
+                          "model_sha256": "model_sha256", "host": "host", "started_utc": "started_utc"}
+ACTIVITY_END_DETAILS = {"status": "status", "outputs": "outputs_json", "ended_utc": "ended_utc"}
+RUN_START_DETAILS = {"parameters": "parameters_json", "evidence_ids": "evidence_ids_json", "started_utc": "started_utc"}
+RUN_END_DETAILS = {"status": "status", "error": "error", "ended_utc": "ended_utc"}
+
+
+def result_digest(result: Any) -> str:
+    """SHA-256 of an EvidenceResult's canonical JSON."""
+    return hashlib.sha256(canonical_json(asdict(result)).encode("utf-8")).hexdigest()
+
+
+def details_of(event: CustodyEvent) -> dict[str, Any]:
+    """An event's details ({} when they do not parse: the chain check reports that)."""
+    try:
+        details = json.loads(event.details_json)
+    except json.JSONDecodeError:
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+class Events:
+    """A case's events by (action, object id)."""
+
+    def __init__(self, events: list[CustodyEvent]) -> None:
+        self.by_key: dict[tuple[str, str], list[CustodyEvent]] = {}
+        for event in events:
+            self.by_key.setdefault((event.action, event.object_id), []).append(event)
+        self.used: set[int] = set()
+
+    def one(self, case_id: str, name: str, action: str, object_id: str, required: bool = True) -> tuple[CustodyEvent | None, list[Finding]]:
+        """The single `action` event of an object, with a finding when there is none (and one is
+        required) or several."""
+        found = self.by_key.get((action, str(object_id)), [])
+        self.used.update(event.id for event in found)
+        if not found:
+            return None, [Finding(case_id, name, f"row has no {action} custody event", "an event", "none")] if required else []
+        if len(found) > 1:
+            return found[0], [Finding(case_id, name, f"{action} logged {len(found)} times", "once", ", ".join(f"seq {e.seq}" for e in found))]
+        return found[0], []
+
+    def unused(self, actions: Iterable[str]) -> list[CustodyEvent]:
+        wanted = set(actions)
+        return [e for events in self.by_key.values() for e in events if e.action in wanted and e.id not in self.used]
+
+
+def compare(case_id: str, name: str, event: CustodyEvent, row: object, fields: dict[str, str]) -> list[Finding]:
+    """Findings for each detail of `event` (named in `fields`: detail key -> column) that the row
+    no longer holds; JSON columns are compared as parsed values."""
+    details = details_of(event)
+    findings = []
+    for key, column in fields.items():
+        if key not in details:
+            continue
+        value = getattr(row, column)
+        if column.endswith("_json"):
+            try:
+                value = json.loads(value)
+            except (TypeError, json.JSONDecodeError):
+                value = f"unparseable {value!r}"
+        if value != details[key]:
+            findings.append(Finding(case_id, name, f"{column} differs from the custody log (seq {event.seq})",
+                                    _short(details[key]), _short(value)))
+    return findings
+
+
+def check_examiner(case_id: str, name: str, event: CustodyEvent, examiner: str, column: str = "examiner") -> list[Finding]:
+    if examiner != event.examiner:
+        return [Finding(case_id, name, f"{column} differs from the custody log (seq {event.seq})", event.examiner, examiner)]
+    return []
+
+
+def check_case(case: Case, events: list[CustodyEvent], index: Events) -> list[Finding]:
+    """The chain opens with the case's `case-open` event, which still matches the case row."""
+    name = f"case {case.id}"
+    if not events:
+        return [Finding(case.id, name, "case has no custody events", "case-open at seq 1", "none")]
+    first = events[0]
+    findings = []
+    if first.action != "case-open" or first.object_id != case.id:
+        findings.append(Finding(case.id, name, "the chain does not open with the case's case-open event",
+                                "case-open", f"{first.action} {first.object_id}"))
+    event, problems = index.one(case.id, name, "case-open", case.id)
+    findings += problems
+    if event is not None:
+        findings += compare(case.id, name, event, case, {"title": "title", "created_utc": "created_utc"})
+        findings += check_examiner(case.id, name, event, case.created_by, "created_by")
+    return findings
+
+
+def check_evidence(row: Evidence, index: Events) -> list[Finding]:
+    name = f"evidence {row.id} ({row.original_filename})"
+    event, findings = index.one(row.case_id, name, "intake", str(row.id))
+    if event is None:
+        return findings
+    if event.object_sha256 != row.sha256:
+        findings.append(Finding(row.case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
+    findings += compare(row.case_id, name, event, row, {key: key for key in EVIDENCE_DETAILS})
+    return findings + check_examiner(row.case_id, name, event, row.examiner)
+
+
+def check_artifact(row: Artifact, index: Events) -> list[Finding]:
+    name = f"artifact {row.id} ({row.label})"
+    event, findings = index.one(row.case_id, name, "artifact", str(row.id))
+    if event is None:
+        return findings
+    if event.object_sha256 != row.sha256:
+        findings.append(Finding(row.case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
+    return findings + compare(row.case_id, name, event, row, {key: key for key in ARTIFACT_DETAILS})
+
+
+def check_started_and_ended(case_id: str, name: str, row: Activity | AnalysisRun, index: Events, actions: tuple[str, str],
+                            start_fields: dict[str, str], end_fields: dict[str, str]) -> list[Finding]:
+    """A step's row against its start event and, if it ended, its end event; one without an end
+    event must still read as running."""
+    start, findings = index.one(case_id, name, actions[0], str(row.id))
+    if start is not None:
+        findings += compare(case_id, name, start, row, start_fields)
+        findings += check_examiner(case_id, name, start, row.examiner)
+    end, problems = index.one(case_id, name, actions[1], str(row.id), required=False)
+    findings += problems
+    if end is not None:
+        findings += compare(case_id, name, end, row, end_fields)
+    elif row.status != "running" or row.ended_utc is not None:
+        findings.append(Finding(case_id, name, f"status is {row.status!r} but no {actions[1]} event was logged",
+                                "running", row.status))
+    return findings
+
+
+def check_activity(row: Activity, index: Events) -> list[Finding]:
+    return check_started_and_ended(row.case_id, f"activity {row.id} ({row.kind})", row, index,
+                                   ("activity-start", "activity-end"), ACTIVITY_START_DETAILS, ACTIVITY_END_DETAILS)
+
+
+def check_run(row: AnalysisRun, index: Events) -> list[Finding]:
+    return check_started_and_ended(row.case_id, f"analysis run {row.id}", row, index,
+                                   ("analysis-start", "analysis-end"), RUN_START_DETAILS, RUN_END_DETAILS)
+
+
+def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: list[tuple[int, int]],
+                  events: list[CustodyEvent]) -> list[Finding]:
+    """Each run's stored findings per evidence file against its `analysis-result` event: the
+    digest of the stored rows (or, for events of earlier versions, the counts and warnings)."""
+    logged: dict[tuple[int, int], list[CustodyEvent]] = {}
+    for event in events:
+        if event.action == "analysis-result":
+            key = (_int(event.object_id), _int(details_of(event).get("evidence_id")))
+            logged.setdefault(key, []).append(event)
+    findings = []
+    for (run_id, evidence_id), result in sorted(results.items()):
+        name = f"analysis run {run_id}, evidence {evidence_id}: findings"
+        found = logged.pop((run_id, evidence_id), [])
+        if len(found) != 1:
+            findings.append(Finding(case_id, name, "findings are not logged exactly once", "1 analysis-result event",
+                                    str(len(found))))
+            continue
+        event = found[0]
+        details = details_of(event)
+        if details.get("digest") == RESULT_DIGEST:
+            actual = result_digest(result)
+            if actual != event.object_sha256:
+                findings.append(Finding(case_id, name, f"stored findings differ from the custody log (seq {event.seq})",
+                                        event.object_sha256, actual))
+            continue
+        stored = {"speakers": len(result.speakers), "segments": len(result.segments), "warnings": result.warnings}
+        for key, value in stored.items():
+            if key in details and details[key] != value:
+                findings.append(Finding(case_id, name, f"{key} differ from the custody log (seq {event.seq})",
+                                        _short(details[key]), _short(value)))
+    for (run_id, evidence_id), found in sorted(logged.items()):
+        findings.append(Finding(case_id, f"analysis run {run_id}, evidence {evidence_id}: findings",
+                                f"logged at seq {found[0].seq} but no longer stored", "stored findings", "none"))
+    for run_id, evidence_id in orphans:
+        findings.append(Finding(case_id, f"analysis run {run_id}, evidence {evidence_id}",
+                                "speaker or segment rows without the run's findings on that evidence", "none", "rows"))
+    return findings
+
+
+def check_triggers(case_id: str, triggers: set[str]) -> list[Finding]:
+    """The triggers that refuse changes to recorded rows are all in place."""
+    expected = [f"{table}_no_{verb}" for table in PROTECTED_TABLES for verb in ("update", "delete")]
+    missing = [name for name in expected if name not in triggers]
+    if missing:
+        return [Finding(case_id, "store schema", "protective triggers are missing (rows could be changed)",
+                        "present", ", ".join(missing))]
+    return []
+
+
+def check_expected_heads(case_id: str, events: list[CustodyEvent], expected: Iterable[str]) -> list[Finding]:
+    """Each expected head (a full entry hash or its first 12+ hex digits) is still in the chain."""
+    findings = []
+    for head in expected:
+        prefix = head.strip().lower()
+        if len(prefix) < 12 or len(prefix) > 64 or any(c not in "0123456789abcdef" for c in prefix):
+            raise StoreError(f"--expect-head {head!r}: give a head hash, at least its first 12 hex digits")
+        if not any(event.entry_hash.startswith(prefix) for event in events):
+            findings.append(Finding(case_id, "custody log", "an expected head is no longer in the chain (the log was "
+                                    "rolled back or rebuilt)", prefix, f"head {events[-1].entry_hash if events else 'none'}"))
+    return findings
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return -1
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else canonical_json(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,191 @@
+"""`fs2f audit verify` checks every row of a case against the custody events that logged it, not
+only the chain and the vault: findings, runs, activities, artifacts, evidence and the case."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+
+from conftest import write_tone
+from forensic_s2f.store.case_store import CaseStore
+from report_fixtures import record_run
+
+
+@pytest.fixture
+def analysed(cli, store_dir, tmp_path):
+    """A case with one evidence file and a completed run of two speakers; verify passes."""
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav", seconds=8.0), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    record_run(store, "C1", 1, duration=8.0, speakers=2)
+    store.close()
+    result = cli("audit", "verify", "C1")
+    assert result.code == 0, result
+    return store_dir
+
+
+def _tamper(store_dir, *statements):
+    """An attacker with file access: every protective trigger dropped, then raw SQL, then the
+    triggers put back as they were."""
+    with sqlite3.connect(store_dir / "fs2f.db") as connection:
+        triggers = connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").fetchall()
+        for name, _ in triggers:
+            connection.execute(f"DROP TRIGGER {name}")
+        for statement in statements:
+            connection.execute(statement)
+        for _, sql in triggers:
+            connection.execute(sql)
+
+
+def _fails(cli, *expected):
+    result = cli("audit", "verify", "C1")
+    assert result.code == 1, result
+    for text in expected:
+        assert text in result.stdout, result.stdout
+    return result.stdout
+
+
+def test_a_flipped_gender_estimate_is_found(cli, analysed):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        prediction = json.loads(connection.execute("SELECT prediction_json FROM speaker WHERE id = 1").fetchone()[0])
+    gender = prediction["gender"]
+    flipped = {**prediction, "gender": {"female": gender["male"], "male": gender["female"]}}
+    text = json.dumps(flipped, sort_keys=True, separators=(",", ":")).replace("'", "''")
+    _tamper(analysed, f"UPDATE speaker SET prediction_json = '{text}' WHERE id = 1")
+    _fails(cli, "analysis run 1, evidence 1: findings", "stored findings differ from the custody log")
+    assert cli("case", "report", "C1").code != 0  # no report of forged findings
+
+
+@pytest.mark.parametrize("statement", [
+    "DELETE FROM segment WHERE id = 2",
+    "UPDATE segment SET end_seconds = end_seconds + 0.5 WHERE id = 1",
+    "UPDATE run_evidence SET quality_json = replace(quality_json, '18.5', '35.0')",
+    "UPDATE speaker SET warnings_json = '[]' WHERE label = 'SPEAKER_01'",
+    "INSERT INTO segment (run_id, evidence_id, speaker_label, start_seconds, end_seconds) "
+    "VALUES (1, 1, 'SPEAKER_09', 7.0, 7.5)",
+])
+def test_changed_segments_and_warnings_are_found(cli, analysed, statement):
+    _tamper(analysed, statement)
+    _fails(cli, "stored findings differ from the custody log")
+
+
+def test_findings_rows_without_their_run_row_are_found(cli, analysed):
+    _tamper(analysed, "DELETE FROM run_evidence")
+    _fails(cli, "logged at seq", "but no longer stored", "speaker or segment rows without the run's findings")
+
+
+def test_run_and_activity_rows_are_checked_and_guarded(cli, analysed):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:  # the new triggers refuse
+        for statement in ("UPDATE analysis_run SET status = 'failed'", "UPDATE activity SET parameters_json = '{}'",
+                          "DELETE FROM analysis_run", "DELETE FROM activity"):
+            with pytest.raises(sqlite3.DatabaseError, match="analysis_run|activity"):
+                connection.execute(statement)
+    _tamper(analysed, "UPDATE analysis_run SET parameters_json = '{\"options\":{\"denoise\":false}}'",
+            "UPDATE activity SET model_sha256 = 'f00d' WHERE kind = 'speech2face'",
+            "UPDATE activity SET status = 'failed' WHERE id = 1")
+    _fails(cli, "analysis run 1: parameters_json differs from the custody log",
+           "model_sha256 differs from the custody log", "activity 1 (diarize): status differs")
+
+
+def test_a_running_step_may_end_once(cli, store_dir, tmp_path):
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.finish_run(run.id, "Ann", "failed", "stopped")
+    with pytest.raises(Exception, match="change only when a running step ends"):
+        store.finish_run(run.id, "Ann", "completed")
+    other = store.start_run("C1", "Ann", {}, [1])  # killed: no end event, still 'running'
+    store.close()
+    assert cli("audit", "verify", "C1").code == 0
+    _tamper(store_dir, f"UPDATE analysis_run SET status = 'completed' WHERE id = {other.id}")
+    _fails(cli, f"analysis run {other.id}", "status is 'completed' but no analysis-end event was logged")
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("UPDATE evidence SET original_filename = 'innocent.wav'", "original_filename differs"),
+    ("UPDATE evidence SET examiner = 'Mallory'", "examiner differs"),
+    ("UPDATE evidence SET source = 'planted'", "source differs"),
+    ("UPDATE \"case\" SET title = 'another case'", "title differs"),
+    ("UPDATE \"case\" SET created_by = 'Mallory'", "created_by differs"),
+    ("UPDATE artifact SET label = 'other.png' WHERE id = 1", "label differs"),
+    ("UPDATE artifact SET activity_id = 1 WHERE id = 3", "activity_id differs"),
+])
+def test_edited_rows_are_found(cli, analysed, statement, expected):
+    _tamper(analysed, statement)
+    _fails(cli, expected)
+
+
+def test_protective_triggers_are_checked(cli, analysed):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute("DROP TRIGGER speaker_no_update")
+    _fails(cli, "protective triggers are missing", "speaker_no_update")
+
+
+def test_a_case_planted_without_events(cli, analysed):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute("INSERT INTO \"case\" VALUES ('C9', 'planted', '2020-01-01T00:00:00.000000Z', 'Mallory')")
+    result = cli("audit", "verify", "C9")
+    assert result.code == 1 and "case has no custody events" in result.stdout
+
+
+def test_a_repeated_key_in_logged_details_is_found(cli, analysed):
+    """The hash covers the parsed details, in which the last of two equal keys wins; SQLite's
+    json_extract reads the first. The stored text must be the canonical JSON itself."""
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        details = connection.execute("SELECT details_json FROM custody_event WHERE seq = 2").fetchone()[0]
+    forged = '{"original_filename":"innocent.wav",' + details[1:]
+    _tamper(analysed, f"UPDATE custody_event SET details_json = '{forged}' WHERE seq = 2")
+    _fails(cli, "custody event seq 2", "not stored as the canonical JSON that was hashed")
+
+
+def test_a_rolled_back_log_is_found_with_an_expected_head(cli, analysed, tmp_path):
+    shutil.copy(analysed / "fs2f.db", tmp_path / "before.db")
+    assert cli("case", "export", "C1", "--format", "json", "--output", tmp_path / "out", "-e", "Ann").code == 0
+    verified = json.loads(cli("audit", "verify", "C1", "--json").stdout)[0]
+    head = verified["verified_head"]
+    assert cli("audit", "verify", "C1", "--expect-head", head[:12]).code == 0
+    shutil.copy(tmp_path / "before.db", analysed / "fs2f.db")  # everything since the copy undone
+    assert cli("audit", "verify", "C1").code == 0  # the chain alone is consistent
+    result = cli("audit", "verify", "C1", "--expect-head", head[:16])
+    assert result.code == 1 and "no longer in the chain" in result.stdout
+    bad = cli("audit", "verify", "C1", "--expect-head", "abc")
+    assert bad.code == 2 and "at least its first 12 hex digits" in bad.stderr
+
+
+def test_verify_all_goes_on_past_a_malformed_row(cli, analysed, tmp_path):
+    assert cli("case", "add", "C2", write_tone(tmp_path / "other.wav", frequency=900), "-e", "Bob").code == 0
+    _tamper(analysed, "UPDATE evidence SET sha256 = 'nothex' WHERE case_id = 'C2'")
+    result = cli("audit", "verify", "--all", "--json")
+    assert result.code == 1
+    report = {entry["case_id"]: entry for entry in json.loads(result.stdout)}
+    assert report["C1"]["ok"] and not report["C2"]["ok"]
+    assert any("not a digest" in f["problem"] for f in report["C2"]["findings"])
+
+
+def test_audit_log_shows_an_unparseable_row(cli, analysed):
+    _tamper(analysed, "UPDATE custody_event SET details_json = '{bad' WHERE seq = 2")
+    for arguments in ([], ["--json"], ["--format", "csv"]):
+        result = cli("audit", "log", "C1", *arguments)
+        assert result.code == 0 and "internal error" not in result.stderr, result
+    log = json.loads(cli("audit", "log", "C1", "--json").stdout)
+    assert log[1]["details"] == {"unparseable details_json": "{bad"}
+    _fails(cli, "custody event seq 2", "entry hash does not match")
+
+
+def test_the_database_file_alone_holds_the_store(cli, analysed, tmp_path):
+    """Each command closes the store, so SQLite folds its write-ahead log into fs2f.db: a copy
+    of fs2f.db alone is the whole store. A database with no tables beside a vault with files
+    (its log lost, or the file replaced) is refused, not taken for a new store."""
+    assert cli("audit", "verify", "C1").code == 0
+    assert not (analysed / "fs2f.db-wal").exists()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    shutil.copy(analysed / "fs2f.db", copy / "fs2f.db")
+    with sqlite3.connect(copy / "fs2f.db") as connection:
+        assert connection.execute("SELECT count(*) FROM custody_event").fetchone()[0] > 10
+    (analysed / "fs2f.db").write_bytes(b"")
+    result = cli("case", "add", "C3", write_tone(tmp_path / "new.wav", frequency=700), "-e", "Ann")
+    assert result.code == 2 and "holds no cases, but the store's vault holds files" in result.stderr
+    assert (analysed / "fs2f.db").stat().st_size == 0

@@ -129,7 +129,7 @@ class CaseAnalysis:
             "vad": self.vad.get_params(),
             "denoiser": self.denoiser.get_params() if self.options.denoise else None,
             "diarizer": self.diarizer.get_params(),
-            "model": {"name": self.model.name, "sha256": self.model.sha256},
+            "model": {"name": self.model.name, "sha256": self.model.sha256, "files": self.model.files},
             "speaker_workers": self.speaker_workers,
         }
 

@@ -86,7 +86,7 @@ def _line(text: str) -> Text:
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     table = Table(title=title, title_justify="left")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # (a long name is folded onto more lines, never cut)
     for row in rows:
         table.add_row(*(_line("" if cell is None else str(cell)) for cell in row))
     return table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
 
 model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate.", no_args_is_help=True)
-out = Console()
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # (as cli.out)
 err = Console(stderr=True)
 ECAPA_HELP = (
     "Local SpeechBrain ECAPA folder (hyperparams.yaml, embedding_model.ckpt) to use as the voice "
@@ -65,13 +66,18 @@ def predict(
     """
     from forensic_s2f.audio.decode import load, probe
     from forensic_s2f.audio.vad import SileroVAD
+    from forensic_s2f.provenance import software_versions
     from forensic_s2f.s2f.model import load_model
     from forensic_s2f.s2f.predict import prediction_folders, write_prediction
 
     folders = prediction_folders(files, output)
     model = load_model(model_dir)
     vad = SileroVAD()  # the voice activity `case analyze` gives the model, so both estimate alike
-    table = Table("file", "gender", "age", "speech (s)", "warnings", "output")
+    settings = {"vad": vad.get_params(), "decoder": "forensic_s2f.audio.decode.load (16 kHz mono)",
+                "software": software_versions()}
+    table = Table()
+    for column in ("file", "gender", "age", "speech (s)", "warnings", "output"):
+        table.add_column(column, overflow="fold")  # (a long name is folded onto more lines, never cut)
     failed = 0
     for path, folder in zip(files, folders):
         try:
@@ -85,6 +91,7 @@ def predict(
             except Fs2fError as error:
                 raise InputError(path, str(error)) from None
             prediction.warnings[:0] = audio.info.warnings  # what the file itself calls for, first
+            prediction.settings = settings
             written = write_prediction(prediction, folder, source)
         except Fs2fError as error:
             failed += 1

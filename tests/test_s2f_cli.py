@@ -30,6 +30,28 @@ def test_predict_writes_outputs_and_continues_past_bad_files(cli, tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == ["face.png", "members.png", "prediction.json", "uncertainty.png"]
     document = json.loads((folder / "prediction.json").read_text())
     assert document["seconds_used"] > 5 and "joined end to end" in document["speech_regions_time"]
+    # what shaped the numbers besides the weights: the voice activity used (not the one config.json
+    # records for training) and the software
+    from forensic_s2f.audio.vad import SileroVAD
+
+    assert document["settings"]["vad"] == SileroVAD().get_params()
+    assert document["settings"]["software"]["fs2f"] and document["settings"]["software"]["torch"]
+
+
+def test_predict_names_a_long_path_whole(cli, tmp_path):
+    """Redirected output is no terminal: rich's 80 columns cut names to 'deep/aaaa…', and two
+    files' rows could not be told apart."""
+    data = pairs_dir()
+    clip = data / "audio" / f"{load_pairs(data).ids[0]}.flac"
+    folder = tmp_path / "deep" / ("a" * 90)
+    folder.mkdir(parents=True)
+    paths = [folder / f"suspect_call_recording_part{i}.flac" for i in (1, 2)]
+    for path in paths:
+        path.write_bytes(clip.read_bytes())
+    result = cli("model", "predict", *paths, "--output", tmp_path / "out")
+    assert result.code == 0, result
+    first_column = "".join(line.split("│")[1].strip() for line in result.stdout.splitlines() if line.startswith("│"))
+    assert all(str(path) in first_column for path in paths)  # (folded lines joined)
 
 
 def test_predict_of_silence_is_a_one_line_error(cli, tmp_path):

@@ -176,7 +176,7 @@ def test_train_predict_with_ecapa_and_refuse_an_altered_checkpoint(cli, tmp_path
     assert sorted(p.name for p in folder.iterdir()) == ["face.png", "members.png", "prediction.json", "uncertainty.png"]
     prediction = json.loads((folder / "prediction.json").read_text())
     manifest = json.loads((model_dir / "manifest.json").read_text())["files"]
-    assert prediction["model"] == {"name": "fs2f-s2f-ecapa-pca", "sha256": manifest["model.npz"]}
+    assert prediction["model"] == {"name": "fs2f-s2f-ecapa-pca", "sha256": manifest["model.npz"], "files": manifest}
     card = cli("model", "info", "--model", model_dir)
     assert card.code == 0 and "# Model card: fs2f-s2f-ecapa-pca" in card.stdout
     assert "SpeechBrain ECAPA-TDNN speaker encoder from the local folder" in card.stdout

@@ -153,7 +153,9 @@ def test_prediction_contents_and_files(model, clip, tmp_path):
     assert set(document["gender"]) == {"female", "male"}
     assert document["age_estimate"] == prediction.age_estimate
     assert document["age_estimate_within_one"] == pytest.approx(prediction.age_estimate_within_one, abs=1e-4)
-    assert document["model"] == {"name": model.name, "sha256": model.sha256}
+    manifest = json.loads((DEFAULT_WEIGHTS_DIR / "manifest.json").read_text())["files"]
+    assert document["model"] == {"name": model.name, "sha256": model.sha256, "files": manifest}
+    assert set(manifest) == {"model.npz", "config.json", "validation.json"}  # config.json: temperatures, VAD, encoder
     assert document["seconds_used"] == pytest.approx(prediction.seconds_used, abs=1e-3)
     assert isinstance(document["warnings"], list)
 

@@ -34,6 +34,9 @@ def model_card(model: Speech2FaceModel) -> str:
         "",
         f"Weights SHA-256 (model.npz): `{model.sha256}`",
         "",
+        "Files of the weights folder (manifest.json): "
+        + ", ".join(f"`{name}` `{digest}`" for name, digest in sorted(model.files.items())),
+        "",
         "## Intended use",
         "An investigative aid that suggests perceived gender, an age bracket and a canonical-face "
         "impression from a voice, with stated uncertainty. It is not identification evidence: the "

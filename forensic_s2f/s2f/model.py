@@ -93,6 +93,7 @@ class Speech2FaceModel:
         training: dict[str, Any],
         validation: dict[str, Any] | None = None,
         sha256: str = "",
+        files: dict[str, str] | None = None,
     ) -> None:
         self.vad = vad
         self.encoder = encoder
@@ -101,7 +102,8 @@ class Speech2FaceModel:
         self.temperatures = temperatures
         self.training = training
         self.validation = validation
-        self.sha256 = sha256
+        self.sha256 = sha256  # of model.npz
+        self.files = dict(files or {})  # {file name: SHA-256} of every file of its weights folder (its manifest)
 
     @property
     def name(self) -> str:
@@ -200,6 +202,7 @@ class Speech2FaceModel:
             speech_regions=[],
             model_name=self.name,
             model_sha256=self.sha256,
+            model_files=dict(self.files),
             warnings=warnings,
         )
 
@@ -226,7 +229,7 @@ class Speech2FaceModel:
             write_validation(directory, self.validation)
             files.append(VALIDATION_FILE)
         manifest = write_manifest(directory, files)
-        self.sha256 = manifest[ARRAYS_FILE]
+        self.sha256, self.files = manifest[ARRAYS_FILE], dict(manifest)
         return manifest
 
 
@@ -278,6 +281,7 @@ def load_model(path: Path | None = None) -> Speech2FaceModel:
             training=dict(config["training"]),
             validation=validation,
             sha256=expected[ARRAYS_FILE],
+            files=expected,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise Fs2fError(

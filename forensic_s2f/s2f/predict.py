@@ -50,8 +50,10 @@ class Prediction:
     speech_regions: list[tuple[float, float]]
     model_name: str
     model_sha256: str
+    model_files: dict[str, str] = field(default_factory=dict)  # every file of the weights folder: SHA-256
     warnings: list[str] = field(default_factory=list)
     input_quality: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # what else shaped it (voice activity, software)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON document written as prediction.json."""
@@ -76,9 +78,10 @@ class Prediction:
                 "code": [round(float(v), 5) for v in self.face_code],
                 "code_variance": [round(float(v), 6) for v in self.face_code_variance],
             },
-            "model": {"name": self.model_name, "sha256": self.model_sha256},
+            "model": {"name": self.model_name, "sha256": self.model_sha256, "files": dict(self.model_files)},
             "input_quality": _rounded_values(self.input_quality),
             "warnings": list(self.warnings),
+            **({"settings": self.settings} if self.settings else {}),
         }
 
 

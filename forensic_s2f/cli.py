@@ -513,11 +513,14 @@ def audit_log(
     if fmt == "json":
         _print_json(records)
     elif fmt == "csv":
+        from forensic_s2f.exports import spreadsheet_safe
+
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for record in records:
-            writer.writerow({**record, "details": json.dumps(record["details"], sort_keys=True, ensure_ascii=False)})
+        for record in records:  # (text cells guarded as the CSV exports guard them: see exports.spreadsheet_safe)
+            row = {**record, "details": json.dumps(record["details"], sort_keys=True, ensure_ascii=False)}
+            writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
         sys.stdout.write(buffer.getvalue())
     else:
         out.print(_table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 from forensic_s2f.errors import StoreError
@@ -25,6 +26,15 @@ def examiner_name(given: str | None) -> str:
     name = (given or os.environ.get("FS2F_EXAMINER") or "").strip()
     if not name:
         raise StoreError("no examiner: pass --examiner NAME or set FS2F_EXAMINER")
-    if len(name) > 200 or any(ord(c) < 32 for c in name):
-        raise StoreError("examiner name must be printable and at most 200 characters")
+    if len(name) > 200 or any(_hidden(c) for c in name):
+        raise StoreError("examiner name must be printable (no control characters, line breaks or direction "
+                         "overrides) and at most 200 characters")
     return name
+
+
+def _hidden(character: str) -> bool:
+    """A character that changes how the text around it is shown, or shows nothing of its own: a
+    control character (C0, DEL, C1), a line or paragraph separator, a direction embedding,
+    override or isolate. (Zero-width joiners stay: Persian and Indic names use them.)"""
+    return unicodedata.category(character) in ("Cc", "Zl", "Zp") or "\u202a" <= character <= "\u202e" \
+        or "\u2066" <= character <= "\u2069"

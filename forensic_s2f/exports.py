@@ -99,8 +99,13 @@ def _csv(table: pd.DataFrame) -> bytes:
     which spreadsheets read as 'text follows' and do not show. The JSON export keeps such text as it is."""
     text = table.select_dtypes(include=["object", "str"]).columns
     guarded = table.copy()
-    guarded[text] = table[text].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    guarded[text] = table[text].map(spreadsheet_safe)
     return guarded.to_csv(index=False).encode()
+
+
+def spreadsheet_safe(value: object) -> object:
+    """A text that starts like a formula with a leading apostrophe (see `_csv`); anything else as it is."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> dict[str, bytes]:

@@ -189,3 +189,25 @@ def test_the_database_file_alone_holds_the_store(cli, analysed, tmp_path):
     result = cli("case", "add", "C3", write_tone(tmp_path / "new.wav", frequency=700), "-e", "Ann")
     assert result.code == 2 and "holds no cases, but the store's vault holds files" in result.stderr
     assert (analysed / "fs2f.db").stat().st_size == 0
+
+
+def test_audit_log_csv_guards_formula_like_cells(cli, store_dir, tmp_path):
+    examiner = '=HYPERLINK("http://example.invalid","ok")'
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", examiner).code == 0
+    result = cli("audit", "log", "C1", "--format", "csv")
+    assert result.code == 0
+    assert "'" + examiner.replace('"', '""') in result.stdout and ",=HYPERLINK" not in result.stdout
+    assert json.loads(cli("audit", "log", "C1", "--json").stdout)[0]["examiner"] == examiner  # JSON keeps it as it is
+
+
+@pytest.mark.parametrize("name", ["Ann\u202eroD", "Ann\u2028Bob", "Ann\x7f", "Ann\u2066x\u2069"])
+def test_examiner_names_with_hidden_characters_are_refused(cli, store_dir, tmp_path, name):
+    result = cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", name)
+    assert result.code == 2 and "examiner name must be printable" in result.stderr
+    assert not (store_dir / "fs2f.db").exists()
+
+
+def test_a_persian_name_with_a_zero_width_non_joiner_is_kept(cli, store_dir, tmp_path):
+    name = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", name).code == 0
+    assert json.loads(cli("audit", "log", "C1", "--json").stdout)[0]["examiner"] == name

@@ -54,10 +54,18 @@ def test_reingest_is_reported_not_duplicated(cli, store_dir, tone, tmp_path):
     renamed = tmp_path / "same-bytes.wav"
     renamed.write_bytes(tone.read_bytes())
     before = store_snapshot(store_dir)
-    result = cli("case", "add", "C1", renamed, "-e", "Ann")
+    evidence = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"]
+    result = cli("case", "add", "C1", renamed, "-e", "Bob", "--source", "second seizure")
     assert result.code == 0
     assert "already in case C1 as evidence 1" in result.stdout
-    assert store_snapshot(store_dir) == before
+    # nothing stored twice; the receipt itself is a custody fact, logged
+    assert json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"] == evidence
+    after = store_snapshot(store_dir)
+    assert {k: v for k, v in after.items() if k != "<database>"} == {k: v for k, v in before.items() if k != "<database>"}
+    last = json.loads(cli("audit", "log", "C1", "--json").stdout)[-1]
+    assert (last["action"], last["object_id"], last["examiner"]) == ("intake-repeat", "1", "Bob")
+    assert last["details"]["original_filename"] == "same-bytes.wav" and last["details"]["source"] == "second seizure"
+    assert cli("audit", "verify", "C1").code == 0
     # the same bytes may be evidence in another case; the vault keeps one object
     assert cli("case", "add", "C2", renamed, "-e", "Bob").code == 0
     objects = [p for p in (store_dir / "vault" / "sha256").rglob("*") if p.is_file()]

@@ -146,8 +146,12 @@ class CaseStore(RunRecords):
                 existing = db.scalars(
                     select(Evidence).where(Evidence.case_id == case_id, Evidence.sha256 == stored.sha256)
                 ).first()
-                if existing is not None:
+                if existing is not None:  # (received again: logged, not stored twice)
                     result.duplicates.append((incoming.path, existing))
+                    custody.append(db, case_id, examiner, "intake-repeat", "evidence", str(existing.id), stored.sha256,
+                                   details={"original_filename": incoming.path.name,
+                                            "original_path": str(incoming.path.resolve()), "source": source,
+                                            "note": note, "host": socket.gethostname()})
                     continue
                 result.added.append(self._record_evidence(db, case_id, incoming, stored, examiner, source, note))
         return result

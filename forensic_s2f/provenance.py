@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
+from pathlib import Path
 
 from forensic_s2f import __version__
 
@@ -22,9 +26,51 @@ def package_version(name: str) -> str | None:
         return None
 
 
+# pretrained weights that ship inside packages: (package, file inside it) -> what reads them
+PACKAGED_WEIGHTS = {
+    "resemblyzer/pretrained.pt": ("resemblyzer", "pretrained.pt"),
+    "silero_vad/data/silero_vad.jit": ("silero_vad", "data/silero_vad.jit"),
+}
+
+
 def software_versions() -> dict[str, str]:
-    """fs2f, Python, the platform and every library a stage may use, with their versions."""
+    """fs2f, Python, the platform, every library a stage may use, the native decoders (FFmpeg's
+    libraries as torchcodec loaded them, libsndfile) with their versions, and the SHA-256 of the
+    pretrained weights that ship inside packages (`sha256 <path>` keys)."""
     versions = {"fs2f": __version__, "python": platform.python_version(), "platform": platform.platform()}
     for name in RECORDED_PACKAGES:
         versions[name] = package_version(name) or "not installed"
-    return versions
+    return {**versions, **_native_decoders(), **_weights_hashes()}
+
+
+@cache
+def _native_decoders() -> dict[str, str]:
+    found = {}
+    try:
+        from torchcodec._core import get_ffmpeg_library_versions
+
+        libraries = get_ffmpeg_library_versions()
+        found["ffmpeg"] = str(libraries.get("ffmpeg_version", "unknown"))
+        for name in ("libavcodec", "libavformat", "libavutil"):
+            if name in libraries:
+                found[name] = ".".join(str(part) for part in libraries[name])
+    except (ImportError, RuntimeError, OSError):
+        found["ffmpeg"] = "not loadable"
+    try:
+        import soundfile
+
+        found["libsndfile"] = str(soundfile.__libsndfile_version__)
+    except (ImportError, OSError):
+        found["libsndfile"] = "not loadable"
+    return found
+
+
+@cache
+def _weights_hashes() -> dict[str, str]:
+    hashes = {}
+    for key, (package, name) in PACKAGED_WEIGHTS.items():
+        spec = find_spec(package)
+        path = Path(spec.origin).parent / name if spec is not None and spec.origin else None
+        hashes[f"sha256 {key}"] = (hashlib.sha256(path.read_bytes()).hexdigest()
+                                   if path is not None and path.is_file() else "not installed")
+    return hashes

@@ -3,6 +3,7 @@
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 from forensic_s2f.manifest import write_manifest
 from forensic_s2f.s2f.dataset import load_pairs
@@ -35,7 +36,17 @@ def test_predict_writes_outputs_and_continues_past_bad_files(cli, tmp_path):
     from forensic_s2f.audio.vad import SileroVAD
 
     assert document["settings"]["vad"] == SileroVAD().get_params()
-    assert document["settings"]["software"]["fs2f"] and document["settings"]["software"]["torch"]
+    software = document["settings"]["software"]
+    assert software["fs2f"] and software["torch"]
+    # the native decoders and the packaged pretrained weights, by version and SHA-256
+    import resemblyzer
+    import soundfile
+
+    weights = Path(resemblyzer.__file__).parent / "pretrained.pt"
+    assert software["sha256 resemblyzer/pretrained.pt"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert len(software["sha256 silero_vad/data/silero_vad.jit"]) == 64
+    assert software["libsndfile"] == soundfile.__libsndfile_version__
+    assert software["libavcodec"].count(".") == 2 and software["ffmpeg"] not in ("", "not loadable")
 
 
 def test_predict_names_a_long_path_whole(cli, tmp_path):

@@ -257,3 +257,15 @@ def test_fast_mel_matches_the_encoders_training_features():
         samples = (0.1 * np.random.default_rng(length).standard_normal(length)).astype(np.float32)
         expected = wav_to_mel_spectrogram(samples)
         np.testing.assert_allclose(mel_spectrogram(samples), expected, rtol=1e-4, atol=1e-6 * expected.max())
+
+
+def test_one_speakers_touching_segments_are_one_turn():
+    """The resegmenter can end a segment where the next of the same speaker starts (10.0-10.8,
+    10.8-11.175): one turn, not two segments in exports, counts and RTTM."""
+    from forensic_s2f.diarize.annotation import build_annotation
+
+    annotation = build_annotation([(10.8, 11.175, 7), (10.0, 10.8, 7), (11.175, 12.0, 3), (11.9, 12.4, 3),
+                                   (11.5, 12.2, 7), (12.5, 13.0, 3)])
+    turns = [(round(s.start, 3), round(s.end, 3), label) for s, _, label in annotation.itertracks(yield_label=True)]
+    assert turns == [(10.0, 11.175, "SPEAKER_00"), (11.175, 12.4, "SPEAKER_01"), (11.5, 12.2, "SPEAKER_00"),
+                     (12.5, 13.0, "SPEAKER_01")]  # (a gap keeps turns apart)

@@ -211,7 +211,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
             speakers, recordings = _run_rows(store, case_id, r.id) if r.status == "completed" else ([], [])
             runs.append({"run_id": r.id, "status": r.status, "started_utc": r.started_utc, "ended_utc": r.ended_utc,
                          "examiner": r.examiner, "evidence_ids": json.loads(r.evidence_ids_json), "error": r.error,
-                         "speakers": speakers, "evidence": recordings})
+                         "parameters": json.loads(r.parameters_json), "speakers": speakers, "evidence": recordings})
         _print_json({
             "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
             "created_by": summary.case.created_by, "custody_events": summary.event_count,
@@ -224,9 +224,10 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     out.print(_evidence_table("evidence", evidence))
     runs = store.runs(case_id)
     if runs:
-        out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence"], [
-            [r.id, shown_status(r.status), r.started_utc[:19],
-             (r.ended_utc or "-")[:19], r.examiner, ", ".join(map(str, json.loads(r.evidence_ids_json)))] for r in runs]))
+        out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence",
+                                           "options"], [
+            [r.id, shown_status(r.status), r.started_utc[:19], (r.ended_utc or "-")[:19], r.examiner,
+             ", ".join(map(str, json.loads(r.evidence_ids_json))), _options_text(r.parameters_json)] for r in runs]))
         for run in runs:
             if run.status == "completed":
                 speakers, recordings = _run_rows(store, case_id, run.id)
@@ -234,6 +235,23 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
                 for recording in recordings:
                     for warning in recording["warnings"]:
                         out.print(_line(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
+
+
+def _options_text(parameters_json: str) -> str:
+    """A run's options as the examiner gave them ('speakers: 2, denoise: off'; 'speakers: automatic')."""
+    options = json.loads(parameters_json).get("options", {})
+    count = options.get("num_speakers")
+    low, high = options.get("min_speakers"), options.get("max_speakers")
+    if count is not None:
+        speakers = str(count)
+    elif low is not None or high is not None:
+        speakers = f"automatic, {low if low is not None else 1} to {high if high is not None else 'any'}"
+    else:
+        speakers = "automatic"
+    parts = [f"speakers: {speakers}"]
+    if "denoise" in options:
+        parts.append(f"denoise: {'on' if options['denoise'] else 'off'}")
+    return ", ".join(parts)
 
 
 def _top(probabilities: dict[str, float]) -> str:
@@ -344,14 +362,16 @@ def case_export(
     examiner: ExaminerOption = None,
 ) -> None:
     """Export a run's segments and per-speaker predictions; logged as a custody event."""
-    from forensic_s2f.exports import export_files
+    from forensic_s2f.exports import ExportedRun, export_files
 
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown format {fmt!r}: use rttm, csv or json")
     name = examiner_name(examiner)
     store = _open_store()
     run = store.completed_run(case_id, run_id)
-    files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), run.id)
+    exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
+                           json.loads(run.parameters_json), store.case_summary(case_id).head_hash)
+    files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), exported)
     written = _write_new_files(output, files)
     logged = False
     try:  # files whose export could not be logged are removed; a stop waits for the logging to end

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyannote.core import Annotation, Segment
 
@@ -17,6 +18,22 @@ from forensic_s2f.store.runs import EvidenceResult
 
 if TYPE_CHECKING:  # pandas is imported where tables are built: analysis only needs rttm_text
     import pandas as pd
+
+
+@dataclass(frozen=True)
+class ExportedRun:
+    """The run an export is made of, as recorded: who ran it, when, with which parameters
+    (options, every stage's settings, the model's file hashes, software versions in the
+    activities), and the custody log's head when the export was made."""
+
+    case_id: str
+    run_id: int
+    status: str
+    examiner: str
+    started_utc: str
+    ended_utc: str | None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    custody_log_head: str = ""
 
 
 def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
@@ -108,23 +125,69 @@ def spreadsheet_safe(value: object) -> object:
     return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
-def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> dict[str, bytes]:
-    """File name → bytes for one export format ('rttm', 'csv' or 'json')."""
+RECORDING_COLUMNS = ["run_id", "evidence_id", "file", "sha256", "speakers", "duration_seconds", "speech_seconds",
+                     "snr_db", "snr_method", "clipping_fraction", "effective_bandwidth_hz", "is_telephone_band",
+                     "overlap_fraction", "dc_offset", "warnings"]
+RUN_COLUMNS = ["case_id", "run_id", "status", "examiner", "started_utc", "ended_utc", "num_speakers", "min_speakers",
+               "max_speakers", "denoise", "model_name", "model_sha256", "custody_log_head", "parameters_json"]
+
+
+def recording_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
+    """One row per evidence file of the run, with or without speech: its measured quality and
+    the warnings that concern the whole recording."""
+    import pandas as pd
+
+    by_id = {e.id: e for e in evidence}
+    rows = []
+    for result in results:
+        item = by_id[result.evidence_id]
+        rows.append({"run_id": run_id, "evidence_id": result.evidence_id, "file": item.original_filename,
+                     "sha256": item.sha256, "speakers": len(result.speakers),
+                     **{k: result.quality.get(k) for k in RECORDING_COLUMNS[5:-1]},
+                     "warnings": "; ".join(result.warnings)})
+    return pd.DataFrame(rows, columns=RECORDING_COLUMNS)
+
+
+def run_table(run: ExportedRun) -> pd.DataFrame:
+    """The run's settings in one row; `parameters_json` holds all of them."""
+    import pandas as pd
+
+    options = run.parameters.get("options", {})
+    model = run.parameters.get("model", {})
+    row = {"case_id": run.case_id, "run_id": run.run_id, "status": run.status, "examiner": run.examiner,
+           "started_utc": run.started_utc, "ended_utc": run.ended_utc,
+           **{k: options.get(k) for k in ("num_speakers", "min_speakers", "max_speakers", "denoise")},
+           "model_name": model.get("name"), "model_sha256": model.get("sha256"),
+           "custody_log_head": run.custody_log_head,
+           "parameters_json": json.dumps(run.parameters, sort_keys=True, ensure_ascii=False)}
+    return pd.DataFrame([row], columns=RUN_COLUMNS)
+
+
+def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResult], run: ExportedRun) -> dict[str, bytes]:
+    """File name → bytes for one export format ('rttm', 'csv' or 'json'); docs/exports.md
+    describes every file and column."""
     if fmt == "rttm":
         stems = _stems(evidence)
         return {f"{stems[r.evidence_id]}.rttm": rttm_text(stems[r.evidence_id], r.segments).encode() for r in results}
-    segments = segment_table(evidence, results, run_id)
-    speakers = speaker_table(evidence, results, run_id)
+    segments = segment_table(evidence, results, run.run_id)
+    speakers = speaker_table(evidence, results, run.run_id)
+    recordings = recording_table(evidence, results, run.run_id)
     if fmt == "csv":
-        return {"segments.csv": _csv(segments), "speakers.csv": _csv(speakers)}
+        return {"segments.csv": _csv(segments), "speakers.csv": _csv(speakers), "recordings.csv": _csv(recordings),
+                "run.csv": _csv(run_table(run))}
+    names = {e.id: e.original_filename for e in evidence}
     document = {
-        "run_id": run_id,
+        "run_id": run.run_id,
+        "run": asdict(run),
         "segments": json.loads(segments.to_json(orient="records")),
         "speakers": [
-            {"evidence_id": r.evidence_id, "speaker": s.label, "speech_seconds": s.speech_seconds,
-             "segments": s.segment_count, "prediction": s.prediction, "quality": s.quality, "warnings": s.warnings}
+            {"run_id": run.run_id, "evidence_id": r.evidence_id, "file": names[r.evidence_id], "speaker": s.label,
+             "speech_seconds": s.speech_seconds, "segments": s.segment_count, "prediction": s.prediction,
+             "quality": s.quality, "warnings": s.warnings}
             for r in results for s in r.speakers
         ],
-        "evidence": [{"evidence_id": r.evidence_id, "quality": r.quality, "warnings": r.warnings} for r in results],
+        "evidence": [{"run_id": run.run_id, "evidence_id": r.evidence_id, "file": names[r.evidence_id],
+                      "sha256": next(e.sha256 for e in evidence if e.id == r.evidence_id),
+                      "speakers": len(r.speakers), "quality": r.quality, "warnings": r.warnings} for r in results],
     }
     return {"analysis.json": json.dumps(document, indent=2, ensure_ascii=False).encode()}

@@ -68,8 +68,12 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
     assert (tmp_path / "csv" / "segments.csv").read_text().startswith("run_id,evidence_id,file,speaker,start_seconds")
     header = (tmp_path / "csv" / "speakers.csv").read_text().splitlines()[0].split(",")
     assert {"p_female", "age_estimate", "p_age_estimate_within_one"} <= set(header)
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["recordings.csv", "run.csv", "segments.csv",
+                                                                    "speakers.csv"]
     document = json.loads((tmp_path / "json" / "analysis.json").read_text())
     assert len(document["speakers"]) == 2 and document["segments"]
+    assert document["run"]["case_id"] == "S1" and "options" in document["run"]["parameters"]
+    assert document["speakers"][0]["file"] == "sample.wav"
     log = json.loads(run("audit", "log", "S1", "--json").stdout)
     assert [e["details"]["format"] for e in log if e["action"] == "export"] == ["rttm", "csv", "json"]
     refused = run("case", "export", "S1", "--format", "rttm", "--output", tmp_path / "rttm")

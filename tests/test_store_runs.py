@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -10,6 +11,11 @@ from conftest import write_tone
 from forensic_s2f.errors import StoreError
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.runs import EvidenceResult, SpeakerResult
+
+def _run():
+    from forensic_s2f.exports import ExportedRun
+
+    return ExportedRun("C1", 1, "completed", "Ann", "2026-01-01T00:00:00.000000Z", "2026-01-01T00:01:00.000000Z")
 
 
 def test_run_roundtrip_and_custody(cli, store_dir, tmp_path):
@@ -46,7 +52,7 @@ def test_rttm_export_names_files_by_stem_without_whitespace():
     evidence = [Evidence(id=1, original_filename="call one\n.wav"), Evidence(id=2, original_filename="x.flac"),
                 Evidence(id=3, original_filename="x.wav")]
     results = [EvidenceResult(i, {}, [], [("SPEAKER_00", 0.5, 1.75)], []) for i in (1, 2, 3)]
-    files = export_files("rttm", evidence, results, run_id=1)
+    files = export_files("rttm", evidence, results, _run())
     assert sorted(files) == ["call_one_.rttm", "x-E2.rttm", "x-E3.rttm"]
     assert files["call_one_.rttm"].decode() == "SPEAKER call_one_ 1 0.500 1.250 <NA> <NA> SPEAKER_00 <NA> <NA>\n"
 
@@ -60,7 +66,7 @@ def test_rttm_export_gives_every_evidence_its_own_file_when_a_real_name_looks_li
     evidence = [Evidence(id=1, original_filename="x.wav"), Evidence(id=2, original_filename="x.flac"),
                 Evidence(id=3, original_filename="x-E1.wav"), Evidence(id=4, original_filename="x-E1-2.wav")]
     results = [EvidenceResult(i, {}, [], [("SPEAKER_00", float(i), i + 0.5)], []) for i in (1, 2, 3, 4)]
-    files = export_files("rttm", evidence, results, run_id=1)
+    files = export_files("rttm", evidence, results, _run())
     assert sorted(files) == ["x-E1-2.rttm", "x-E1-3.rttm", "x-E1.rttm", "x-E2.rttm"]
     owners = {name: text.decode().split()[3] for name, text in files.items()}  # start time = evidence id
     assert owners == {"x-E1.rttm": "3.000", "x-E1-3.rttm": "1.000", "x-E2.rttm": "2.000", "x-E1-2.rttm": "4.000"}
@@ -73,7 +79,7 @@ def test_rttm_names_of_very_long_file_names_fit_the_file_system():
 
     long_names = ["é" * 125 + "a.wav", "é" * 125 + "b.wav", "é" * 125 + "a.flac"]
     evidence = [Evidence(id=i, original_filename=name) for i, name in enumerate(long_names, 1)]
-    files = export_files("rttm", evidence, [EvidenceResult(i, {}, [], [], []) for i in (1, 2, 3)], run_id=1)
+    files = export_files("rttm", evidence, [EvidenceResult(i, {}, [], [], []) for i in (1, 2, 3)], _run())
     assert len(files) == 3 and all(len(name.encode()) <= 255 for name in files)
     assert sorted(files) == sorted(["é" * 100 + "-E1.rttm", "é" * 100 + "-E2.rttm", "é" * 100 + "-E3.rttm"])
 
@@ -83,9 +89,40 @@ def test_csv_export_of_a_run_without_speakers_keeps_its_header():
     from forensic_s2f.store.models import Evidence
 
     files = export_files("csv", [Evidence(id=1, original_filename="silence.wav")],
-                         [EvidenceResult(1, {}, ["no speech found"], [], [])], run_id=1)
+                         [EvidenceResult(1, {}, ["no speech found"], [], [])], _run())
     assert files["speakers.csv"].decode().splitlines() == [",".join(SPEAKER_COLUMNS)]
     assert files["segments.csv"].decode().splitlines()[0].startswith("run_id,evidence_id,file,speaker")
+
+
+def test_csv_and_json_exports_name_every_recording_and_the_run_settings():
+    """A recording without speech was in no CSV file (an analysed recording read as one never
+    analysed), its warnings nowhere in CSV; no export said which options made the run."""
+    import csv
+    import io
+    import json
+
+    from forensic_s2f.exports import ExportedRun, export_files
+    from forensic_s2f.store.models import Evidence
+
+    evidence = [Evidence(id=1, original_filename="silence.wav", sha256="a" * 64),
+                Evidence(id=2, original_filename="talk.wav", sha256="b" * 64)]
+    results = [EvidenceResult(1, {"duration_seconds": 9.0, "speech_seconds": 0.0}, ["no speech found"], [], []),
+               EvidenceResult(2, {"duration_seconds": 5.0, "snr_db": 21.5}, [], [("SPEAKER_00", 0.5, 4.0)], [])]
+    run = ExportedRun("C1", 3, "completed", "Ann", "2026-01-01T00:00:00.000000Z", "2026-01-01T00:01:00.000000Z",
+                      {"options": {"num_speakers": 2, "denoise": False}, "model": {"name": "m", "sha256": "c" * 64}},
+                      "d" * 64)
+    files = export_files("csv", evidence, results, run)
+    recordings = list(csv.DictReader(io.StringIO(files["recordings.csv"].decode())))
+    assert [(r["file"], r["speakers"], r["warnings"]) for r in recordings] == [
+        ("silence.wav", "0", "no speech found"), ("talk.wav", "0", "")]
+    assert recordings[0]["sha256"] == "a" * 64 and recordings[1]["snr_db"] == "21.5"
+    (settings,) = csv.DictReader(io.StringIO(files["run.csv"].decode()))
+    assert (settings["case_id"], settings["run_id"], settings["num_speakers"], settings["denoise"]) == ("C1", "3", "2", "False")
+    assert settings["model_sha256"] == "c" * 64 and settings["custody_log_head"] == "d" * 64
+    assert json.loads(settings["parameters_json"]) == run.parameters
+    document = json.loads(export_files("json", evidence, results, run)["analysis.json"])
+    assert document["run"]["parameters"]["options"]["num_speakers"] == 2
+    assert [e["file"] for e in document["evidence"]] == ["silence.wav", "talk.wav"]
 
 
 def test_csv_export_keeps_spreadsheets_from_running_a_file_name_as_a_formula():
@@ -101,10 +138,10 @@ def test_csv_export_keeps_spreadsheets_from_running_a_file_name_as_a_formula():
     names = ['=HYPERLINK("http://x","y").wav', "+1.wav", "-take 2.wav", "@a.wav", "\tb.wav", "plain=ok.wav"]
     evidence = [Evidence(id=i, original_filename=name) for i, name in enumerate(names, 1)]
     results = [EvidenceResult(i, {}, [], [("SPEAKER_00", 0.5, 1.75)], []) for i in range(1, len(names) + 1)]
-    files = export_files("csv", evidence, results, run_id=1)
+    files = export_files("csv", evidence, results, _run())
     cells = [row["file"] for row in csv.DictReader(io.StringIO(files["segments.csv"].decode()))]
     assert cells == [f"'{name}" for name in names[:-1]] + ["plain=ok.wav"]
-    document = json.loads(export_files("json", evidence, results, run_id=1)["analysis.json"])
+    document = json.loads(export_files("json", evidence, results, _run())["analysis.json"])
     assert [row["file"] for row in document["segments"]] == names
 
 
@@ -198,3 +235,21 @@ def test_an_export_that_cannot_be_logged_leaves_no_files(cli, store_dir, tmp_pat
     result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann")
     assert result.code == 2 and result.stderr == "error: the case store is locked\n"
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_case_show_names_each_runs_options(cli, store_dir, tmp_path):
+    """Five runs with different speaker counts were listed alike: nothing told them apart."""
+    from report_fixtures import record_run
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e.wav", seconds=6.0), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    record_run(store, "C1", 1, duration=6.0, speakers=2, denoise=False)
+    store.start_run("C1", "Ann", {"options": {"num_speakers": 5, "denoise": True}}, [1])
+    store.start_run("C1", "Ann", {"options": {"min_speakers": 3, "max_speakers": None, "denoise": True}}, [1])
+    store.close()
+    shown = cli("case", "show", "C1")
+    assert shown.code == 0
+    for text in ("speakers: automatic, denoise: off", "speakers: 5, denoise: on", "speakers: automatic, 3 to any"):
+        assert text in shown.stdout, shown.stdout
+    runs = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]
+    assert [r["parameters"]["options"].get("num_speakers") for r in runs] == [None, 5, None]

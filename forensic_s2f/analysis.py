@@ -30,6 +30,7 @@ from forensic_s2f.store.runs import EvidenceResult, SpeakerResult
 
 if TYPE_CHECKING:
     from forensic_s2f.audio.quality import QualityReport
+    from forensic_s2f.diarize.annotation import Diarization
 
 StageCallback = Callable[[str], None]
 
@@ -89,6 +90,31 @@ class AnalysisOptions:
         why = ("the others had too little speech to be told apart" if low is not None and found < low else
                "voices the clustering could not join were kept apart")
         return [f"{asked} speakers were asked for, {found} were found: {why}"]
+
+
+SET_ASIDE_SHOWN = 4  # stretches named in the warning; the rest are counted
+
+
+def set_aside_warnings(diarization: Diarization) -> list[str]:
+    """A warning naming the speech the clustering set aside (see `Diarization`) and the speaker
+    each stretch was given to, so that the examiner can listen for a further person."""
+    from pyannote.core import Segment
+
+    if not diarization.set_aside:
+        return []
+    annotation = diarization.annotation
+    named = []
+    for start, end in diarization.set_aside[:SET_ASIDE_SHOWN]:
+        crop = annotation.crop(Segment(start, end))
+        owner = max(crop.labels(), key=crop.label_duration) if crop.labels() else "no speaker"
+        named.append(f"{owner} at {start:.1f}-{end:.1f} s")
+    more = len(diarization.set_aside) - len(named)
+    seconds = sum(end - start for start, end in diarization.set_aside)
+    stretches = f"{len(diarization.set_aside)} stretch{'es' if len(diarization.set_aside) > 1 else ''}"
+    return [f"{seconds:.1f} s of speech in {stretches} matched no speaker well and was too little for a speaker of "
+            f"its own; it was given to the nearest speaker ({'; '.join(named)}{f'; and {more} more' if more else ''}). "
+            "Such speech is mostly a change of speaker or two voices at once, but may be a further person who spoke "
+            "too little to be counted: listen to it"]
 
 
 def write_flac(path: Path, blocks: Iterable[np.ndarray], sample_rate: int) -> Path:
@@ -219,17 +245,19 @@ class CaseAnalysis:
                       "num_speakers": self.options.num_speakers, "min_speakers": self.options.min_speakers,
                       "max_speakers": self.options.max_speakers}
         activity = self._activity(run_id, "diarize", parameters, [pcm])
-        annotation = self.diarizer(
+        diarization = self.diarizer.diarize(
             denoised if diarize_denoised else samples, rate, speech_regions=regions,
             num_speakers=self.options.num_speakers, min_speakers=self.options.min_speakers,
             max_speakers=self.options.max_speakers)
+        annotation = diarization.annotation
         segments = [(label, seg.start, seg.end) for seg, _, label in annotation.itertracks(yield_label=True)]
         rttm = rttm_text(f"E{evidence.id}", segments)
         self.store.finish_activity(activity, self.examiner, outputs=[{"speakers": len(annotation.labels())}], artifacts=[
             ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
 
         evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
-        warnings = [*info.warnings, *quality.warnings(), *self.options.count_warnings(len(annotation.labels()))]
+        warnings = [*info.warnings, *quality.warnings(), *self.options.count_warnings(len(annotation.labels())),
+                    *set_aside_warnings(diarization)]
         if not annotation.labels():
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples

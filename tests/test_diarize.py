@@ -269,3 +269,24 @@ def test_one_speakers_touching_segments_are_one_turn():
     turns = [(round(s.start, 3), round(s.end, 3), label) for s, _, label in annotation.itertracks(yield_label=True)]
     assert turns == [(10.0, 11.175, "SPEAKER_00"), (11.175, 12.4, "SPEAKER_01"), (11.5, 12.2, "SPEAKER_00"),
                      (12.5, 13.0, "SPEAKER_01")]  # (a gap keeps turns apart)
+
+
+def test_speech_set_aside_by_the_clustering_is_named():
+    """The first 12 s of the pyannote sample hold a second voice for 1.9 s, too little for a
+    cluster of its own: it is folded into the first speaker, and the analysis says where."""
+    from pyannote.audio.sample import SAMPLE_FILE
+
+    from forensic_s2f.analysis import set_aside_warnings
+    from forensic_s2f.diarize.annotation import Diarization
+
+    audio = load(SAMPLE_FILE["audio"])
+    samples, rate = audio.samples, audio.sample_rate
+    diarization = Diarizer().diarize(samples[: 12 * rate], rate)
+    assert diarization.annotation.labels() == ["SPEAKER_00"]
+    second_voice = [(7.55, 8.35), (9.92, 11.03)]  # the reference RTTM's speaker91 before 12 s
+    assert any(s < e2 and s2 < e for s, e in diarization.set_aside for s2, e2 in second_voice)
+    (warning,) = set_aside_warnings(diarization)
+    assert "SPEAKER_00 at 7.6-10.0 s" in warning and "may be a further person" in warning
+    assert set_aside_warnings(Diarization(diarization.annotation)) == []
+    fixed = Diarizer().diarize(samples[: 12 * rate], rate, num_speakers=1)  # (a count given: nothing folded)
+    assert fixed.set_aside == []

@@ -5,6 +5,8 @@ All times in seconds.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from pyannote.core import Annotation, Segment, Timeline
 
 
@@ -83,3 +85,14 @@ def build_annotation(segments: list[tuple[float, float, object]], uri: str | Non
     for index, (start, end, label) in enumerate(sorted(joined, key=lambda s: (s[0], s[1]))):
         annotation[Segment(start, end), index] = label
     return label_by_first_appearance(annotation)
+
+
+@dataclass(frozen=True)
+class Diarization:
+    """Who spoke when, and `set_aside`: the (start, end) stretches, s, whose speech matched no
+    speaker well and was too little to count as one (under the clustering's smallest cluster),
+    given to the nearest speaker: a change of speaker, two voices at once, a laugh, or a person
+    who spoke too little to be counted. A diarizer that sets nothing aside gives []."""
+
+    annotation: Annotation
+    set_aside: list[tuple[float, float]] = field(default_factory=list)

@@ -37,6 +37,8 @@ raised the exact count of 15-minute ones from 33-75 % to 50-83 % and folded one 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
@@ -44,8 +46,20 @@ from scipy.spatial.distance import pdist
 from forensic_s2f.diarize.embeddings import WindowEmbeddings
 
 
+@dataclass(frozen=True)
+class Clusters:
+    """Labels (0..K-1 by first appearance), one per window, and which windows belonged to a
+    cluster folded away for holding under `min_cluster_seconds` of speech: speech that matched no
+    speaker well (a change of speaker, two voices at once, a laugh, or a person who spoke too
+    little to be counted), given to its nearest speaker."""
+
+    labels: np.ndarray
+    set_aside: np.ndarray
+
+
 class SpeakerClustering:
-    """`__call__(windows, ...) -> labels` (0..K-1 by first appearance), one per window.
+    """`__call__(windows, ...) -> labels` (0..K-1 by first appearance), one per window;
+    `cluster(windows, ...)` also says which windows were folded away (`Clusters`).
 
     At most `max_points` pieces are clustered directly (evenly spaced); the rest join the
     nearest centroid, so memory stays bounded on long recordings. `min_cluster_seconds` is in
@@ -101,8 +115,18 @@ class SpeakerClustering:
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> np.ndarray:
+        return self.cluster(windows, num_speakers, min_speakers, max_speakers).labels
+
+    def cluster(
+        self,
+        windows: WindowEmbeddings,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Clusters:
+        none = np.zeros(len(windows), dtype=bool)
         if len(windows) == 0:
-            return np.zeros(0, dtype=int)
+            return Clusters(np.zeros(0, dtype=int), none)
         pieces = _pieces(windows, self.piece_windows)
         count = int(pieces.max()) + 1
         low, high = _bounds(count, num_speakers, min_speakers, max_speakers)
@@ -111,7 +135,7 @@ class SpeakerClustering:
         np.add.at(sums, pieces, windows.vectors)
         vectors = self.normalise(sums / np.bincount(pieces, minlength=count)[:, None])
         if count == 1:
-            return np.zeros(len(windows), dtype=int)
+            return Clusters(np.zeros(len(windows), dtype=int), none)
         chosen = np.unique(np.linspace(0, count - 1, min(count, self.max_points)).round().astype(int))
         tree = linkage(pdist(vectors[chosen], metric="cosine"), method=self.linkage_method)
         if low == high:
@@ -122,14 +146,17 @@ class SpeakerClustering:
             if not low <= found <= high:
                 labels = fcluster(tree, t=int(np.clip(found, low, high)), criterion="maxclust") - 1
         labels = _assign_all(vectors, chosen, labels)
+        set_aside = none
         if num_speakers is None:
-            labels = self._fold_small(vectors, seconds, labels, low)
+            folded = self._fold_small(vectors, seconds, labels, low)
+            set_aside = (folded != labels)[pieces]
+            labels = folded
         labels = labels[pieces]
         if num_speakers is None and self.merge_threshold is not None:
             labels = self._merge_close(self.normalise(windows.vectors), labels, low)
         if num_speakers is None and self.blend_ratio is not None:
             labels = self._fold_blends(windows, labels, low)
-        return _relabel_by_first_appearance(labels)
+        return Clusters(_relabel_by_first_appearance(labels), set_aside)
 
     def _fold_blends(self, windows: WindowEmbeddings, labels: np.ndarray, low: int) -> np.ndarray:
         """Move the windows of a cluster that is a blend of two larger ones (see the module

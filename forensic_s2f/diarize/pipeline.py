@@ -14,7 +14,7 @@ from pyannote.core import Annotation
 
 from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.audio.resample import resample
-from forensic_s2f.diarize.annotation import build_annotation
+from forensic_s2f.diarize.annotation import Diarization, build_annotation
 from forensic_s2f.diarize.clustering import SpeakerClustering
 from forensic_s2f.diarize.embeddings import ENCODER_SAMPLE_RATE, WindowEmbedder, WindowEmbeddings
 from forensic_s2f.diarize.overlap import OverlapDetector
@@ -66,6 +66,18 @@ class Diarizer:
         min_speakers: int | None = None,
         max_speakers: int | None = None,
     ) -> Annotation:
+        return self.diarize(samples, sample_rate, speech_regions, num_speakers, min_speakers, max_speakers).annotation
+
+    def diarize(
+        self,
+        samples: Samples,
+        sample_rate: int,
+        speech_regions: Sequence[tuple[float, float]] | None = None,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Diarization:
+        """The annotation, and the stretches of speech the clustering set aside (see `Diarization`)."""
         samples = as_samples(samples)
         if sample_rate != ENCODER_SAMPLE_RATE:  # (the analysis always gives 16 kHz audio)
             samples = resample(samples[0: len(samples)], sample_rate, ENCODER_SAMPLE_RATE)
@@ -76,12 +88,24 @@ class Diarizer:
         regions = [(s, e) for s, e in sorted(regions) if e > s]
         windows = self.embedder(samples, sample_rate, regions)
         if len(windows) == 0:
-            return Annotation()
-        labels = self.clustering(windows, num_speakers, min_speakers, max_speakers)
+            return Diarization(Annotation(), [])
+        clusters = self.clustering.cluster(windows, num_speakers, min_speakers, max_speakers)
         overlaps = self.overlap(samples, sample_rate, regions) if self.overlap is not None else None
         # boundaries are refined in the space the clusters were found in
         clustered = WindowEmbeddings(windows.starts, windows.ends, self.clustering.normalise(windows.vectors))
-        return build_annotation(self.resegmenter(clustered, labels, regions, overlaps))
+        annotation = build_annotation(self.resegmenter(clustered, clusters.labels, regions, overlaps))
+        return Diarization(annotation, _stretches(windows, clusters.set_aside))
+
+
+def _stretches(windows: WindowEmbeddings, marked: np.ndarray) -> list[tuple[float, float]]:
+    """The marked windows' time, touching or overlapping windows joined."""
+    joined: list[list[float]] = []
+    for start, end in zip(windows.starts[marked], windows.ends[marked]):
+        if joined and start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], float(end))
+        else:
+            joined.append([float(start), float(end)])
+    return [(start, end) for start, end in joined]
 
 
 def _params_of(step: object) -> dict:

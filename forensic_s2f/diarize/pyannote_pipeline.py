@@ -16,7 +16,7 @@ import numpy as np
 from pyannote.core import Annotation
 
 from forensic_s2f.audio.pcm import Samples, as_samples
-from forensic_s2f.diarize.annotation import label_by_first_appearance
+from forensic_s2f.diarize.annotation import Diarization, label_by_first_appearance
 from forensic_s2f.provenance import package_version
 from forensic_s2f.errors import Fs2fError
 
@@ -53,6 +53,18 @@ class PyannotePipelineDiarizer:
             "pipeline_class": type(self.pipeline).__name__,
             "pyannote.audio": package_version("pyannote.audio"),
         }
+
+    def diarize(
+        self,
+        samples: Samples,
+        sample_rate: int,
+        speech_regions: Sequence[tuple[float, float]] | None = None,
+        num_speakers: int | None = None,
+        min_speakers: int | None = None,
+        max_speakers: int | None = None,
+    ) -> Diarization:
+        """As `__call__`; the pipeline says nothing of speech it set aside."""
+        return Diarization(self(samples, sample_rate, speech_regions, num_speakers, min_speakers, max_speakers))
 
     def __call__(
         self,

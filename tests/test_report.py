@@ -267,9 +267,29 @@ def test_a_report_that_cannot_be_recorded_leaves_no_file(cli, store_dir, tmp_pat
     record = publish._record
     monkeypatch.setattr(publish, "_record", locked)
     result = cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann")
-    assert result.code == 2 and not (tmp_path / "r.pdf").exists()
+    assert result.code == 2 and not (tmp_path / "r.pdf").exists() and not list(tmp_path.glob(".r.pdf.partial-*"))
     monkeypatch.setattr(publish, "_record", record)
     assert cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0  # (the name is free)
+
+
+def test_the_report_takes_its_name_only_once_recorded(cli, store_dir, tmp_path, figures_file, monkeypatch):
+    """A kill while the report was being recorded left a whole PDF with a report id under the
+    name asked for, which the store never recorded. Until it is recorded, the PDF is written
+    under a hidden '.partial' name only."""
+    from forensic_s2f.report import publish
+
+    make_case(cli, store_dir, tmp_path, "P1", speakers=1)
+    seen = []
+    record = publish._record
+
+    def watched(*args, **kwargs):
+        seen.append(sorted(p.name for p in tmp_path.glob("*r.pdf*")))
+        return record(*args, **kwargs)
+
+    monkeypatch.setattr(publish, "_record", watched)
+    assert cli("case", "report", "P1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0
+    assert len(seen) == 1 and len(seen[0]) == 1 and seen[0][0].startswith(".r.pdf.partial-")
+    assert sorted(p.name for p in tmp_path.glob("*r.pdf*")) == ["r.pdf"]
 
 
 def test_text_the_fonts_cannot_draw_is_printed_as_code_points(cli, store_dir, tmp_path, figures_file):

@@ -8,6 +8,7 @@ report never changes what a later report of the same run says.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,28 +53,44 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     validation = load_validation_figures(validation_path)
     written_utc = utc_now()
     built = build_report(data, caveats, validation, examiner, written_utc)
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")  # (a kill leaves this, never a report-like file)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "xb")
-    except FileExistsError as error:
-        raise StoreError(f"{path}: already exists; choose another --output") from error
+        handle = open(partial, "xb")
     except OSError as error:
         raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
     artifact_id = None
-    try:  # the file stays only once it is whole and recorded (an interruption or a failure removes it)
+    try:  # the report appears under its name only once it is whole and recorded
         with handle:
             handle.write(built.pdf)
-        with stops_held():  # (a stop waits until the report is recorded whole, then keeps the file)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if path.exists():
+            raise StoreError(f"{path}: already exists; choose another --output")
+        with stops_held():  # (a stop waits until the report is recorded whole and in place)
             artifact_id = _record(store, case_id, examiner, built, data.run.id, data.log_head, caveats, validation,
                                   written_utc)
             store.record_event(case_id, examiner, "report", "artifact", str(artifact_id), built.sha256,
                                details={"report_id": built.report_id, "run_id": data.run.id, "path": str(path.resolve())})
-    except BaseException:
-        if artifact_id is None:
-            path.unlink(missing_ok=True)
-        raise
+            _place(partial, path, artifact_id)
+    finally:
+        partial.unlink(missing_ok=True)
     return PublishedReport(path=path, report_id=built.report_id, sha256=built.sha256, run_id=data.run.id,
                            artifact_id=artifact_id, log_head=data.log_head)
+
+
+def _place(partial: Path, path: Path, artifact_id: int) -> None:
+    """Give the written report its name without replacing a file that took the name meanwhile."""
+    try:
+        os.link(partial, path)
+    except FileExistsError:
+        raise StoreError(f"{path}: appeared while the report was written; the report is recorded as artifact "
+                         f"{artifact_id} in the store (`fs2f audit log` names it)") from None
+    except OSError:  # (a file system without hard links)
+        if path.exists():
+            raise StoreError(f"{path}: appeared while the report was written; the report is recorded as artifact "
+                             f"{artifact_id} in the store") from None
+        os.rename(partial, path)
 
 
 def _record(store: CaseStore, case_id: str, examiner: str, built: BuiltReport, run_id: int, log_head: str,

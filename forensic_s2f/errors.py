@@ -32,10 +32,12 @@ class InputError(Fs2fError):
 
 
 def require_text_name(path: object) -> None:
-    """Refuse (InputError naming `path`) a path whose absolute name holds bytes that are not UTF-8
-    (Python shows them as \\udcXX): fs2f records names as text, and its decoders take them as text."""
+    """Refuse (InputError naming `path`) a path whose absolute name, or the real path a link in it
+    leads to (what intake records), holds bytes that are not UTF-8 (Python shows them as \\udcXX):
+    fs2f records names as text, and its decoders take them as text."""
     try:
         os.path.abspath(path).encode("utf-8")
+        os.path.realpath(path).encode("utf-8")
     except UnicodeEncodeError:
         raise InputError(path, "its name holds bytes that are not UTF-8 (shown as \\udcXX); fs2f records "
                                "names as text: use a UTF-8 name") from None

@@ -144,6 +144,11 @@ def test_a_file_name_that_is_not_utf8_is_refused_for_that_reason(cli, store_dir,
         pytest.skip("this file system takes only UTF-8 names")
     line = _refused(cli, store_dir, populated, "case", "add", "C1", os.fsdecode(name), "-e", "Ann")
     assert "caf\\udce9.wav: its name holds bytes that are not UTF-8" in line
+    # through a link with a UTF-8 name: intake records the real path ('internal error: UnicodeEncodeError')
+    link = tmp_path / "link.wav"
+    link.symlink_to(os.fsdecode(name))
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", link, "-e", "Ann")
+    assert "link.wav: its name holds bytes that are not UTF-8" in line
 
 
 def test_a_bad_file_whose_name_holds_a_newline_is_refused_on_one_line(cli, store_dir, populated, tmp_path):

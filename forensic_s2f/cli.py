@@ -56,12 +56,24 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of 
 OPEN_STORES: list = []  # closed when the command ends, so SQLite folds its write-ahead log into fs2f.db
 
 
-def _open_store(create: bool = False):
+def _open_store(create: bool = False, read_only: bool = False):
     from forensic_s2f.store.case_store import CaseStore
 
-    store = CaseStore(store_home(), create=create)
+    store = CaseStore(store_home(), create=create, read_only=read_only)
     OPEN_STORES.append(store)
     return store
+
+
+def _open_for_reading(read_only: bool = False):
+    """The store for a command that only reads: read-only when asked, or when its folder cannot be
+    written (a write-protected copy given to an auditor)."""
+    home = store_home()
+    return _open_store(read_only=read_only or (home.is_dir() and not os.access(home, os.W_OK)))
+
+
+ReadOnlyOption = Annotated[bool, typer.Option(
+    "--read-only", help="Write nothing to the store (no lock file, no journal, no log event); taken by "
+                        "itself when the store's folder cannot be written.")]
 
 
 def _close_stores() -> None:
@@ -181,7 +193,7 @@ def case_list(as_json: JsonOption = False) -> None:
     """List the cases in the store."""
     from forensic_s2f.store.db import StoreLayout
 
-    summaries = _open_store().list_cases() if StoreLayout(store_home()).exists() else []
+    summaries = _open_for_reading().list_cases() if StoreLayout(store_home()).exists() else []
     records = [
         {"case_id": s.case.id, "title": s.case.title, "created_utc": s.case.created_utc,
          "created_by": s.case.created_by, "evidence": s.evidence_count, "custody_events": s.event_count,
@@ -202,7 +214,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
     from forensic_s2f.store.runs import shown_status
 
-    store = _open_store()
+    store = _open_for_reading()
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
     if as_json:
@@ -460,14 +472,15 @@ def audit_verify(
                               "back, or rebuilt, to before it chains correctly otherwise.")] = None,
     examiner: ExaminerOption = None,
     as_json: JsonOption = False,
+    read_only: ReadOnlyOption = False,
 ) -> None:
     """Recompute the custody chain, check every row against the events that logged it and re-hash every vault file;
-    exit 1 on any finding."""
+    exit 1 on any finding. The verification is logged, unless the store is read-only."""
     if bool(case_id) == all_cases:
         raise StoreError("name one CASE_ID or pass --all")
     if expect_head and all_cases:
         raise StoreError("--expect-head names a head of one case: give CASE_ID, not --all")
-    store = _open_store()
+    store = _open_for_reading(read_only)
     case_ids = store.all_case_ids() if all_cases else [case_id]
     auditor = _auditor(examiner)
     report, failures = [], {}
@@ -484,14 +497,15 @@ def audit_verify(
             continue
         findings = checked.findings
         failures[cid] = ["FAIL " + finding.line() for finding in findings]
-        event = store.record_event(
+        event = None if store.read_only else store.record_event(
             cid, auditor, "verify", "case", cid,
             details={"findings": len(findings), "verified_head": checked.head_hash,
                      "events_checked": checked.events_checked, "evidence": checked.evidence_count,
                      "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
         )
         report.append({"case_id": cid, "ok": not findings, "verified_head": checked.head_hash,
-                       "events_checked": checked.events_checked, "verification_event_seq": event.seq,
+                       "events_checked": checked.events_checked,
+                       "verification_event_seq": event.seq if event is not None else None,
                        "findings": [f.__dict__ for f in findings]})
     if as_json:
         _print_json(report)
@@ -502,6 +516,8 @@ def audit_verify(
                                f"every vault file matches; head {entry['verified_head']}"))
             for line in failures[entry["case_id"]]:
                 out.print(_line(line))
+    if store.read_only:
+        err.print(_line(f"note: {store.layout.root} was read without writing: this verification is not logged"))
     for path in store.unreferenced_vault_objects() if all_cases else []:  # (on stderr: --json output keeps its shape)
         err.print(_line(f"note: {path}: a vault file no case records (left by an interrupted command; "
                        "it is no evidence of any case)"))
@@ -518,12 +534,13 @@ def audit_log(
     case_id: str,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
     as_json: JsonOption = False,
+    read_only: ReadOnlyOption = False,
 ) -> None:
     """Print a case's custody log."""
     fmt = "json" if as_json else fmt
     if fmt not in ("table", "csv", "json"):
         raise StoreError(f"unknown format {fmt!r}: use table, csv or json")
-    events = _open_store().custody_log(case_id)
+    events = _open_for_reading(read_only).custody_log(case_id)
     records = [
         {"seq": e.seq, "ts_utc": e.ts_utc, "examiner": e.examiner, "action": e.action,
          "object_kind": e.object_kind, "object_id": e.object_id, "object_sha256": e.object_sha256,

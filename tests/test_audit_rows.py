@@ -211,3 +211,22 @@ def test_a_persian_name_with_a_zero_width_non_joiner_is_kept(cli, store_dir, tmp
     name = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
     assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", name).code == 0
     assert json.loads(cli("audit", "log", "C1", "--json").stdout)[0]["examiner"] == name
+
+
+def _every_file(home):
+    return {str(p.relative_to(home)): p.read_bytes() for p in sorted(home.rglob("*")) if p.is_file()}
+
+
+def test_an_auditor_reads_a_store_without_writing_to_it(cli, analysed):
+    """A write-protected copy could not be verified, its log not even listed ('.fs2f.lock:
+    Read-only file system'). --read-only (taken by itself where the folder cannot be written)
+    reads with no lock, no journal and no log event."""
+    before = _every_file(analysed)
+    verified = cli("audit", "verify", "C1", "--read-only", "--json")
+    assert verified.code == 0, verified
+    (entry,) = json.loads(verified.stdout)
+    assert entry["ok"] and entry["verification_event_seq"] is None and "not logged" in verified.stderr
+    assert cli("audit", "log", "C1", "--read-only").code == 0
+    assert _every_file(analysed) == before  # byte for byte, and no file added
+    _tamper(analysed, "UPDATE segment SET start_seconds = 0.0 WHERE id = 2")
+    assert cli("audit", "verify", "C1", "--read-only").code == 1

@@ -13,7 +13,7 @@ import shutil
 import socket
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from forensic_s2f.audio.decode import AudioInfo
 from forensic_s2f.errors import StoreError
 from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
-from forensic_s2f.store.db import StoreLayout, open_engine, session, store_lock
+from forensic_s2f.store.db import StoreLayout, open_engine, open_read_only_engine, session, shared_lock, store_lock
 from forensic_s2f.store.ids import validate_case_id
 from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
 from forensic_s2f.store.runs import RunRecords, stored_results
@@ -69,9 +69,19 @@ class CaseSummary:
 class CaseStore(RunRecords):
     """One store folder: its database, vault and lock."""
 
-    def __init__(self, root: Path, create: bool = False) -> None:
+    def __init__(self, root: Path, create: bool = False, read_only: bool = False) -> None:
+        """`read_only`: read without writing anything (no lock, no journal, no migration), as an
+        auditor reads a write-protected copy; every write is then a StoreError."""
         self.layout = StoreLayout(Path(root))
-        self.engine = open_engine(self.layout, create=create)
+        self.read_only = read_only
+        self._reading = ExitStack()
+        if read_only:  # (held until close: writers wait, so what is read stays one state of the store)
+            self._reading.enter_context(shared_lock(self.layout))
+        try:
+            self.engine = open_read_only_engine(self.layout) if read_only else open_engine(self.layout, create=create)
+        except BaseException:
+            self._reading.close()
+            raise
         self.vault = Vault(self.layout.vault)
 
     @contextmanager
@@ -93,10 +103,13 @@ class CaseStore(RunRecords):
 
     def close(self) -> None:
         self.engine.dispose()
+        self._reading.close()
 
     @contextmanager
     def _write(self) -> Iterator[tuple[Session, list[StoredObject]]]:
         """A locked write: one transaction; vault objects it created are removed on failure."""
+        if self.read_only:
+            raise StoreError(f"{self.layout.root}: opened read-only; nothing can be recorded")
         created: list[StoredObject] = []
         with store_lock(self.layout), session(self.engine) as db:
             self.vault.clear_staging()
@@ -381,7 +394,8 @@ class CaseStore(RunRecords):
     def unreferenced_vault_objects(self) -> list[Path]:
         """Vault objects no evidence or artifact row of any case names: what a command killed
         between storing a file and recording it left behind. Not evidence of any case."""
-        with store_lock(self.layout), session(self.engine) as db:  # (no write half done while listing)
+        with nullcontext() if self.read_only else store_lock(self.layout), session(self.engine) as db:
+            # (no write half done while listing: a read-only store has no writers)
             named = set(db.scalars(select(Evidence.sha256))) | set(db.scalars(select(Artifact.sha256)))
             return sorted(self.vault.path_of(sha) for sha in self.vault.object_names() - named)
 

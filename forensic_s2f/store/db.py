@@ -5,6 +5,7 @@ instead of forking the custody chain. The schema is brought to head by Alembic."
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -86,6 +87,16 @@ def _head_revision() -> str:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
+def _read_only_uri(database: Path) -> str:
+    """A URI that opens the database without writing anything: `mode=ro`, and `immutable=1`
+    (SQLite creates no write-ahead-log files beside it) unless a write-ahead log with content
+    lies beside it in a folder that can be written (a command still running, or killed): its
+    transactions are then read, which needs SQLite's index file."""
+    wal = database.with_name(database.name + "-wal")
+    live = os.access(database.parent, os.W_OK) and wal.is_file() and wal.stat().st_size > 0
+    return f"{database.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}"
+
+
 def _schema_revision(database: Path) -> str | None:
     """The store schema's Alembic revision (None for a new, empty database), read with plain
     SELECTs so that a file which is not an fs2f store is refused before anything (even the WAL
@@ -93,7 +104,7 @@ def _schema_revision(database: Path) -> str | None:
     if not database.is_file() or database.stat().st_size == 0:
         return None
     try:  # (read-only: closing a read-write connection would fold another program's WAL into its file)
-        with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True,
+        with closing(sqlite3.connect(_read_only_uri(database), uri=True,
                                      timeout=BUSY_TIMEOUT_SECONDS)) as connection:
             tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             revision = connection.execute("SELECT version_num FROM alembic_version").fetchone() if "alembic_version" in tables else None
@@ -152,6 +163,23 @@ def store_lock(layout: StoreLayout) -> Iterator[None]:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def shared_lock(layout: StoreLayout) -> Iterator[None]:
+    """A shared lock on the store, where its lock file exists and can be opened for reading:
+    writers (which take `store_lock`) wait until the reader is done; nothing is written."""
+    try:
+        handle = open(layout.lock_file, "rb")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def open_engine(layout: StoreLayout, create: bool) -> Engine:
     """An engine on the store's database, migrated to head.
 
@@ -175,6 +203,31 @@ def open_engine(layout: StoreLayout, create: bool) -> Engine:
 def _vault_holds_files(layout: StoreLayout) -> bool:
     objects = layout.vault / "sha256"
     return objects.is_dir() and any(path.is_file() for path in objects.rglob("*"))
+
+
+def open_read_only_engine(layout: StoreLayout) -> Engine:
+    """An engine that reads the store and can write nothing (no lock file, no journal, no
+    migration): for auditing a write-protected copy. The schema must be this fs2f's."""
+    if not layout.exists():
+        raise StoreError(f"no case store at {layout.root}")
+    current = _schema_revision(layout.database)
+    if current != _head_revision():
+        raise StoreError(f"{layout.database}: schema revision {current!r} is not this fs2f's ({_head_revision()!r}); "
+                         "it cannot be read without write access (which would upgrade it)")
+    uri = _read_only_uri(layout.database)  # (a reader holds `shared_lock`, so no writer changes it meanwhile)
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS,
+                                                                        check_same_thread=False))
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute("PRAGMA query_only=ON")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 def session(engine: Engine) -> Session:

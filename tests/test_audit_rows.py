@@ -230,3 +230,27 @@ def test_an_auditor_reads_a_store_without_writing_to_it(cli, analysed):
     assert _every_file(analysed) == before  # byte for byte, and no file added
     _tamper(analysed, "UPDATE segment SET start_seconds = 0.0 WHERE id = 2")
     assert cli("audit", "verify", "C1", "--read-only").code == 1
+
+
+def test_a_vault_file_replaced_by_a_link_is_found(cli, analysed, tmp_path):
+    sha = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"][0]["sha256"]
+    stored = analysed / "vault" / "sha256" / sha[:2] / sha[2:]
+    outside = tmp_path / "outside.wav"
+    outside.write_bytes(stored.read_bytes())  # the same bytes, for now
+    stored.chmod(0o644)
+    stored.unlink()
+    stored.symlink_to(outside)
+    _fails(cli, "evidence 1", "vault file is a link")
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("UPDATE alembic_version SET version_num = '0001'", "do not match its recorded schema revision '0001'"),
+    ("DELETE FROM alembic_version", "its schema revision record (alembic_version) is empty"),
+])
+def test_an_altered_schema_revision_is_refused_on_one_line(cli, analysed, statement, expected):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute(statement)
+    before = (analysed / "fs2f.db").read_bytes()
+    result = cli("audit", "verify", "C1")
+    assert result.code == 2 and expected in result.stderr and result.stderr.count("\n") == 1, result
+    assert (analysed / "fs2f.db").read_bytes() == before

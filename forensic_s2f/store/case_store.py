@@ -370,6 +370,8 @@ class CaseStore(RunRecords):
             path = self.vault.path_of(row.sha256)
         except StoreError as error:
             return [Finding(case_id, name, "recorded SHA-256 is not a digest", "64 hex digits", str(error))]
+        if path.is_symlink():  # (its bytes would live, and could change, outside the vault)
+            return [Finding(case_id, name, "vault file is a link, not the stored file", str(path), os.readlink(path))]
         if not path.is_file():
             return [Finding(case_id, name, "vault file missing", str(path), "nothing")]
         findings = []

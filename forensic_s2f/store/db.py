@@ -18,6 +18,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from forensic_s2f.errors import StoreError, raise_held_stop, stops_held
@@ -114,6 +115,9 @@ def _schema_revision(database: Path) -> str | None:
         raise StoreError(f"{database}: the case store's database cannot be read ({error})") from None
     if revision is not None:
         return revision[0]
+    if "alembic_version" in tables:
+        raise StoreError(f"{database}: its schema revision record (alembic_version) is empty: the database was "
+                         "altered; the file was not changed")
     if tables:
         raise StoreError(f"{database}: not an fs2f case store (it holds other tables: {', '.join(sorted(tables))}); "
                          "the file was not changed")
@@ -135,9 +139,13 @@ def _migrate(engine: Engine, current: str | None) -> None:
         raise StoreError(f"{engine.url.database}: written by another fs2f version (schema revision {current!r} is "
                          "unknown to this one); the file was not changed")
     config = _alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    try:
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+    except OperationalError as error:  # (the upgrade's transaction is rolled back whole)
+        raise StoreError(f"{engine.url.database}: its tables do not match its recorded schema revision {current!r} "
+                         f"({error.orig}): the database was altered; the file was not changed") from None
 
 
 @contextmanager

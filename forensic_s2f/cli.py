@@ -519,8 +519,9 @@ def audit_verify(
     if store.read_only:
         err.print(_line(f"note: {store.layout.root} was read without writing: this verification is not logged"))
     for path in store.unreferenced_vault_objects() if all_cases else []:  # (on stderr: --json output keeps its shape)
-        err.print(_line(f"note: {path}: a vault file no case records (left by an interrupted command; "
-                       "it is no evidence of any case)"))
+        err.print(_line(f"note: {path}: a vault file no case records (left by an interrupted command, or "
+                       "by records taken out of the database, as when an older copy of it is put back: "
+                       "`--expect-head` tells)"))
     if not all(entry["ok"] for entry in report):
         raise typer.Exit(1)
 

@@ -180,5 +180,5 @@ def test_what_a_killed_ingest_leaves_is_cleared_or_named(cli, case, tmp_path):
     (case / "vault" / "sha256" / "abc" / ("0" * 62)).write_bytes(b"")
     result = cli("audit", "verify", "--all", "-e", "Auditor A")
     assert result.code == 0 and "C1: OK" in result.stdout
-    assert result.stderr == (f"note: {orphan.path}: a vault file no case records (left by an interrupted command; "
-                             "it is no evidence of any case)\n")
+    assert result.stderr == (f"note: {orphan.path}: a vault file no case records (left by an interrupted command, "
+                             "or by records taken out of the database, as when an older copy of it is put back: `--expect-head` tells)\n")

@@ -92,6 +92,23 @@ class AnalysisOptions:
         return [f"{asked} speakers were asked for, {found} were found: {why}"]
 
 
+LOW_SNR_PREFIX = "low signal-to-noise ratio"  # (audio.quality's wording)
+RECORDING_SNR_PREFIX = "the recording's signal-to-noise ratio"
+
+
+def recording_snr_warnings(quality: QualityReport) -> list[str]:
+    """The recording's low signal-to-noise ratio, for each of its speakers' estimates. A speaker's
+    own estimate is measured on its turns alone (no pauses to measure the noise in), and read
+    13 dB on a recording mixed at 5 dB with cafe noise (-0.3 dB measured with its pauses), so
+    the recording's figure is passed on (`model predict` on the whole file warns of it)."""
+    from forensic_s2f.s2f.checks import LOW_SNR_DB
+
+    if quality.snr_db is None or quality.snr_db >= LOW_SNR_DB:
+        return []
+    return [f"{RECORDING_SNR_PREFIX} is low: estimated {quality.snr_db:.1f} dB (under {LOW_SNR_DB:.0f} dB, "
+            f"{quality.snr_method}); this speaker's estimate is less reliable than the validation figures say"]
+
+
 SET_ASIDE_SHOWN = 4  # stretches named in the warning; the rest are counted
 
 
@@ -258,11 +275,11 @@ class CaseAnalysis:
         evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
         warnings = [*info.warnings, *quality.warnings(), *self.options.count_warnings(len(annotation.labels())),
                     *set_aside_warnings(diarization)]
-        if not annotation.labels():
+        if not annotation.labels() and "no speech detected" not in warnings:  # (one warning for one fact)
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples
         speakers = self._speakers(run_id, evidence, annotation, predict_audio, rate, regions,
-                                  "denoised" if predict_denoised else "original")
+                                  "denoised" if predict_denoised else "original", recording_snr_warnings(quality))
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
     def _vad_quality_denoise(self, run_id: int, evidence: Evidence, samples: Samples, rate: int,
@@ -313,14 +330,16 @@ class CaseAnalysis:
         return denoised, digest, flac
 
     def _speakers(self, run_id: int, evidence: Evidence, annotation, samples: Samples, rate: int,
-                  speech_regions: list[tuple[float, float]], audio_name: str) -> list[SpeakerResult]:
+                  speech_regions: list[tuple[float, float]], audio_name: str,
+                  inherited: list[str]) -> list[SpeakerResult]:
         """One speech2face activity per speaker, up to `speaker_workers` predicting at once (the
-        store is written from this thread only, in label order)."""
+        store is written from this thread only, in label order). `inherited`: the recording's
+        warnings every speaker's estimate carries too."""
         results: list[SpeakerResult] = []
         running: list[tuple[_SpeakerInput, int, Future]] = []
         with ThreadPoolExecutor(self.speaker_workers) as pool:
             for label in annotation.labels():
-                job = _speaker_input(annotation, label, samples, rate, speech_regions)
+                job = _speaker_input(annotation, label, samples, rate, speech_regions, inherited)
                 parameters = {"label": label, "regions": [[round(s, 3), round(e, 3)] for s, e in job.regions],
                               "overlap_used": job.overlap_used, "audio": audio_name,
                               "speech_regions": "the evidence's voice activity inside these regions"}
@@ -353,7 +372,8 @@ class CaseAnalysis:
 
     def _speaker_result(self, job: _SpeakerInput, activity: int, future: Future) -> SpeakerResult:
         prediction, quality, artifacts, predicted_warnings = future.result()
-        warnings = job.warnings + predicted_warnings
+        own_snr = any(w.startswith(LOW_SNR_PREFIX) for w in predicted_warnings)  # (the speaker's own measure first)
+        warnings = [w for w in job.warnings if not (own_snr and w.startswith(RECORDING_SNR_PREFIX))] + predicted_warnings
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
         return SpeakerResult(
             label=job.label, speech_seconds=round(job.total_seconds, 3), segment_count=job.segment_count,
@@ -378,8 +398,9 @@ class _SpeakerInput:
 
 
 def _speaker_input(annotation, label: str, samples: Samples, rate: int,
-                   speech_regions: list[tuple[float, float]]) -> _SpeakerInput:
-    """The speaker's longest turns without overlap (overlapped turns when under 1 s is solo)."""
+                   speech_regions: list[tuple[float, float]], inherited: list[str]) -> _SpeakerInput:
+    """The speaker's longest turns without overlap (overlapped turns when under 1 s is solo);
+    its warnings begin with the recording's `inherited` ones."""
     from forensic_s2f.diarize.annotation import solo_regions
 
     timeline = annotation.label_timeline(label)
@@ -391,7 +412,9 @@ def _speaker_input(annotation, label: str, samples: Samples, rate: int,
     pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
     speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     voiced = speech_in_pieces(regions, [len(piece) / rate for piece in pieces], speech_regions)
-    warnings = [f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used"] if use_overlap else []
+    warnings = list(inherited)
+    if use_overlap:
+        warnings.append(f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used")
     return _SpeakerInput(label, total, len(timeline), regions, use_overlap, speech, voiced, warnings)
 
 

@@ -134,3 +134,26 @@ def test_loud_level_of_known_signals():
         assert loud_level_dbfs(bumped, rate) == pytest.approx(level, abs=1e-4)
     assert loud_level_dbfs(np.zeros(rate, np.float32), rate) is None
     assert loud_level_dbfs(np.ones(100, np.float32), rate) is None  # shorter than one 25 ms frame
+
+
+def test_recorded_figures_carry_no_false_precision():
+    """Exports showed speech_seconds 16.880000000000003, snr_db -0.25382485736597066, dc_offset -0.0."""
+    from forensic_s2f.audio.quality import QualityReport
+
+    figures = QualityReport(15.0, 16.880000000000003, -0.25382485736597066, "speech vs pauses", 1.2345678e-4,
+                            7999.96, False, -1e-9).to_dict()
+    assert figures["speech_seconds"] == 16.88 and figures["snr_db"] == -0.25 and figures["clipping_fraction"] == 0.000123
+    assert figures["effective_bandwidth_hz"] == 8000.0 and str(figures["dc_offset"]) == "0.0"
+
+
+def test_a_noisy_recordings_speakers_carry_its_low_snr():
+    """A speaker's own SNR is measured on its turns alone (no pauses): 13 dB on a recording that
+    measured -0.3 dB with its pauses, and its estimate carried no warning at all."""
+    from forensic_s2f.analysis import recording_snr_warnings
+    from forensic_s2f.audio.quality import QualityReport
+
+    noisy = QualityReport(20.0, 12.0, -0.3, "speech vs pauses", 0.0, 8000.0, False)
+    (warning,) = recording_snr_warnings(noisy)
+    assert "-0.3 dB" in warning and "less reliable" in warning
+    assert recording_snr_warnings(QualityReport(20.0, 12.0, 25.0, "speech vs pauses", 0.0, 8000.0, False)) == []
+    assert recording_snr_warnings(QualityReport(20.0, 0.0, None, "no speech", 0.0, None, False)) == []

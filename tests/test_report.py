@@ -353,7 +353,7 @@ def test_the_report_states_what_this_run_did(cli, store_dir, tmp_path, figures_f
     assert text.count("acquisition note") >= note.count("acquisition note")  # (the log appendix repeats it)
     assert "this run did not denoise" in text and "Denoised audio" not in text
     assert "For 2 of the 3 speakers a model estimated" in text and "No estimate was made for the other 1" in text
-    assert "2 warnings were raised" in text  # SPEAKER_01's short speech, SPEAKER_02's missing estimate
+    assert "The analysis recorded 2 warnings" in text  # SPEAKER_01's short speech, SPEAKER_02's missing estimate
 
 
 def test_warnings_are_counted_as_section_6_lists_them():

@@ -41,7 +41,12 @@ class QualityReport:
     dc_offset: float = 0.0  # the waveform's mean, in units of full scale
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The figures as recorded: seconds to the millisecond, dB to 0.01, Hz to 0.1, fractions
+        to 1e-6 (more digits than that are noise, and read as false precision in exports)."""
+        places = {"duration_seconds": 3, "speech_seconds": 3, "snr_db": 2, "clipping_fraction": 6,
+                  "effective_bandwidth_hz": 1, "dc_offset": 6}
+        return {key: round(value, places[key]) + 0.0 if key in places and isinstance(value, float) else value
+                for key, value in asdict(self).items()}
 
     def warnings(
         self,

@@ -55,8 +55,9 @@ def summary_text(data: ReportData) -> str:
             parts.append(f"No estimate was made for the other {count - estimated} (their pages in Section 3 say why).")
     warnings = warning_count(data)
     if warnings:
-        parts.append(f"{warnings} warning{'s were' if warnings != 1 else ' was'} raised about audio quality or the "
-                     "amount of speech; each is listed with its finding and in Section 6.")
+        parts.append(f"The analysis recorded {warnings} warning{'s' if warnings != 1 else ''} (about the audio, the "
+                     "amount of speech or the speakers found); each is listed with its finding and in Section 6, "
+                     "among the caveats specific to this case.")
     parts.append("The estimates are statistical and describe group-level traits: they are not portraits and not "
                  "identification evidence. Section 5 gives the model's measured error rates and Section 6 the "
                  "caveats that apply.")

@@ -32,6 +32,6 @@ def input_warnings(quality: QualityReport) -> list[str]:
     warnings: list[str] = []
     seconds = quality.speech_seconds or 0.0
     if seconds < LOW_RELIABILITY_SECONDS:
-        warnings.append(f"only {seconds:.1f} s of speech: low reliability")
+        warnings.append(f"only {seconds:.1f} s of speech heard by the model: low reliability")
     warnings += quality.warnings(min_duration_seconds=0.0, min_speech_seconds=0.0, min_snr_db=LOW_SNR_DB)
     return warnings

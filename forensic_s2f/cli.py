@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -104,6 +105,15 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     return table
 
 
+def _require_text(option: str, value: str) -> None:
+    """Refuse an option value holding bytes that are not UTF-8 (the shell passed them through as
+    \\udcXX): it is recorded as text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StoreError(f"{option} holds bytes that are not UTF-8 ({one_line(value)}); give it as UTF-8 text") from None
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -159,6 +169,8 @@ def case_add(
 
     validate_case_id(case_id)
     name = examiner_name(examiner)
+    for option, value in (("--source", source), ("--note", note), ("--title", title)):
+        _require_text(option, value)
     incoming = []
     with _progress() as progress:
         task = progress.add_task("verifying audio", total=len(files))
@@ -485,28 +497,12 @@ def audit_verify(
     auditor = _auditor(examiner)
     report, failures = [], {}
     for cid in case_ids:
-        try:
-            checked = store.verify(cid, expect_head or ())
-        except StoreError as error:  # (with --all: a case row that cannot even be read as a case)
-            if not all_cases:
-                raise
-            failures[cid] = [f"FAIL {cid}: {error}"]
-            report.append({"case_id": cid, "ok": False, "verified_head": None, "events_checked": 0,
-                           "verification_event_seq": None, "findings": [{"case_id": cid, "object": "case",
-                                                                          "problem": str(error), "expected": "", "found": ""}]})
-            continue
-        findings = checked.findings
-        failures[cid] = ["FAIL " + finding.line() for finding in findings]
-        event = None if store.read_only else store.record_event(
-            cid, auditor, "verify", "case", cid,
-            details={"findings": len(findings), "verified_head": checked.head_hash,
-                     "events_checked": checked.events_checked, "evidence": checked.evidence_count,
-                     "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
-        )
-        report.append({"case_id": cid, "ok": not findings, "verified_head": checked.head_hash,
-                       "events_checked": checked.events_checked,
-                       "verification_event_seq": event.seq if event is not None else None,
-                       "findings": [f.__dict__ for f in findings]})
+        entry, failures[cid] = _verify_case(store, cid, auditor, expect_head or (), all_cases)
+        report.append(entry)
+    for cid in store.caseless_ids() if all_cases else []:
+        entry, failures[cid] = _failed_case(cid, "rows name this case, but its case row is missing (deleted, or the "
+                                                 "rows were planted)")
+        report.append(entry)
     if as_json:
         _print_json(report)
     else:
@@ -524,6 +520,40 @@ def audit_verify(
                        "`--expect-head` tells)"))
     if not all(entry["ok"] for entry in report):
         raise typer.Exit(1)
+
+
+def _verify_case(store, case_id: str, auditor: str, expect_head: Sequence[str],
+                 going_on: bool) -> tuple[dict[str, Any], list[str]]:
+    """One case's entry of `audit verify` and its FAIL lines; the verification is logged unless
+    the store is read-only. `going_on` (--all): a case whose rows cannot even be read is a failed
+    entry, not the end of the command."""
+    from sqlalchemy.exc import DatabaseError
+
+    try:
+        checked = store.verify(case_id, expect_head)
+    except (StoreError, TypeError, ValueError, DatabaseError) as error:  # (rows altered beyond reading)
+        if isinstance(error, StoreError) and not going_on:
+            raise
+        problem = str(error) if isinstance(error, StoreError) else \
+            f"cannot be checked ({type(error).__name__}: {error}): the database was altered"
+        return _failed_case(case_id, problem)
+    findings = checked.findings
+    event = None if store.read_only else store.record_event(
+        case_id, auditor, "verify", "case", case_id,
+        details={"findings": len(findings), "verified_head": checked.head_hash,
+                 "events_checked": checked.events_checked, "evidence": checked.evidence_count,
+                 "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
+    )
+    return ({"case_id": case_id, "ok": not findings, "verified_head": checked.head_hash,
+             "events_checked": checked.events_checked, "verification_event_seq": event.seq if event is not None else None,
+             "findings": [f.__dict__ for f in findings]}, ["FAIL " + finding.line() for finding in findings])
+
+
+def _failed_case(case_id: str, problem: str) -> tuple[dict[str, Any], list[str]]:
+    return ({"case_id": case_id, "ok": False, "verified_head": None, "events_checked": 0,
+             "verification_event_seq": None,
+             "findings": [{"case_id": case_id, "object": "case", "problem": problem, "expected": "", "found": ""}]},
+            [f"FAIL {case_id}: {problem}"])
 
 
 LOG_COLUMNS = ["seq", "ts_utc", "examiner", "action", "object_kind", "object_id", "object_sha256",

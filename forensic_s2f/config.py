@@ -26,9 +26,9 @@ def examiner_name(given: str | None) -> str:
     name = (given or os.environ.get("FS2F_EXAMINER") or "").strip()
     if not name:
         raise StoreError("no examiner: pass --examiner NAME or set FS2F_EXAMINER")
-    if len(name) > 200 or any(_hidden(c) for c in name):
-        raise StoreError("examiner name must be printable (no control characters, line breaks or direction "
-                         "overrides) and at most 200 characters")
+    if len(name) > 200 or any(_hidden(c) or "\udc80" <= c <= "\udcff" for c in name):  # (or bytes not UTF-8)
+        raise StoreError("examiner name must be printable (no control characters, line breaks, direction "
+                         "overrides or bytes that are not UTF-8) and at most 200 characters")
     return name
 
 

@@ -254,3 +254,105 @@ def test_an_altered_schema_revision_is_refused_on_one_line(cli, analysed, statem
     result = cli("audit", "verify", "C1")
     assert result.code == 2 and expected in result.stderr and result.stderr.count("\n") == 1, result
     assert (analysed / "fs2f.db").read_bytes() == before
+
+
+def test_a_killed_steps_rows_keep_what_they_started_with(cli, store_dir, tmp_path):
+    """A run or activity left running (a kill) could be given an error or outputs with no trigger
+    dropped and no finding."""
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    activity = store.start_activity("C1", "diarize", "Ann", {}, {}, [], run_id=run.id)
+    store.close()
+    with sqlite3.connect(store_dir / "fs2f.db") as connection:
+        for statement in (f"UPDATE analysis_run SET error = 'evidence 2 was corrupt' WHERE id = {run.id}",
+                          f"UPDATE activity SET outputs_json = '[{{\"speakers\": 3}}]' WHERE id = {activity.id}"):
+            with pytest.raises(sqlite3.DatabaseError, match="change only when a running step ends"):
+                connection.execute(statement)
+    _tamper(store_dir, f"UPDATE analysis_run SET error = 'evidence 2 was corrupt' WHERE id = {run.id}",
+            f"UPDATE activity SET outputs_json = '[{{\"speakers\": 3}}]' WHERE id = {activity.id}")
+    _fails(cli, "error changed though no analysis-end event was logged",
+           "outputs_json changed though no activity-end event was logged")
+
+
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("UPDATE run_evidence SET speaker_count = 3", "speaker_count differs from the speakers stored"),
+    ("UPDATE analysis_run SET parameters_json = replace(parameters_json, 'false', '0')", "parameters_json differs"),
+])
+def test_counts_and_json_types_are_compared_exactly(cli, store_dir, tmp_path, statement, expected):
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav", seconds=8.0), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    record_run(store, "C1", 1, duration=8.0, speakers=2, denoise=False)
+    store.close()
+    _tamper(store_dir, statement)
+    _fails(cli, expected)
+
+
+def test_a_trigger_of_the_right_name_that_guards_nothing_is_found(cli, analysed):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute('DROP TRIGGER "case_no_update"')
+        connection.execute('CREATE TRIGGER case_no_update AFTER INSERT ON segment BEGIN SELECT 1; END')
+    _fails(cli, "protective triggers are missing or changed", "case_no_update")
+
+
+def test_verify_all_names_rows_whose_case_row_is_gone(cli, analysed, tmp_path):
+    assert cli("case", "add", "K2", write_tone(tmp_path / "k2.wav", frequency=640), "-e", "Ann").code == 0
+    _tamper(analysed, "DELETE FROM \"case\" WHERE id = 'K2'")
+    result = cli("audit", "verify", "--all")
+    assert result.code == 1 and "FAIL K2: rows name this case, but its case row is missing" in result.stdout
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE run_evidence SET evidence_id = 'x'",
+    "UPDATE evidence SET original_filename = X'00ff' WHERE case_id = 'C1'",
+    "UPDATE custody_event SET examiner = X'00ff' WHERE seq = 2 AND case_id = 'C1'",
+])
+def test_rows_altered_beyond_reading_fail_without_a_traceback(cli, analysed, tmp_path, statement):
+    assert cli("case", "add", "C2", write_tone(tmp_path / "other.wav", frequency=900), "-e", "Bob").code == 0
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute("PRAGMA foreign_keys = OFF")
+    _tamper(analysed, "PRAGMA foreign_keys = OFF", statement)
+    result = cli("audit", "verify", "--all", "--json")
+    assert result.code == 1 and "internal error" not in result.stderr, result
+    report = {entry["case_id"]: entry["ok"] for entry in json.loads(result.stdout)}
+    assert report == {"C1": False, "C2": True}
+
+
+def test_a_time_that_rounds_to_minus_zero_is_stored_and_verified(cli, store_dir, tmp_path):
+    from forensic_s2f.store.runs import EvidenceResult
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", -0.0001, 1.0)], []))
+    store.finish_run(run.id, "Ann", "completed")
+    with pytest.raises(Exception, match="cannot be recorded"):
+        store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", float("nan"), 1.0)], []))
+    store.close()
+    assert cli("audit", "verify", "C1").code == 0
+
+
+def test_a_write_protected_store_with_pending_transactions_is_refused(store_dir, tmp_path, monkeypatch):
+    """On read-only media SQLite cannot read a write-ahead log, and `immutable` read fs2f.db
+    without it: an older state, verified as OK."""
+    from forensic_s2f.errors import StoreError
+    from forensic_s2f.store import db
+
+    (tmp_path / "s").mkdir()
+    database = tmp_path / "s" / "fs2f.db"
+    database.write_bytes(b"")
+    (tmp_path / "s" / "fs2f.db-wal").write_bytes(b"\x37\x7f\x06\x82" + bytes(28))
+    assert "immutable=1" not in db._read_only_uri(database)  # (a folder that can be written: the log is read)
+    monkeypatch.setattr(db.os, "access", lambda path, mode: False)
+    with pytest.raises(StoreError, match="holds transactions that may not be in fs2f.db yet"):
+        db._read_only_uri(database)
+    (tmp_path / "s" / "fs2f.db-wal").write_bytes(b"")
+    assert "immutable=1" in db._read_only_uri(database)
+
+
+def test_option_text_that_is_not_utf8_is_refused(cli, store_dir, tmp_path):
+    clip = write_tone(tmp_path / "e0.wav")
+    for args in (("--note", "seized \udcff"), ("--source", "\udcfe"), ("-e", "Ann \udcff")):
+        result = cli("case", "add", "C1", clip, *(["-e", "Ann"] if args[0] != "-e" else []), *args)
+        assert result.code == 2 and "not UTF-8" in result.stderr and "internal error" not in result.stderr, result
+    assert not (store_dir / "fs2f.db").exists()

@@ -27,7 +27,7 @@ from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
 from forensic_s2f.store.db import StoreLayout, open_engine, open_read_only_engine, session, shared_lock, store_lock
 from forensic_s2f.store.ids import validate_case_id
-from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
+from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence, RunEvidence
 from forensic_s2f.store.runs import RunRecords, stored_results
 from forensic_s2f.store.vault import StoredObject, Vault, sha256_file
 
@@ -102,7 +102,13 @@ class CaseStore(RunRecords):
         return shutil.disk_usage(self.layout.root).free
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Close the database: the last connection folds the write-ahead log into fs2f.db, which
+        happens under the store lock, so that a reader never sees fs2f.db half rewritten."""
+        if self.read_only:
+            self.engine.dispose()
+        else:
+            with store_lock(self.layout):
+                self.engine.dispose()
         self._reading.close()
 
     @contextmanager
@@ -343,7 +349,10 @@ class CaseStore(RunRecords):
             activities = list(db.scalars(select(Activity).where(Activity.case_id == case_id).order_by(Activity.id)))
             runs = list(db.scalars(select(AnalysisRun).where(AnalysisRun.case_id == case_id).order_by(AnalysisRun.id)))
             results, orphans = stored_results(db, [run.id for run in runs])
-            triggers = set(db.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+            counts = {(row.run_id, row.evidence_id): row.speaker_count for row in
+                      db.scalars(select(RunEvidence).where(RunEvidence.run_id.in_([run.id for run in runs])))}
+            triggers = {name: (table, sql) for name, table, sql in
+                        db.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"))}
         index = integrity.Events(events)
         findings = custody.verify_chain(events, case_id) + integrity.check_case(case, events, index)
         for row in evidence:
@@ -354,7 +363,7 @@ class CaseStore(RunRecords):
             findings += integrity.check_activity(row, index)
         for row in runs:
             findings += integrity.check_run(row, index)
-        findings += integrity.check_results(case_id, results, orphans, events)
+        findings += integrity.check_results(case_id, results, orphans, events, counts)
         for event in index.unused(("intake", "artifact", "activity-start", "activity-end", "analysis-start", "analysis-end")):
             findings.append(Finding(case_id, f"{event.object_kind} {event.object_id}",
                                     f"logged at seq {event.seq} ({event.action}) but its row is missing",
@@ -404,6 +413,15 @@ class CaseStore(RunRecords):
     def all_case_ids(self) -> list[str]:
         with session(self.engine) as db:
             return list(db.scalars(select(Case.id).order_by(Case.id)))
+
+    def caseless_ids(self) -> list[str]:
+        """Case ids that rows (custody events, evidence, artifacts, activities, runs) name but no
+        case row holds: a case row deleted, or rows planted."""
+        with session(self.engine) as db:
+            named: set = set()
+            for model in (CustodyEvent, Evidence, Artifact, Activity, AnalysisRun):
+                named |= set(db.scalars(select(model.case_id).distinct()))
+            return sorted((str(name) for name in named - set(db.scalars(select(Case.id)))), key=str)
 
 
 def _process_alive(pid_text: str) -> bool:

@@ -98,6 +98,12 @@ class Finding:
     expected: str = ""
     found: str = ""
 
+    def __post_init__(self) -> None:  # (a tampered row may hold bytes or numbers: findings are text)
+        for name in ("case_id", "object", "problem", "expected", "found"):
+            value = getattr(self, name)
+            if not isinstance(value, str):
+                object.__setattr__(self, name, repr(value) if isinstance(value, bytes) else str(value))
+
     def line(self) -> str:
         text = f"{self.case_id}: {self.object}: {self.problem}"
         if self.expected or self.found:
@@ -123,8 +129,8 @@ def verify_chain(events: list[CustodyEvent], case_id: str) -> list[Finding]:
         try:
             recomputed = entry_hash(event_fields(event))
             canonical = canonical_json(json.loads(event.details_json)) == event.details_json
-        except json.JSONDecodeError:
-            recomputed, canonical = "unparseable details", True
+        except (ValueError, TypeError):  # (details that do not parse, or a BLOB put in a text column)
+            recomputed, canonical = "unreadable fields", True
         if recomputed != event.entry_hash:
             findings.append(Finding(case_id, name, "entry hash does not match its contents", recomputed, event.entry_hash))
         elif not canonical:  # (the hash covers the parsed details: a duplicated key would read two ways)

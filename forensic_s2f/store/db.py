@@ -90,12 +90,19 @@ def _head_revision() -> str:
 
 def _read_only_uri(database: Path) -> str:
     """A URI that opens the database without writing anything: `mode=ro`, and `immutable=1`
-    (SQLite creates no write-ahead-log files beside it) unless a write-ahead log with content
-    lies beside it in a folder that can be written (a command still running, or killed): its
-    transactions are then read, which needs SQLite's index file."""
+    (SQLite creates no write-ahead-log files beside it) unless a write-ahead log with content lies
+    beside it (a command still running, or killed): its transactions are then read, which needs
+    SQLite's index file, so in a folder that cannot be written that is a StoreError (immutable
+    would read fs2f.db without them: an older state, reported as if it were the store's)."""
     wal = database.with_name(database.name + "-wal")
-    live = os.access(database.parent, os.W_OK) and wal.is_file() and wal.stat().st_size > 0
-    return f"{database.resolve().as_uri()}?mode=ro{'' if live else '&immutable=1'}"
+    pending = wal.is_file() and wal.stat().st_size > 0
+    if not pending:
+        return f"{database.resolve().as_uri()}?mode=ro&immutable=1"
+    if not os.access(database.parent, os.W_OK):
+        raise StoreError(f"{wal}: holds transactions that may not be in {database.name} yet (a command is running, "
+                         "or was killed), and a folder that cannot be written cannot read them; copy the store to "
+                         "a folder that can be written, or let the command end, and read it again")
+    return f"{database.resolve().as_uri()}?mode=ro"
 
 
 def _schema_revision(database: Path) -> str | None:

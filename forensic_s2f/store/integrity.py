@@ -90,7 +90,7 @@ def compare(case_id: str, name: str, event: CustodyEvent, row: object, fields: d
                 value = json.loads(value)
             except (TypeError, json.JSONDecodeError):
                 value = f"unparseable {value!r}"
-        if value != details[key]:
+        if _canonical(value) != _canonical(details[key]):  # (1, 1.0 and true are not the same value here)
             findings.append(Finding(case_id, name, f"{column} differs from the custody log (seq {event.seq})",
                                     _short(details[key]), _short(value)))
     return findings
@@ -156,6 +156,12 @@ def check_started_and_ended(case_id: str, name: str, row: Activity | AnalysisRun
     elif row.status != "running" or row.ended_utc is not None:
         findings.append(Finding(case_id, name, f"status is {row.status!r} but no {actions[1]} event was logged",
                                 "running", row.status))
+    else:  # (still running, or killed: what it holds must be what it started with)
+        unended = {"error": ""} if isinstance(row, AnalysisRun) else {"outputs_json": "[]"}
+        for column, value in unended.items():
+            if getattr(row, column) != value:
+                findings.append(Finding(case_id, name, f"{column} changed though no {actions[1]} event was logged",
+                                        value or "empty", _short(getattr(row, column))))
     return findings
 
 
@@ -170,16 +176,17 @@ def check_run(row: AnalysisRun, index: Events) -> list[Finding]:
 
 
 def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: list[tuple[int, int]],
-                  events: list[CustodyEvent]) -> list[Finding]:
+                  events: list[CustodyEvent], counts: dict[tuple[int, int], int]) -> list[Finding]:
     """Each run's stored findings per evidence file against its `analysis-result` event: the
-    digest of the stored rows (or, for events of earlier versions, the counts and warnings)."""
+    digest of the stored rows (or, for events of earlier versions, the counts and warnings), and
+    the speaker count its row keeps (`counts`)."""
     logged: dict[tuple[int, int], list[CustodyEvent]] = {}
     for event in events:
         if event.action == "analysis-result":
             key = (_int(event.object_id), _int(details_of(event).get("evidence_id")))
             logged.setdefault(key, []).append(event)
     findings = []
-    for (run_id, evidence_id), result in sorted(results.items()):
+    for (run_id, evidence_id), result in sorted(results.items(), key=lambda item: str(item[0])):
         name = f"analysis run {run_id}, evidence {evidence_id}: findings"
         found = logged.pop((run_id, evidence_id), [])
         if len(found) != 1:
@@ -188,6 +195,9 @@ def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: li
             continue
         event = found[0]
         details = details_of(event)
+        if counts.get((run_id, evidence_id)) != len(result.speakers):
+            findings.append(Finding(case_id, name, "speaker_count differs from the speakers stored",
+                                    str(len(result.speakers)), str(counts.get((run_id, evidence_id)))))
         if details.get("digest") == RESULT_DIGEST:
             actual = result_digest(result)
             if actual != event.object_sha256:
@@ -199,7 +209,7 @@ def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: li
             if key in details and details[key] != value:
                 findings.append(Finding(case_id, name, f"{key} differ from the custody log (seq {event.seq})",
                                         _short(details[key]), _short(value)))
-    for (run_id, evidence_id), found in sorted(logged.items()):
+    for (run_id, evidence_id), found in sorted(logged.items(), key=lambda item: str(item[0])):
         findings.append(Finding(case_id, f"analysis run {run_id}, evidence {evidence_id}: findings",
                                 f"logged at seq {found[0].seq} but no longer stored", "stored findings", "none"))
     for run_id, evidence_id in orphans:
@@ -208,12 +218,20 @@ def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: li
     return findings
 
 
-def check_triggers(case_id: str, triggers: set[str]) -> list[Finding]:
-    """The triggers that refuse changes to recorded rows are all in place."""
-    expected = [f"{table}_no_{verb}" for table in PROTECTED_TABLES for verb in ("update", "delete")]
-    missing = [name for name in expected if name not in triggers]
+def check_triggers(case_id: str, triggers: dict[str, tuple[str, str]]) -> list[Finding]:
+    """The triggers that refuse changes to recorded rows are all in place: `triggers` maps each
+    trigger's name to its table and SQL (from sqlite_master); one of the right name on another
+    table, or one that does not refuse, counts as missing."""
+    missing = []
+    for table in PROTECTED_TABLES:
+        for verb in ("update", "delete"):
+            name = f"{table}_no_{verb}"
+            on, sql = triggers.get(name, ("", ""))
+            flat = " ".join(str(sql).upper().split())
+            if on != table or f"BEFORE {verb.upper()} ON" not in flat or "RAISE(ABORT" not in flat:
+                missing.append(name)
     if missing:
-        return [Finding(case_id, "store schema", "protective triggers are missing (rows could be changed)",
+        return [Finding(case_id, "store schema", "protective triggers are missing or changed (rows could be changed)",
                         "present", ", ".join(missing))]
     return []
 
@@ -238,6 +256,14 @@ def _int(value: Any) -> int:
         return -1
 
 
+def _canonical(value: Any) -> str:
+    """Canonical JSON of a value; a value JSON cannot hold (a BLOB put in a text column) as its repr."""
+    try:
+        return canonical_json(value)
+    except (TypeError, ValueError):
+        return f"not JSON: {value!r}"
+
+
 def _short(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else canonical_json(value)
+    text = value if isinstance(value, str) else repr(value) if isinstance(value, bytes) else canonical_json(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"

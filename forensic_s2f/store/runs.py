@@ -4,6 +4,7 @@ speakers and segments. Plain dataclasses in, ORM rows out; every write is logged
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,16 +149,25 @@ def stored_form(result: EvidenceResult) -> EvidenceResult:
     parsed = lambda value: json.loads(canonical_json(value))  # noqa: E731
     return EvidenceResult(
         evidence_id=int(result.evidence_id), quality=parsed(result.quality), warnings=parsed(result.warnings),
-        segments=[(str(label), round(float(start), 3), round(float(end), 3)) for label, start, end in result.segments],
+        segments=[(str(label), _seconds(start), _seconds(end)) for label, start, end in result.segments],
         speakers=[
             SpeakerResult(
-                label=str(s.label), speech_seconds=round(float(s.speech_seconds), 3), segment_count=int(s.segment_count),
+                label=str(s.label), speech_seconds=_seconds(s.speech_seconds), segment_count=int(s.segment_count),
                 prediction=parsed(s.prediction), quality=parsed(s.quality), warnings=parsed(s.warnings),
                 artifacts=parsed(s.artifacts),
             )
             for s in result.speakers
         ],
     )
+
+
+def _seconds(value: float) -> float:
+    """A time as stored: to the millisecond, -0.0 as 0.0 (SQLite keeps no sign of zero); a time
+    that is not a finite number is a StoreError (SQLite would keep NaN as NULL)."""
+    seconds = float(value)
+    if not math.isfinite(seconds):
+        raise StoreError(f"a time of {seconds} s cannot be recorded")
+    return round(seconds, 3) + 0.0
 
 
 def stored_results(db: Session, run_ids: list[int]) -> tuple[dict[tuple[int, int], EvidenceResult], list[tuple[int, int]]]:
@@ -184,7 +194,7 @@ def stored_results(db: Session, run_ids: list[int]) -> tuple[dict[tuple[int, int
         )
         for row in rows
     }
-    orphans = sorted({(r.run_id, r.evidence_id) for r in [*segments, *speakers]} - set(results))
+    orphans = sorted({(r.run_id, r.evidence_id) for r in [*segments, *speakers]} - set(results), key=str)
     return results, orphans
 
 

@@ -1,5 +1,5 @@
-"""Guard analysis_run and activity rows: they change once, when a running step ends (status,
-end time, error or outputs), and are never deleted.
+"""Guard analysis_run and activity rows: they change once, when a running step ends (its status
+changes from 'running', with its end time, error or outputs), and are never deleted.
 
 Revision ID: 0003
 Revises: 0002
@@ -25,7 +25,7 @@ def upgrade() -> None:
         changed = " OR ".join(f"NEW.{column} IS NOT OLD.{column}" for column in columns)
         op.execute(
             f'CREATE TRIGGER {table}_no_update BEFORE UPDATE ON "{table}" '
-            f"WHEN OLD.status != 'running' OR {changed} "
+            f"WHEN OLD.status != 'running' OR NEW.status = 'running' OR {changed} "
             f"BEGIN SELECT RAISE(ABORT, '{table} rows change only when a running step ends'); END"
         )
         op.execute(

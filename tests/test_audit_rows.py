@@ -12,6 +12,7 @@ import pytest
 from conftest import write_tone
 from forensic_s2f.store.case_store import CaseStore
 from report_fixtures import record_run
+from test_audit import _verify_fails as _fails
 
 
 @pytest.fixture
@@ -39,12 +40,6 @@ def _tamper(store_dir, *statements):
             connection.execute(sql)
 
 
-def _fails(cli, *expected):
-    result = cli("audit", "verify", "C1")
-    assert result.code == 1, result
-    for text in expected:
-        assert text in result.stdout, result.stdout
-    return result.stdout
 
 
 def test_a_flipped_gender_estimate_is_found(cli, analysed):

@@ -121,14 +121,9 @@ class SpeakerClustering:
             vectors = vectors - vectors.mean(axis=0)
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
-    def __call__(
-        self,
-        windows: WindowEmbeddings,
-        num_speakers: int | None = None,
-        min_speakers: int | None = None,
-        max_speakers: int | None = None,
-    ) -> np.ndarray:
-        return self.cluster(windows, num_speakers, min_speakers, max_speakers).labels
+    def __call__(self, *args, **kwargs) -> np.ndarray:
+        """`cluster(...)`'s labels alone (same arguments)."""
+        return self.cluster(*args, **kwargs).labels
 
     def cluster(
         self,

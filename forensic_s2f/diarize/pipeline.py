@@ -57,16 +57,9 @@ class Diarizer:
             "resegmenter": self.resegmenter.get_params(),
         }
 
-    def __call__(
-        self,
-        samples: Samples,
-        sample_rate: int,
-        speech_regions: Sequence[tuple[float, float]] | None = None,
-        num_speakers: int | None = None,
-        min_speakers: int | None = None,
-        max_speakers: int | None = None,
-    ) -> Annotation:
-        return self.diarize(samples, sample_rate, speech_regions, num_speakers, min_speakers, max_speakers).annotation
+    def __call__(self, *args, **kwargs) -> Annotation:
+        """`diarize(...)`'s annotation alone (same arguments)."""
+        return self.diarize(*args, **kwargs).annotation
 
     def diarize(
         self,

@@ -54,17 +54,9 @@ class PyannotePipelineDiarizer:
             "pyannote.audio": package_version("pyannote.audio"),
         }
 
-    def diarize(
-        self,
-        samples: Samples,
-        sample_rate: int,
-        speech_regions: Sequence[tuple[float, float]] | None = None,
-        num_speakers: int | None = None,
-        min_speakers: int | None = None,
-        max_speakers: int | None = None,
-    ) -> Diarization:
-        """As `__call__`; the pipeline says nothing of speech it set aside."""
-        return Diarization(self(samples, sample_rate, speech_regions, num_speakers, min_speakers, max_speakers))
+    def diarize(self, *args, **kwargs) -> Diarization:
+        """`__call__`'s annotation (same arguments); the pipeline says nothing of speech it set aside."""
+        return Diarization(self(*args, **kwargs))
 
     def __call__(
         self,

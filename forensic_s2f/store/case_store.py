@@ -22,7 +22,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from forensic_s2f.audio.decode import AudioInfo
-from forensic_s2f.errors import StoreError
+from forensic_s2f.errors import StoreError, stop_received
 from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
 from forensic_s2f.store.db import StoreLayout, open_engine, open_read_only_engine, session, shared_lock, store_lock
@@ -103,8 +103,10 @@ class CaseStore(RunRecords):
 
     def close(self) -> None:
         """Close the database: the last connection folds the write-ahead log into fs2f.db, which
-        happens under the store lock, so that a reader never sees fs2f.db half rewritten."""
-        if self.read_only:
+        happens under the store lock, so that a reader never sees fs2f.db half rewritten. A
+        stopped command does not wait for another's lock: it closes at once (another process then
+        holds the store, so no reader is reading it)."""
+        if self.read_only or stop_received() is not None:
             self.engine.dispose()
         else:
             with store_lock(self.layout):

@@ -122,23 +122,23 @@ def check_case(case: Case, events: list[CustodyEvent], index: Events) -> list[Fi
 
 def check_evidence(row: Evidence, index: Events) -> list[Finding]:
     name = f"evidence {row.id} ({row.original_filename})"
-    event, findings = index.one(row.case_id, name, "intake", str(row.id))
-    if event is None:
-        return findings
-    if event.object_sha256 != row.sha256:
-        findings.append(Finding(row.case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
-    findings += compare(row.case_id, name, event, row, {key: key for key in EVIDENCE_DETAILS})
-    return findings + check_examiner(row.case_id, name, event, row.examiner)
+    event, findings = _check_stored(row, name, "intake", EVIDENCE_DETAILS, index)
+    return findings + (check_examiner(row.case_id, name, event, row.examiner) if event is not None else [])
 
 
 def check_artifact(row: Artifact, index: Events) -> list[Finding]:
-    name = f"artifact {row.id} ({row.label})"
-    event, findings = index.one(row.case_id, name, "artifact", str(row.id))
+    return _check_stored(row, f"artifact {row.id} ({row.label})", "artifact", ARTIFACT_DETAILS, index)[1]
+
+
+def _check_stored(row: Evidence | Artifact, name: str, action: str, fields: tuple[str, ...],
+                  index: Events) -> tuple[CustodyEvent | None, list[Finding]]:
+    """A row naming a vault file against the event that logged it: the SHA-256 and `fields`."""
+    event, findings = index.one(row.case_id, name, action, str(row.id))
     if event is None:
-        return findings
+        return None, findings
     if event.object_sha256 != row.sha256:
         findings.append(Finding(row.case_id, name, "row's SHA-256 differs from the custody log", event.object_sha256, row.sha256))
-    return findings + compare(row.case_id, name, event, row, {key: key for key in ARTIFACT_DETAILS})
+    return event, findings + compare(row.case_id, name, event, row, {key: key for key in fields})
 
 
 def check_started_and_ended(case_id: str, name: str, row: Activity | AnalysisRun, index: Events, actions: tuple[str, str],

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
-from forensic_s2f.config import examiner_name, store_home
+from forensic_s2f.config import examiner_name, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, StoreError, Terminated, forget_stops, hold_stop, one_line,
                                   require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
@@ -105,15 +105,6 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
     return table
 
 
-def _require_text(option: str, value: str) -> None:
-    """Refuse an option value holding bytes that are not UTF-8 (the shell passed them through as
-    \\udcXX): it is recorded as text."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise StoreError(f"{option} holds bytes that are not UTF-8 ({one_line(value)}); give it as UTF-8 text") from None
-
-
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -170,7 +161,7 @@ def case_add(
     validate_case_id(case_id)
     name = examiner_name(examiner)
     for option, value in (("--source", source), ("--note", note), ("--title", title)):
-        _require_text(option, value)
+        require_text(option, value)
     incoming = []
     with _progress() as progress:
         task = progress.add_task("verifying audio", total=len(files))

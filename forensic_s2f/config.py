@@ -6,7 +6,7 @@ import os
 import unicodedata
 from pathlib import Path
 
-from forensic_s2f.errors import StoreError
+from forensic_s2f.errors import StoreError, one_line
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
@@ -26,10 +26,20 @@ def examiner_name(given: str | None) -> str:
     name = (given or os.environ.get("FS2F_EXAMINER") or "").strip()
     if not name:
         raise StoreError("no examiner: pass --examiner NAME or set FS2F_EXAMINER")
-    if len(name) > 200 or any(_hidden(c) or "\udc80" <= c <= "\udcff" for c in name):  # (or bytes not UTF-8)
-        raise StoreError("examiner name must be printable (no control characters, line breaks, direction "
-                         "overrides or bytes that are not UTF-8) and at most 200 characters")
+    require_text("the examiner name", name)
+    if len(name) > 200 or any(_hidden(c) for c in name):
+        raise StoreError("examiner name must be printable (no control characters, line breaks or direction "
+                         "overrides) and at most 200 characters")
     return name
+
+
+def require_text(what: str, value: str) -> None:
+    """Refuse a value given on the command line or in the environment that holds bytes that are
+    not UTF-8 (the shell passed them through as \\udcXX): it is recorded as text."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise StoreError(f"{what} holds bytes that are not UTF-8 ({one_line(value)}); give it as UTF-8 text") from None
 
 
 def _hidden(character: str) -> bool:

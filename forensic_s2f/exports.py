@@ -171,23 +171,22 @@ def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResul
         return {f"{stems[r.evidence_id]}.rttm": rttm_text(stems[r.evidence_id], r.segments).encode() for r in results}
     segments = segment_table(evidence, results, run.run_id)
     speakers = speaker_table(evidence, results, run.run_id)
-    recordings = recording_table(evidence, results, run.run_id)
     if fmt == "csv":
-        return {"segments.csv": _csv(segments), "speakers.csv": _csv(speakers), "recordings.csv": _csv(recordings),
-                "run.csv": _csv(run_table(run))}
-    names = {e.id: e.original_filename for e in evidence}
+        return {"segments.csv": _csv(segments), "speakers.csv": _csv(speakers),
+                "recordings.csv": _csv(recording_table(evidence, results, run.run_id)), "run.csv": _csv(run_table(run))}
+    by_id = {e.id: e for e in evidence}
     document = {
         "run_id": run.run_id,
         "run": asdict(run),
         "segments": json.loads(segments.to_json(orient="records")),
         "speakers": [
-            {"run_id": run.run_id, "evidence_id": r.evidence_id, "file": names[r.evidence_id], "speaker": s.label,
-             "speech_seconds": s.speech_seconds, "segments": s.segment_count, "prediction": s.prediction,
-             "quality": s.quality, "warnings": s.warnings}
+            {"run_id": run.run_id, "evidence_id": r.evidence_id, "file": by_id[r.evidence_id].original_filename,
+             "speaker": s.label, "speech_seconds": s.speech_seconds, "segments": s.segment_count,
+             "prediction": s.prediction, "quality": s.quality, "warnings": s.warnings}
             for r in results for s in r.speakers
         ],
-        "evidence": [{"run_id": run.run_id, "evidence_id": r.evidence_id, "file": names[r.evidence_id],
-                      "sha256": next(e.sha256 for e in evidence if e.id == r.evidence_id),
+        "evidence": [{"run_id": run.run_id, "evidence_id": r.evidence_id, "file": by_id[r.evidence_id].original_filename,
+                      "sha256": by_id[r.evidence_id].sha256,
                       "speakers": len(r.speakers), "quality": r.quality, "warnings": r.warnings} for r in results],
     }
     return {"analysis.json": json.dumps(document, indent=2, ensure_ascii=False).encode()}

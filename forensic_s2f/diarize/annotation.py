@@ -68,23 +68,16 @@ def label_by_first_appearance(annotation: Annotation, prefix: str = "SPEAKER_") 
     return annotation.rename_labels(mapping=order)
 
 
-TOUCHING_SECONDS = 1e-6  # one speaker's segments closer than this are one turn
-
-
 def build_annotation(segments: list[tuple[float, float, object]], uri: str | None = None) -> Annotation:
     """An Annotation from (start, end, label) triples, labels renamed by first appearance; one
-    speaker's segments that touch or overlap are joined into one turn (a window boundary inside
-    a turn is no change of speaker, and would count as two segments in exports and reports)."""
-    joined: list[list] = []
-    for start, end, label in sorted(((s, e, l) for s, e, l in segments if e > s), key=lambda t: (str(t[2]), t[0], t[1])):
-        if joined and joined[-1][2] == label and start <= joined[-1][1] + TOUCHING_SECONDS:
-            joined[-1][1] = max(joined[-1][1], end)
-        else:
-            joined.append([start, end, label])
+    speaker's segments that touch or overlap are joined into one turn (`Annotation.support`: a
+    window boundary inside a turn is no change of speaker, and would count as two segments in
+    exports and reports)."""
     annotation = Annotation(uri=uri)
-    for index, (start, end, label) in enumerate(sorted(joined, key=lambda s: (s[0], s[1]))):
-        annotation[Segment(start, end), index] = label
-    return label_by_first_appearance(annotation)
+    for index, (start, end, label) in enumerate(sorted(segments, key=lambda s: (s[0], s[1]))):
+        if end > start:
+            annotation[Segment(start, end), index] = label
+    return label_by_first_appearance(annotation.support())
 
 
 @dataclass(frozen=True)

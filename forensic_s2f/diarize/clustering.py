@@ -119,7 +119,7 @@ class SpeakerClustering:
         """The vectors as clustered: recording mean removed (if `center`), unit length."""
         if self.center and len(vectors) > 1:
             vectors = vectors - vectors.mean(axis=0)
-        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return _unit_rows(vectors)
 
     def __call__(self, *args, **kwargs) -> np.ndarray:
         """`cluster(...)`'s labels alone (same arguments)."""
@@ -170,7 +170,7 @@ class SpeakerClustering:
         """Move the windows of a cluster that is a blend of two larger ones (see the module
         docstring) to their nearest remaining cluster, smallest such cluster first, keeping at
         least `low` clusters."""
-        raw = windows.vectors / np.maximum(np.linalg.norm(windows.vectors, axis=1, keepdims=True), 1e-12)
+        raw = _unit_rows(windows.vectors)
         unit = self.normalise(windows.vectors)
         seconds = _own_seconds(windows)
         labels = labels.copy()
@@ -208,7 +208,7 @@ class SpeakerClustering:
         similarity under `set_aside_similarity` with the mean of the cluster that took them: a
         voice unlike that speaker's. (A single speaker's recording breaks into small clusters of
         the same voice; they are folded back and not reported.)"""
-        raw = windows.vectors / np.maximum(np.linalg.norm(windows.vectors, axis=1, keepdims=True), 1e-12)
+        raw = _unit_rows(windows.vectors)
         seconds = _own_seconds(windows)
         marked = np.zeros(len(windows), dtype=bool)
         for source, target in {(int(b), int(a)) for b, a in zip(before, after) if b != a}:
@@ -285,9 +285,14 @@ def _bounds(count: int, num: int | None, low: int | None, high: int | None) -> t
     return min(low, count), min(high, count)
 
 
+def _unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row scaled to length 1 (a zero row stays zero)."""
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
 def _centroids(vectors: np.ndarray, labels: np.ndarray, names: np.ndarray) -> np.ndarray:
     centroids = np.stack([vectors[labels == k].mean(axis=0) for k in names])
-    return centroids / np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
+    return _unit_rows(centroids)
 
 
 def _assign_all(vectors: np.ndarray, chosen: np.ndarray, chosen_labels: np.ndarray) -> np.ndarray:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
-from pyannote.core import Annotation
+from pyannote.core import Annotation, Segment, Timeline
 
 from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.audio.resample import resample
@@ -92,13 +92,8 @@ class Diarizer:
 
 def _stretches(windows: WindowEmbeddings, marked: np.ndarray) -> list[tuple[float, float]]:
     """The marked windows' time, touching or overlapping windows joined."""
-    joined: list[list[float]] = []
-    for start, end in zip(windows.starts[marked], windows.ends[marked]):
-        if joined and start <= joined[-1][1]:
-            joined[-1][1] = max(joined[-1][1], float(end))
-        else:
-            joined.append([float(start), float(end)])
-    return [(start, end) for start, end in joined]
+    spans = Timeline([Segment(float(s), float(e)) for s, e in zip(windows.starts[marked], windows.ends[marked])])
+    return [(segment.start, segment.end) for segment in spans.support()]
 
 
 def _params_of(step: object) -> dict:

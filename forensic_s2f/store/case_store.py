@@ -27,7 +27,7 @@ from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
 from forensic_s2f.store.db import StoreLayout, open_engine, open_read_only_engine, session, shared_lock, store_lock
 from forensic_s2f.store.ids import validate_case_id
-from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence, RunEvidence
+from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
 from forensic_s2f.store.runs import RunRecords, stored_results
 from forensic_s2f.store.vault import StoredObject, Vault, sha256_file
 
@@ -350,9 +350,7 @@ class CaseStore(RunRecords):
             artifacts = list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
             activities = list(db.scalars(select(Activity).where(Activity.case_id == case_id).order_by(Activity.id)))
             runs = list(db.scalars(select(AnalysisRun).where(AnalysisRun.case_id == case_id).order_by(AnalysisRun.id)))
-            results, orphans = stored_results(db, [run.id for run in runs])
-            counts = {(row.run_id, row.evidence_id): row.speaker_count for row in
-                      db.scalars(select(RunEvidence).where(RunEvidence.run_id.in_([run.id for run in runs])))}
+            results, orphans, counts = stored_results(db, [run.id for run in runs])
             triggers = {name: (table, sql) for name, table, sql in
                         db.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"))}
         index = integrity.Events(events)

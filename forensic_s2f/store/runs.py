@@ -139,7 +139,7 @@ class RunRecords:
     def run_results(self, run_id: int) -> list[EvidenceResult]:
         """A run's findings per evidence file, as the plain dataclasses they were recorded from."""
         with session(self.engine) as db:
-            found, _ = stored_results(db, [run_id])
+            found, _, _ = stored_results(db, [run_id])
         return [result for _, result in sorted(found.items())]
 
 
@@ -170,32 +170,38 @@ def _seconds(value: float) -> float:
     return round(seconds, 3) + 0.0
 
 
-def stored_results(db: Session, run_ids: list[int]) -> tuple[dict[tuple[int, int], EvidenceResult], list[tuple[int, int]]]:
-    """The stored findings of the runs, by (run id, evidence id), and the (run id, evidence id)
-    pairs that have speaker or segment rows but no findings row."""
+def stored_results(db: Session, run_ids: list[int]) -> tuple[dict[tuple[int, int], EvidenceResult], list[tuple[int, int]],
+                                                             dict[tuple[int, int], int]]:
+    """The stored findings of the runs, by (run id, evidence id); the (run id, evidence id) pairs
+    that have speaker or segment rows but no findings row; and the speaker count each findings
+    row keeps."""
     rows = list(db.scalars(select(RunEvidence).where(RunEvidence.run_id.in_(run_ids)).order_by(RunEvidence.id)))
-    segments = list(db.scalars(select(Segment).where(Segment.run_id.in_(run_ids)).order_by(Segment.id)))
-    speakers = list(db.scalars(select(Speaker).where(Speaker.run_id.in_(run_ids)).order_by(Speaker.id)))
+    segments: dict[tuple[int, int], list[Segment]] = {}
+    for segment in db.scalars(select(Segment).where(Segment.run_id.in_(run_ids)).order_by(Segment.id)):
+        segments.setdefault((segment.run_id, segment.evidence_id), []).append(segment)
+    speakers: dict[tuple[int, int], list[Speaker]] = {}
+    for speaker in db.scalars(select(Speaker).where(Speaker.run_id.in_(run_ids)).order_by(Speaker.id)):
+        speakers.setdefault((speaker.run_id, speaker.evidence_id), []).append(speaker)
     results = {
         (row.run_id, row.evidence_id): EvidenceResult(
             evidence_id=row.evidence_id,
             quality=_parsed(row.quality_json),
             warnings=_parsed(row.warnings_json),
-            segments=[(s.speaker_label, s.start_seconds, s.end_seconds) for s in segments
-                      if (s.run_id, s.evidence_id) == (row.run_id, row.evidence_id)],
+            segments=[(s.speaker_label, s.start_seconds, s.end_seconds)
+                      for s in segments.get((row.run_id, row.evidence_id), [])],
             speakers=[
                 SpeakerResult(
                     label=s.label, speech_seconds=s.speech_seconds, segment_count=s.segment_count,
                     prediction=_parsed(s.prediction_json), quality=_parsed(s.quality_json),
                     warnings=_parsed(s.warnings_json), artifacts=_parsed(s.artifacts_json),
                 )
-                for s in speakers if (s.run_id, s.evidence_id) == (row.run_id, row.evidence_id)
+                for s in speakers.get((row.run_id, row.evidence_id), [])
             ],
         )
         for row in rows
     }
-    orphans = sorted({(r.run_id, r.evidence_id) for r in [*segments, *speakers]} - set(results), key=str)
-    return results, orphans
+    orphans = sorted((set(segments) | set(speakers)) - set(results), key=str)
+    return results, orphans, {(row.run_id, row.evidence_id): row.speaker_count for row in rows}
 
 
 def _parsed(text: str) -> Any:

@@ -110,6 +110,7 @@ def recording_snr_warnings(quality: QualityReport) -> list[str]:
 
 
 SET_ASIDE_SHOWN = 4  # stretches named in the warning; the rest are counted
+SET_ASIDE_WARNED_SECONDS = 0.5  # a speaker's share of set-aside speech it is warned of (s; less is left out unsaid)
 
 
 def set_aside_warnings(diarization: Diarization) -> list[str]:
@@ -278,7 +279,7 @@ class CaseAnalysis:
         if not annotation.labels() and "no speech detected" not in warnings:  # (one warning for one fact)
             warnings.append("no speech found: no speakers to analyse")
         predict_audio = denoised if predict_denoised else samples
-        speakers = self._speakers(run_id, evidence, annotation, predict_audio, rate, regions,
+        speakers = self._speakers(run_id, evidence, diarization, predict_audio, rate, regions,
                                   "denoised" if predict_denoised else "original", recording_snr_warnings(quality))
         return EvidenceResult(evidence.id, evidence_quality, warnings, segments, speakers)
 
@@ -329,7 +330,7 @@ class CaseAnalysis:
             denoised, digest = writer.close()
         return denoised, digest, flac
 
-    def _speakers(self, run_id: int, evidence: Evidence, annotation, samples: Samples, rate: int,
+    def _speakers(self, run_id: int, evidence: Evidence, diarization: Diarization, samples: Samples, rate: int,
                   speech_regions: list[tuple[float, float]], audio_name: str,
                   inherited: list[str]) -> list[SpeakerResult]:
         """One speech2face activity per speaker, up to `speaker_workers` predicting at once (the
@@ -338,10 +339,10 @@ class CaseAnalysis:
         results: list[SpeakerResult] = []
         running: list[tuple[_SpeakerInput, int, Future]] = []
         with ThreadPoolExecutor(self.speaker_workers) as pool:
-            for label in annotation.labels():
-                job = _speaker_input(annotation, label, samples, rate, speech_regions, inherited)
+            for label in diarization.annotation.labels():
+                job = _speaker_input(diarization, label, samples, rate, speech_regions, inherited)
                 parameters = {"label": label, "regions": [[round(s, 3), round(e, 3)] for s, e in job.regions],
-                              "overlap_used": job.overlap_used, "audio": audio_name,
+                              "overlap_used": job.overlap_used, "set_aside_used": job.set_aside_used, "audio": audio_name,
                               "speech_regions": "the evidence's voice activity inside these regions"}
                 activity = self._activity(run_id, "speech2face", parameters,
                                           [{"evidence_id": evidence.id, "pcm_float32_sha256": pcm_sha256(job.speech)}], model=True)
@@ -392,30 +393,54 @@ class _SpeakerInput:
     segment_count: int
     regions: list[tuple[float, float]]
     overlap_used: bool
+    set_aside_used: bool
     speech: np.ndarray
     voiced: list[tuple[float, float]]
     warnings: list[str]
 
 
-def _speaker_input(annotation, label: str, samples: Samples, rate: int,
+def _seconds(regions: list[tuple[float, float]]) -> float:
+    return sum(end - start for start, end in regions)
+
+
+def _speaker_input(diarization: Diarization, label: str, samples: Samples, rate: int,
                    speech_regions: list[tuple[float, float]], inherited: list[str]) -> _SpeakerInput:
-    """The speaker's longest turns without overlap (overlapped turns when under 1 s is solo);
-    its warnings begin with the recording's `inherited` ones."""
+    """The speaker's longest turns without overlap and without the speech the clustering set
+    aside as unlike any voice (`Diarization.set_aside`): its own voice, as sure as the
+    diarization can make it. Where that leaves under 1 s, the set-aside speech is taken too, and
+    where that still does, the overlapped turns as well. Its warnings begin with the recording's
+    `inherited` ones."""
+    from pyannote.core import Segment, Timeline
+
     from forensic_s2f.diarize.annotation import solo_regions
 
+    annotation = diarization.annotation
     timeline = annotation.label_timeline(label)
     total = timeline.duration()
     solo = solo_regions(annotation, label)
-    solo_seconds = sum(end - start for start, end in solo)
-    use_overlap = bool(solo_seconds < MIN_SPEAKER_SPEECH_SECONDS <= total)
-    regions = longest_turns([(s.start, s.end) for s in timeline] if use_overlap else solo, MAX_SPEAKER_SPEECH_SECONDS)
+    doubtful = Timeline([Segment(start, end) for start, end in diarization.set_aside]).support().crop(timeline.support())
+    sure = [(s.start, s.end) for s in Timeline([Segment(a, b) for a, b in solo]).extrude(doubtful) if s.duration > 0]
+    use_overlap = bool(_seconds(solo) < MIN_SPEAKER_SPEECH_SECONDS <= total)
+    if _seconds(sure) >= MIN_SPEAKER_SPEECH_SECONDS:
+        chosen = sure
+    else:
+        chosen = [(s.start, s.end) for s in timeline] if use_overlap else solo
+    set_aside_used = bool(chosen is not sure and doubtful)
+    regions = longest_turns(chosen, MAX_SPEAKER_SPEECH_SECONDS)
     pieces = [samples[int(start * rate): int(end * rate)] for start, end in regions]
     speech = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
     voiced = speech_in_pieces(regions, [len(piece) / rate for piece in pieces], speech_regions)
     warnings = list(inherited)
+    if doubtful.duration() >= SET_ASIDE_WARNED_SECONDS:
+        where = ", ".join(f"{s.start:.1f}-{s.end:.1f} s" for s in list(doubtful)[:SET_ASIDE_SHOWN])
+        more = f" and {len(doubtful) - SET_ASIDE_SHOWN} more" if len(doubtful) > SET_ASIDE_SHOWN else ""
+        use = ("it was used, since this speaker has too little other speech" if set_aside_used else
+               "the estimate was made without it")
+        warnings.append(f"{doubtful.duration():.1f} s of the speech given to this speaker (at {where}{more}) matched "
+                        f"its voice poorly and may be another person's: {use}")
     if use_overlap:
-        warnings.append(f"only {solo_seconds:.1f} s of speech without overlap: overlapped speech used")
-    return _SpeakerInput(label, total, len(timeline), regions, use_overlap, speech, voiced, warnings)
+        warnings.append(f"only {_seconds(solo):.1f} s of speech without overlap: overlapped speech used")
+    return _SpeakerInput(label, total, len(timeline), regions, use_overlap, set_aside_used, speech, voiced, warnings)
 
 
 def speech_in_pieces(pieces: list[tuple[float, float]], lengths: list[float],

@@ -327,6 +327,43 @@ def test_speech_in_pieces_maps_voice_activity_into_joined_time():
     assert speech_in_pieces(pieces, [4.0, 2.0], []) == []
 
 
+def test_a_speakers_estimate_leaves_out_speech_set_aside_as_unlike_its_voice():
+    """Speech the clustering set aside (it matched no voice well) and gave to a speaker is not
+    what the face model hears while the speaker has 1 s of other speech, and the speaker's own
+    warnings say where it lies: it may be another person's, and it had been used unsaid."""
+    from forensic_s2f.analysis import _speaker_input
+    from forensic_s2f.diarize.annotation import Diarization
+
+    rate = 100
+    samples = np.arange(20 * rate, dtype=np.float32)
+    annotation = Annotation()
+    annotation[Segment(0.0, 6.0)] = "SPEAKER_00"
+    annotation[Segment(6.5, 9.5)] = "SPEAKER_01"
+    annotation[Segment(10.0, 12.5)] = "SPEAKER_00"
+    annotation[Segment(12.45, 12.5)] = "SPEAKER_01"  # (a sliver of the stretch: not warned of)
+    speech = [(0.0, 20.0)]
+    diarization = Diarization(annotation, [(9.9, 12.5)])
+
+    job = _speaker_input(diarization, "SPEAKER_00", samples, rate, speech, ["inherited"])
+    assert job.regions == [(0.0, 6.0)] and not job.set_aside_used and not job.overlap_used
+    assert job.warnings[0] == "inherited"
+    assert job.warnings[1] == ("2.5 s of the speech given to this speaker (at 10.0-12.5 s) matched its voice poorly "
+                               "and may be another person's: the estimate was made without it")
+    other = _speaker_input(diarization, "SPEAKER_01", samples, rate, speech, [])
+    assert other.warnings == [] and other.regions == [(6.5, 9.5)]
+
+    only_doubt = Annotation()
+    only_doubt[Segment(0.0, 0.6)] = "SPEAKER_00"
+    only_doubt[Segment(10.0, 12.5)] = "SPEAKER_00"
+    job = _speaker_input(Diarization(only_doubt, [(9.9, 12.5)]), "SPEAKER_00", samples, rate, speech, [])
+    assert job.regions == [(0.0, 0.6), (10.0, 12.5)] and job.set_aside_used
+    assert job.warnings[0].endswith("it was used, since this speaker has too little other speech")
+    np.testing.assert_array_equal(job.speech, np.concatenate([samples[0:60], samples[1000:1250]]))
+
+    plain = _speaker_input(Diarization(annotation), "SPEAKER_00", samples, rate, speech, [])
+    assert plain.regions == [(0.0, 6.0), (10.0, 12.45)] and plain.warnings == []  # (nothing set aside: all its solo turns)
+
+
 def test_a_speaker_count_outside_the_one_asked_for_is_warned_of():
     from forensic_s2f.analysis import AnalysisOptions
 

@@ -277,15 +277,17 @@ def _top(probabilities: dict[str, float]) -> str:
 
 
 def _age(row: dict[str, Any]) -> str:
-    """The model's age estimate as recorded ('30-44 (±1 bracket: 91%; itself 47%)': the estimate
-    is the bracket most likely to be right or one off, which may itself be improbable); the most
-    probable bracket for a prediction that recorded no estimate."""
+    """The model's age estimate as recorded: the three-bracket range the within-one rule scores,
+    with its probability, then the most probable single bracket ('18-29 to 45-59 (91%); most
+    probable 30-44 (47%)'); the most probable bracket for a prediction that recorded no estimate."""
+    from forensic_s2f.s2f.dataset import age_range
+
     label, within = row.get("age_estimate"), row.get("age_estimate_within_one")
     if label not in row["age"]:
         return _top(row["age"])
     if within is None:
         return f"{label} ({percent_text(row['age'][label])})"
-    return f"{label} (\u00b11 bracket: {percent_text(within)}; itself {percent_text(row['age'][label])})"
+    return f"{age_range(label)} ({percent_text(within)}); most probable {_top(row['age'])}"
 
 
 def _run_rows(store, case_id: str, run_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

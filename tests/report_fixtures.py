@@ -68,11 +68,12 @@ def prediction(seed: int, seconds: float, warnings: list[str]) -> dict:
 
 
 def record_run(store: CaseStore, case_id: str, evidence_id: int, duration: float, speakers: int,
-               examiner: str = "Ann", denoise: bool = True, unestimated: tuple[int, ...] = ()) -> int:
+               examiner: str = "Ann", denoise: bool = True, unestimated: tuple[int, ...] = (),
+               count: dict | None = None) -> int:
     """A completed run on one evidence with `speakers` speakers taking turns; returns the run id.
     Speakers whose index is in `unestimated` get no estimate, as `case analyze` records one with
-    too little speech."""
-    run = store.start_run(case_id, examiner, {"options": {"denoise": denoise}}, [evidence_id])
+    too little speech; `count` holds the run's num_speakers / min_speakers / max_speakers options."""
+    run = store.start_run(case_id, examiner, {"options": {"denoise": denoise, **(count or {})}}, [evidence_id])
     software = {"fs2f": "0.1.0", "python": "3.11", "numpy": "2.4.6"}
     activity = store.start_activity(case_id, "diarize", examiner, {"window_seconds": 1.5}, software,
                                     [{"evidence_id": evidence_id}], run_id=run.id)

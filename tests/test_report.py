@@ -71,7 +71,7 @@ def test_many_speakers_report_contents(cli, store_dir, tmp_path, figures_file):
         assert f"Case C3 · Report {report_id}" in page and f"Page {number} of {len(pages)}" in page
     # cover: head hash pinned, examiner, software, summary of what was found
     assert head_before in pages[0] and "Zoë Ødegård" in pages[0] and "fs2f 0.1.0" in pages[0]
-    assert "found 3 speakers" in _flat(pages[0])
+    assert "found 3 speakers (3 in evidence 1 (C3-interview.wav))" in _flat(pages[0])  # (names can repeat: ids cannot)
     for title in SECTION_TITLES:
         assert title in text
     # evidence table
@@ -354,6 +354,42 @@ def test_the_report_states_what_this_run_did(cli, store_dir, tmp_path, figures_f
     assert "this run did not denoise" in text and "Denoised audio" not in text
     assert "For 2 of the 3 speakers a model estimated" in text and "No estimate was made for the other 1" in text
     assert "The analysis recorded 2 warnings" in text  # SPEAKER_01's short speech, SPEAKER_02's missing estimate
+
+
+@pytest.mark.parametrize("count, cover, caveat", [
+    ({"num_speakers": 3}, "with the number of speakers in each recording fixed at 3 by the examiner, gave 3 speakers",
+     "the counts in this report are the examiner's, not measured"),
+    ({"min_speakers": 2, "max_speakers": 4}, "with the number of speakers in each recording limited to 2 to 4 by the "
+     "examiner, found 3 speakers", "the measured counting accuracy in the caveat on who spoke when is for a free count"),
+    ({}, "Speaker diarization (who spoke when) found 3 speakers", None),
+])
+def test_a_speaker_count_set_by_the_examiner_is_reported_as_theirs(cli, store_dir, tmp_path, figures_file,
+                                                                   count, cover, caveat):
+    """A run with --num-speakers 3 was reported as 'diarization found 3 speakers', with the
+    measured counting accuracy as its caveat: the count was the examiner's."""
+    audio = write_tone(tmp_path / "fixed.wav", seconds=12.0, frequency=231.0)
+    assert cli("case", "add", "N1", audio, "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    try:
+        record_run(store, "N1", store.evidence("N1")[0].id, 12.0, 3, count=count)
+    finally:
+        store.close()
+    _, _, pages = _report(cli, "N1", tmp_path / "n1.pdf")
+    text = _flat(" ".join(pages))
+    assert cover in text
+    if caveat is None:
+        assert "The number of speakers was counted automatically." in text and "by the examiner" not in text
+    else:
+        assert caveat in text and "by the examiner (it was" in text  # (Section 2, under the timeline)
+
+
+def test_a_recording_without_speech_has_no_overlap_measured():
+    from forensic_s2f.report.findings import _quality_rows
+
+    rows = dict(_quality_rows({"speech_seconds": 0.0, "overlap_fraction": 0.0, "dc_offset": -1e-6}))
+    assert rows["Overlapped speech"] == "not measured"  # (it read '0.0 % of speech' with no speech to measure)
+    assert rows["DC offset (mean of the waveform)"] == "+0.0000 of full scale"  # (it read '-0.0000')
+    assert dict(_quality_rows({"speech_seconds": 2.0, "overlap_fraction": 0.25}))["Overlapped speech"] == "25.0 % of speech"
 
 
 def test_warnings_are_counted_as_section_6_lists_them():

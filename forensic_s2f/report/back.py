@@ -12,7 +12,7 @@ from forensic_s2f.report.confidence import percent
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
 from forensic_s2f.report.layout import FRAME_WIDTH, boxed, bullets, escape, grid, key_values, markdown, markup, mono, text
-from forensic_s2f.report.validation import GroupFigures
+from forensic_s2f.report.validation import GroupFigures, ValidationFigures
 
 # -- 4 method --------------------------------------------------------------------------------
 
@@ -67,7 +67,8 @@ def _software(data: ReportData) -> list[Flowable]:
         block: list[Flowable] = [] if flowables else [markup("Software versions", "h3")]
         if len(sets) > 1:
             block.append(text(f"Activities {', '.join(map(str, ids))}:", "small"))
-        versions = [[name, version] for name, version in json.loads(software).items()]
+        versions = [[name, mono(version, "code") if name.startswith("sha256 ") else version]  # (a digest wraps evenly in mono)
+                    for name, version in json.loads(software).items()]
         half = (len(versions) + 1) // 2
         halves = [grid([["package", "version"], *part], [30 * mm, 55 * mm]) if part else ""
                   for part in (versions[:half], versions[half:])]
@@ -110,16 +111,21 @@ def validation_section(ctx: ReportContext) -> list[Flowable]:
               ["gender accuracy (most probable class)", percent(figures_.gender_accuracy), str(figures_.gender_clips or "-")],
               ["gender expected calibration error", "not measured" if figures_.gender_ece is None else f"{figures_.gender_ece:.3f}", ""],
               ["age bracket exactly right", percent(figures_.age_exact), str(figures_.age_clips or "-")],
-              ["age bracket right or one off", percent(figures_.age_within_one), ""]],
+              ["age bracket right or one off", percent(figures_.age_within_one), ""],
+              ["age expected calibration error", "not measured" if figures_.age_ece is None else f"{figures_.age_ece:.3f}", ""]],
              [75 * mm, 30 * mm, 20 * mm]),
     ]
+    if figures_.age_estimates_given:
+        given = ", ".join(f"{label} {count}" for label, count in figures_.age_estimates_given)
+        flowables.append(text(f"Age estimates given in validation (clips per bracket the estimate was centred on): "
+                              f"{given}. The estimate is the bracket whose own and adjacent brackets hold the most "
+                              "probability, so it is scored right when the true bracket is it or a neighbour.", "small"))
     if figures_.retrieval:
         pool = figures_.retrieval_pool_size or "?"
         flowables += [markup("Face retrieval", "h3"),
                       text(f"How often the true canonical face was among the k closest of {pool} candidate faces "
                            "(closest to the estimated face), against chance.", "small"),
-                      grid([["k", "recall@k", "chance"], *[[str(r.k), percent(r.rate), percent(r.chance)] for r in figures_.retrieval]],
-                           [20 * mm, 30 * mm, 30 * mm])]
+                      *_retrieval_table(figures_)]
     if figures_.by_seconds:
         flowables += [markup("Accuracy by seconds of speech", "h3"),
                       grid([["heard of each clip", "gender accuracy", "age exact", "age within one", "face recall@10"],
@@ -133,6 +139,19 @@ def validation_section(ctx: ReportContext) -> list[Flowable]:
             flowables += [markup(f"Breakdown by {label}", "h3"),
                           grid(_group_rows(groups, label), [35 * mm, 18 * mm, 30 * mm, 25 * mm, 30 * mm])]
     return flowables
+
+
+def _retrieval_table(figures_: ValidationFigures) -> list[Flowable]:
+    group_mean = dict(figures_.group_mean_recall)
+    if not group_mean:
+        return [grid([["k", "recall@k", "chance"], *[[str(r.k), percent(r.rate), percent(r.chance)] for r in figures_.retrieval]],
+                     [20 * mm, 30 * mm, 30 * mm])]
+    return [grid([["k", "recall@k", "chance", "mean face of the true gender and age bracket"],
+                  *[[str(r.k), percent(r.rate), percent(r.chance), percent(group_mean.get(r.k))] for r in figures_.retrieval]],
+                 [20 * mm, 30 * mm, 30 * mm, 60 * mm]),
+            text("The last column is a reference made without hearing any voice: each clip's true gender and age bracket "
+                 "alone, as the mean face of that group. A voice-based face that scores no better than it conveys no "
+                 "more than gender and age.", "small")]
 
 
 # -- 6 caveats ---------------------------------------------------------------------------------

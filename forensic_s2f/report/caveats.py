@@ -14,7 +14,7 @@ from pathlib import Path
 
 from forensic_s2f.config import TEMPLATES_DIR
 from forensic_s2f.errors import Fs2fError
-from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
+from forensic_s2f.report.data import EvidenceFindings, ReportData, RunInfo, SpeakerFindings
 from forensic_s2f.report.validation import ValidationFigures
 
 CAVEATS_DIR = TEMPLATES_DIR / "caveats"
@@ -63,12 +63,45 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
+def count_choice(run: RunInfo) -> str | None:
+    """How the examiner set the number of speakers in each recording of the run ('fixed at 3',
+    'limited to 2 to 4', 'limited to at least 2', 'limited to at most 4'); None when it was
+    counted freely (`case analyze` without --num-speakers, --min-speakers or --max-speakers)."""
+    options = run.parameters.get("options", {})
+    fixed, low, high = options.get("num_speakers"), options.get("min_speakers"), options.get("max_speakers")
+    if fixed:
+        return f"fixed at {fixed}"
+    if low and high:
+        return f"limited to {low} to {high}"
+    if low or high:
+        return f"limited to at {'least' if low else 'most'} {low or high}"
+    return None
+
+
+def count_sentence(run: RunInfo) -> str:
+    """How the number of speakers came about, as one sentence."""
+    choice = count_choice(run)
+    if choice is None:
+        return "The number of speakers was counted automatically."
+    how = "it was not counted" if choice.startswith("fixed") else "it was counted within those limits"
+    return f"The number of speakers in each recording was {choice} by the examiner ({how})."
+
+
 def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[str]:
-    """Plain-language caveats for this case, from the run's warnings and the validated durations."""
+    """Plain-language caveats for this case, from the run's options and warnings and the validated durations."""
     found: list[str] = []
     if figures is None:
         found.append("No measured validation figures are available for the model that ran: its error rates are "
                       "unknown, and every estimate in this report must be treated as unvalidated.")
+    choice = count_choice(data.run)
+    if choice is not None and choice.startswith("fixed"):
+        found.append(f"The number of speakers in each recording was {choice} by the examiner: the counts in this "
+                     "report are the examiner's, not measured, so the measured counting accuracy in the caveat on who "
+                     "spoke when does not apply. A speaker made up to reach a fixed count may be a fragment of another "
+                     "person's speech, or of noise.")
+    elif choice is not None:
+        found.append(f"The number of speakers in each recording was {choice} by the examiner: the measured counting "
+                     "accuracy in the caveat on who spoke when is for a free count.")
     for item in data.findings:
         name = f"Evidence {item.evidence.id} ({item.evidence.filename})"
         for warning in item.warnings:

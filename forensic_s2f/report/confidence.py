@@ -11,6 +11,7 @@ from typing import Any
 
 from forensic_s2f.numbers import probability_text
 from forensic_s2f.report.validation import ValidationFigures
+from forensic_s2f.s2f.dataset import age_range
 
 
 
@@ -51,15 +52,19 @@ def estimated_age(prediction: dict[str, Any]) -> tuple[str, float] | None:
 
 
 def age_estimate_text(prediction: dict[str, Any]) -> str:
-    """'30-44 (0.45; ±1 bracket 0.91)': the estimate, its own probability and, where the prediction
-    records it (`age_estimate_within_one`), the probability of it or an adjacent bracket."""
+    """'18-29 to 45-59 (0.91); most probable 30-44 (0.45)': where the prediction records it
+    (`age_estimate_within_one`), the estimate as the three-bracket range the within-one rule
+    scores, with its probability, then the single most probable bracket; else the estimate and
+    its own probability."""
     age = estimated_age(prediction)
     if age is None:
         return "-"
     within = prediction.get("age_estimate_within_one")
     if within is None:
         return f"{age[0]} ({probability_text(age[1])})"
-    return f"{age[0]} ({probability_text(age[1])}; \u00b11 bracket {probability_text(float(within))})"
+    top = most_probable(prediction.get("age", {}))
+    return (f"{age_range(age[0])} ({probability_text(float(within))}); "
+            f"most probable {top[0]} ({probability_text(top[1])})")
 
 
 def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures | None,
@@ -95,10 +100,14 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         rate, basis = measured("gender_accuracy")
         text = (f"Gender: in validation{protocol}, {basis}, the most probable gender was the annotated one for "
                 f"{percent(rate)} of clips.")
-        group = figures.group("gender", gender[0])
-        if group is not None and group.gender_accuracy is not None:
-            text += f" For clips annotated {gender[0]}, it was right for {percent(group.gender_accuracy)}"
-            text += f" ({group.clips} clips)." if group.clips else "."
+        named = figures.gender_named(gender[0])
+        if named is not None:
+            text += (f" Of the {named[1]} clips it named {gender[0]}, {percent(named[0])} were annotated {gender[0]} "
+                     "(whatever the probability).")
+        text += (f" For this speaker it gives {gender[0]} a probability of {probability_text(gender[1])}, which is "
+                 "calibrated: in validation, estimates given about that probability were right about that often")
+        text += (f" (expected calibration error {figures.gender_ece:.3f})." if figures.gender_ece is not None else
+                 " (calibration error not measured).")
         statements.append(text)
     age = estimated_age(prediction)
     if age is not None:
@@ -117,11 +126,16 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
             little = figures.age_exact - base_exact < AGE_GAIN_EXACT and figures.age_within_one - base_within < AGE_GAIN_WITHIN
             text += ": the age estimate adds little to that, so treat it as a hint, never a finding." if little else "."
         within = prediction.get("age_estimate_within_one")
-        own = prediction.get("age", {}).get(age[0])
+        top = most_probable(prediction.get("age", {}))
         if within is not None:
-            text += (f" For this speaker the model gives {probability_text(float(within))} to {age[0]} or an adjacent "
-                     "bracket (its own, calibrated, probability)")
-            text += f", and {probability_text(float(own))} to {age[0]} itself." if own is not None else "."
+            text += (f" For this speaker the model gives the range {age_range(age[0])}, centred on {age[0]}, a "
+                     f"probability of {probability_text(float(within))} (its own, calibrated)")
+            text += f"; the most probable single bracket is {top[0]} ({probability_text(top[1])})." if top else "."
+        given = [label for label, count in figures.age_estimates_given if count]
+        never = [label for label, count in figures.age_estimates_given if not count]
+        if given and never:
+            text += (f" In validation the estimate was only ever centred on {' or '.join(given)}, never on "
+                     f"{' or '.join(never)}: it does not single out a young or an old voice.")
         statements.append(text)
     recall = {figure.k: figure for figure in figures.retrieval}
     if recall:
@@ -130,9 +144,13 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         rate = dict(row.recall).get(best.k) if row is not None else None
         basis = f"hearing {row.heard}" if rate is not None else "on whole validation clips"
         rate = best.rate if rate is None else rate
+        group_mean = dict(figures.group_mean_recall).get(best.k)
+        reference = (f"; the mean face of each clip's true gender and age bracket, made without hearing the voice, "
+                     f"scored {percent(group_mean)}" if group_mean is not None else "")
         statements.append(f"Face: {basis}, the true canonical face was among the {best.k} closest of {pool}candidates "
-                          f"for {percent(rate)} of validation clips, against {percent(best.chance)} by chance. "
-                          "The face image conveys group-level traits, not an individual's appearance.")
+                          f"for {percent(rate)} of validation clips, against {percent(best.chance)} by chance{reference}. "
+                          "The face image conveys group-level traits (mainly gender and age), not an individual's "
+                          "appearance.")
     if warnings:
         statements.append(f"These figures were measured on clean, wide-band clips of a single speaker. This speaker's "
                           f"audio raised {len(warnings)} warning{'s' if len(warnings) != 1 else ''} (listed above), so "

@@ -7,7 +7,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak,
 
 from forensic_s2f.numbers import probability_text
 from forensic_s2f.report import figures
-from forensic_s2f.report.caveats import sentence
+from forensic_s2f.report.caveats import count_sentence, sentence
 from forensic_s2f.report.confidence import age_estimate_text, confidence_statement, most_probable, probability_spread
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, image, seconds
 from forensic_s2f.report.data import EvidenceFindings, ReportData, SpeakerFindings
@@ -29,13 +29,16 @@ QUALITY_ROWS = (
     ("clipping_fraction", "Clipped samples", lambda v: f"{100 * v:.3f} %"),
     ("effective_bandwidth_hz", "Effective bandwidth", lambda v: f"{v / 1000:.1f} kHz"),
     ("is_telephone_band", "Telephone band", lambda v: "yes" if v else "no"),
-    ("dc_offset", "DC offset (mean of the waveform)", lambda v: f"{v:+.4f} of full scale"),
+    ("dc_offset", "DC offset (mean of the waveform)", lambda v: f"{round(v, 4) + 0.0:+.4f} of full scale"),
     ("overlap_fraction", "Overlapped speech", lambda v: f"{100 * v:.1f} % of speech"),
 )
+NEEDS_SPEECH = {"overlap_fraction"}  # measured on speech: with none, there was nothing to measure
 
 
 def _quality_rows(quality: dict) -> list[list[object]]:
-    rows = [[label, render(quality[key]) if quality.get(key) is not None else "not measured"]
+    silent = quality.get("speech_seconds") == 0
+    rows = [[label, render(quality[key]) if quality.get(key) is not None and not (silent and key in NEEDS_SPEECH)
+             else "not measured"]
             for key, label, render in QUALITY_ROWS if key in quality]
     if quality.get("snr_method"):
         rows.append(["SNR method", str(quality["snr_method"])])
@@ -52,12 +55,13 @@ def _estimate_text(estimate: tuple[str, float] | None) -> str:
 
 def findings_section(ctx: ReportContext) -> list[Flowable]:
     flowables: list[Flowable] = [PageBreak(), markup(SECTION_TITLES[1], "h1")]
+    count_text = count_sentence(ctx.data.run)
     for item in ctx.data.findings:
-        flowables.extend(_evidence_findings(item))
+        flowables.extend(_evidence_findings(item, count_text))
     return flowables
 
 
-def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
+def _evidence_findings(item: EvidenceFindings, count_text: str) -> list[Flowable]:
     labels = sorted({label for label, _, _ in item.segments} | {s.label for s in item.speakers})
     total_speech = sum(s.speech_seconds for s in item.speakers)
     flowables: list[Flowable] = [
@@ -68,12 +72,12 @@ def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
     ]
     if item.warnings:
         flowables += [markup("Warnings", "h3"), bullets([sentence(w) for w in item.warnings])]
-    flowables += [
+    flowables.append(KeepTogether([
         markup("Who spoke when", "h3"),
         image(figures.timeline_png(item.segments, item.evidence.duration_seconds, labels), FRAME_WIDTH),
         text(f"{len(item.segments)} speech segments attributed to {len(labels)} speaker label(s); labels are "
-             "arbitrary names within this recording, in order of first appearance.", "small"),
-    ]
+             f"arbitrary names within this recording, in order of first appearance. {count_text}", "small"),
+    ]))
     if not item.speakers:
         flowables.append(text("No speaker was found in this recording, so no voice-to-face estimate was made."))
         return flowables
@@ -86,12 +90,13 @@ def _evidence_findings(item: EvidenceFindings) -> list[Flowable]:
             text(age_estimate_text(speaker.prediction), "cell"),
             text("; ".join(dict.fromkeys(speaker.warnings)) or "none", "cell"),
         ])
-    widths = [23 * mm, 14 * mm, 12 * mm, 19 * mm, 16 * mm, 23 * mm, 23 * mm]
-    flowables += [markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
-                  text("Gender: the most probable class, with its probability; age bracket: the model's estimate (the "
-                       "bracket most likely to be right or one bracket off, the rule validated), with its own "
-                       "probability and that of it or an adjacent bracket. See the speaker pages in Section 3 "
-                       "for all classes, their uncertainty and what they are worth.", "small")]
+    widths = [23 * mm, 14 * mm, 12 * mm, 19 * mm, 16 * mm, 22 * mm, 30 * mm]
+    flowables.append(KeepTogether([
+        markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
+        text("Gender: the most probable class, with its probability. Age bracket: the model's estimate, a range of "
+             "three brackets (the rule validated: right or one bracket off) with its probability, then the single "
+             "most probable bracket with its own. See the speaker pages in Section 3 for all classes, their "
+             "uncertainty and what they are worth.", "small")]))
     return flowables
 
 
@@ -131,7 +136,8 @@ def _speaker_page(ctx: ReportContext, number: int, speaker: SpeakerFindings) -> 
         pictures = [[image(speaker.images["face"], 47 * mm),
                      image(speaker.images["uncertainty"], 47 * mm) if "uncertainty" in speaker.images
                      else text("no uncertainty map recorded", "small"), _facts(speaker)],
-                    [text("Estimated canonical face (ensemble mean)", "small"),
+                    [text("Estimated canonical face (ensemble mean): group-level traits, not this person's "
+                          "appearance", "small"),
                      text("Uncertainty: per-pixel spread across ensemble members (brighter = less certain)", "small"), ""]]
         table = Table(pictures, colWidths=[51 * mm, 51 * mm, FRAME_WIDTH - 102 * mm], hAlign="LEFT")
         table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]))

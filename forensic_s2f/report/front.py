@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import Flowable, KeepTogether, PageBreak, Spacer
+from reportlab.lib.units import mm
+from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, PageBreak, Spacer
 from reportlab.platypus.tableofcontents import TableOfContents
 
-from forensic_s2f.report.caveats import warning_count
+from forensic_s2f.report.caveats import count_choice, warning_count
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
 from forensic_s2f.report.layout import STYLES, boxed, escape, key_values, markup, mono, needs_code_points, text
@@ -21,6 +22,8 @@ def contents() -> TableOfContents:
 
 
 # -- cover -------------------------------------------------------------------------------
+
+CONTENTS_HEIGHT = 60 * mm  # the heading and the seven entries of the table of contents
 
 CODE_POINT_NOTE = (
     "Names and other recorded text are printed character for character. A character this report's fonts cannot "
@@ -39,7 +42,7 @@ def summary_text(data: ReportData) -> str:
         f"{utc(data.run.started_utc)} by {data.run.examiner}, on {len(data.findings)} evidence "
         f"recording{'s' if len(data.findings) != 1 else ''} ({total:.1f} s of audio in all)."
     ]
-    found = [f"{len(item.speakers)} in {item.evidence.filename}" for item in data.findings]
+    found = [f"{len(item.speakers)} in evidence {item.evidence.id} ({item.evidence.filename})" for item in data.findings]
     count = len(data.speakers)
     estimated = sum(1 for speaker in data.speakers if speaker.prediction)
     if count == 0:
@@ -47,7 +50,12 @@ def summary_text(data: ReportData) -> str:
                      "the findings section shows what was measured instead.")
     else:
         each = "each speaker" if estimated == count else f"{estimated} of the {count} speakers"
-        parts.append(f"Speaker diarization (who spoke when) found {count} speaker{'s' if count != 1 else ''} "
+        choice = count_choice(data.run)
+        diarization = "Speaker diarization (who spoke when)"
+        if choice is not None:  # (a fixed count is the examiner's, not a finding)
+            diarization += f", with the number of speakers in each recording {choice} by the examiner,"
+        verb = "gave" if choice is not None and choice.startswith("fixed") else "found"
+        parts.append(f"{diarization} {verb} {count} speaker{'s' if count != 1 else ''} "
                      f"({'; '.join(found)}). For {each} a model estimated from the voice alone the probable "
                      "gender, the probable age bracket and a canonical face, with the disagreement between the "
                      "members of a model ensemble as a measure of uncertainty.")
@@ -80,7 +88,12 @@ def cover(ctx: ReportContext) -> list[Flowable]:
         text(f"Case {data.case_id}: {title}", "subtitle"),
         key_values([
             ("Case", text(f"{data.case_id} \u2014 {title} (opened {data.case_created_utc[:10]} by {data.case_created_by})", "cell")),
-            ("Report id", mono(ctx.report_id)),
+            ("Report id", [mono(ctx.report_id),
+                           text("derived from the report's content (case, evidence, run, results, provenance, caveat "
+                                "templates, validation figures, software version): the same run reported again with "
+                                "the same templates gives the same id and the same content, apart from the date "
+                                "written, the examiner writing it, the custody log, which grows, and the case's other "
+                                "runs named on the cover", "small")]),
             ("Analysis run", text(f"run {data.run.id}, {utc(data.run.started_utc)} to {utc(data.run.ended_utc)}, "
                                   f"by {data.run.examiner}{_other_runs(data)}", "cell")),
             ("Report written by", text(ctx.examiner, "cell")),
@@ -97,20 +110,16 @@ def cover(ctx: ReportContext) -> list[Flowable]:
         Spacer(1, 10),
         markup("Summary", "h2"),
         text(summary_text(data)),
+        *([markup(CODE_POINT_NOTE, "small")] if needs_code_points([data, ctx.examiner]) else []),
         Spacer(1, 6),
         boxed([markup("<b>Read before use.</b> The faces, genders and age brackets in this report are statistical "
                       "estimates made from a voice by a model with measured, non-negligible error rates. They are "
                       "<b>not portraits</b> and <b>not identification evidence</b>; use them for investigative "
                       "purposes only, together with the caveats in Section 6.", "notice")]),
         Spacer(1, 10),
+        CondPageBreak(CONTENTS_HEIGHT),  # (a cover too long for one page moves the contents whole)
         markup("Contents", "h2"),
-        contents(),
-        text(f"The report id is derived from the report's content (case, evidence, run, results, provenance, caveat "
-             f"templates, validation figures, software version): the same run reported again with the same templates "
-             f"gives the same id and the same content, apart from the date written, the examiner writing it, the custody "
-             f"log, which grows, and the case's other runs named on the cover.",
-             "small"),
-        *([markup(CODE_POINT_NOTE, "small")] if needs_code_points([data, ctx.examiner]) else []),
+        contents(),  # (not inside a KeepTogether: reportlab fills a table of contents only at the top level)
     ]
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from forensic_s2f.errors import Fs2fError
+from forensic_s2f.s2f.dataset import AGE_BRACKETS
 
 DEFAULT_VALIDATION_PATH = Path(__file__).resolve().parents[1] / "s2f" / "weights" / "validation.json"
 
@@ -81,6 +82,9 @@ class ValidationFigures:
     by_gender: tuple[GroupFigures, ...]
     by_age: tuple[GroupFigures, ...]
     by_seconds: tuple[DurationFigures, ...]
+    age_ece: float | None = None
+    age_estimates_given: tuple[tuple[str, int], ...] = ()  # (bracket, clips whose age estimate it was), youngest first
+    group_mean_recall: tuple[tuple[int, float], ...] = ()  # (k, recall@k) of the mean face of each clip's true gender and age bracket
 
     def for_seconds(self, seconds: float) -> DurationFigures | None:
         """The figures for the longest validated duration not above `seconds`; None if all are longer."""
@@ -91,6 +95,20 @@ class ValidationFigures:
         """The breakdown row of a true gender ('female', 'male') or age bracket ('30-44')."""
         rows = self.by_gender if attribute == "gender" else self.by_age
         return next((row for row in rows if row.group == label), None)
+
+    def gender_named(self, label: str) -> tuple[float, int] | None:
+        """How often the annotation was `label` among the clips the model named `label`, and how
+        many clips it named so: found from the breakdown by annotated gender, which with two
+        classes holds the whole confusion table (the other class's errors were named `label`)."""
+        if len(self.by_gender) != 2 or any(g.clips is None or g.gender_accuracy is None for g in self.by_gender):
+            return None
+        own = self.group("gender", label)
+        if own is None:
+            return None
+        other = next(g for g in self.by_gender if g is not own)
+        right = round(own.clips * own.gender_accuracy)
+        named = right + other.clips - round(other.clips * other.gender_accuracy)
+        return (right / named, named) if named else None
 
 
 def load_validation_figures(path: Path | None = None) -> ValidationFigures | None:
@@ -172,6 +190,11 @@ def _parse(raw: dict[str, Any], source: str, sha256: str, weights: dict[str, Any
              for label, row in raw.get("by_seconds", {}).items()),
             key=lambda row: row.seconds,
         )),
+        age_ece=_rate(overall.get("age_ece")),
+        age_estimates_given=tuple((label, int(count)) for label, count in sorted(
+            overall.get("age_estimates_given", {}).items(), key=_bracket_order)),
+        group_mean_recall=tuple((k, _rate(rate)) for k in (1, 5, 10)
+                                if (rate := raw.get("baselines", {}).get("retrieval_true_gender_age", {}).get(f"R@{k}")) is not None),
     )
 
 
@@ -182,12 +205,9 @@ def _age_baseline(baselines: dict[str, Any]) -> tuple[str, float, float] | None:
             _rate(baselines["age_majority_within_one"]))
 
 
-AGE_BRACKET_ORDER = ("<18", "18-29", "30-44", "45-59", "60+")
-
-
 def _bracket_order(item: tuple[str, Any]) -> int:
     """Age brackets youngest first (the JSON keys are sorted as strings); unknown ones last."""
-    return AGE_BRACKET_ORDER.index(item[0]) if item[0] in AGE_BRACKET_ORDER else len(AGE_BRACKET_ORDER)
+    return AGE_BRACKETS.index(item[0]) if item[0] in AGE_BRACKETS else len(AGE_BRACKETS)
 
 
 def _seconds(label: str, raw: dict[str, Any]) -> float:

@@ -23,6 +23,15 @@ AGE_BRACKETS = ("<18", "18-29", "30-44", "45-59", "60+")
 _GENDER_CODES = {"F": 0, "M": 1}
 
 
+def age_range(bracket: str) -> str:
+    """The bracket with its neighbours, as the within-one rule scores an estimate: '30-44' →
+    '18-29 to 45-59', '<18' → '<18 to 18-29'; a label that is not a bracket stays as it is."""
+    if bracket not in AGE_BRACKETS:
+        return bracket
+    index = AGE_BRACKETS.index(bracket)
+    return f"{AGE_BRACKETS[max(index - 1, 0)]} to {AGE_BRACKETS[min(index + 1, len(AGE_BRACKETS) - 1)]}"
+
+
 def default_data_dir() -> Path:
     """`$FS2F_SHARED_DATA/s2f-pairs`, else `../shared/data/s2f-pairs` beside the project root."""
     shared = os.environ.get("FS2F_SHARED_DATA")

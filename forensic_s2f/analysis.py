@@ -99,7 +99,7 @@ RECORDING_SNR_PREFIX = "the recording's signal-to-noise ratio"
 def recording_snr_warnings(quality: QualityReport) -> list[str]:
     """The recording's low signal-to-noise ratio, for each of its speakers' estimates. A speaker's
     own estimate is measured on its turns alone (no pauses to measure the noise in), and read
-    13 dB on a recording mixed at 5 dB with cafe noise (-0.3 dB measured with its pauses), so
+    13 dB on a recording mixed at 5 dB with cafe noise, so
     the recording's figure is passed on (`model predict` on the whole file warns of it)."""
     from forensic_s2f.s2f.checks import LOW_SNR_DB
 

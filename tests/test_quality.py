@@ -32,6 +32,19 @@ def test_snr_against_pauses_matches_the_mixing_level():
     assert report.warnings() == []
 
 
+def test_snr_ignores_digital_silence_and_speech_the_voice_activity_missed():
+    """A clean call: 40 dB over its background, digital silence between the turns, and the start
+    of a turn that the voice activity missed. The mean power of all pauses had read -4.6 dB on
+    such a recording, and the low-SNR warning went to every speaker."""
+    samples, _ = _tone_in_noise(-20.0, -60.0, seconds=12.0)
+    samples[: 3 * RATE] = 0.0  # (digital silence before the turn, 4-8 s)
+    samples[9 * RATE:] = 0.0  # (and after it, but for the background up to 9 s)
+    report = measure_quality(samples, RATE, [(4.6, 8.0)])  # (4-4.6 s: speech the regions missed)
+    assert report.snr_method == "speech vs pauses"
+    assert report.snr_db == pytest.approx(40.0, abs=1.5)  # (before: 11.2 dB)
+    assert not any("signal-to-noise" in warning for warning in report.warnings())
+
+
 def test_low_snr_is_warned_with_its_value():
     samples, regions = _tone_in_noise(-30.0, -33.0)
     report = measure_quality(samples, RATE, regions)

@@ -388,7 +388,8 @@ def case_export(
     run = store.completed_run(case_id, run_id)
     exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
                            json.loads(run.parameters_json), store.case_summary(case_id).head_hash)
-    files = export_files(fmt, store.evidence(case_id), store.run_results(run.id), exported)
+    results = store.run_results(run.id)
+    files = export_files(fmt, store.evidence(case_id), results, exported)
     written = _write_new_files(output, files)
     logged = False
     try:  # files whose export could not be logged are removed; a stop waits for the logging to end
@@ -401,6 +402,8 @@ def case_export(
         if not logged:
             _remove(written)
         raise
+    out.print(_line(f"run {run.id} of case {case_id} ({run.started_utc}), evidence "
+                    f"{', '.join(str(r.evidence_id) for r in results)}:"))
     for path, sha in written:
         out.print(_line(f"{path}  sha256 {sha}"))
 

@@ -44,7 +44,8 @@ def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
     return annotation_to_rttm(annotation, uri)
 
 
-MAX_STEM_BYTES = 200  # (UTF-8; file names may hold 255 bytes, and '-E<id>-<n>.rttm' is added)
+MAX_STEM_BYTES = 200  # (UTF-8; file names may hold 255 bytes, and '-E<id>.rttm' is added)
+MADE_UP = re.compile(r"-E\d+$")  # the ending `_stems` gives a name it makes up: `-E<evidence id>`
 
 
 def _clip(stem: str) -> str:
@@ -54,21 +55,13 @@ def _clip(stem: str) -> str:
 
 def _stems(evidence: list[Evidence]) -> dict[int, str]:
     """A distinct file stem for each evidence id: the original file's stem where no other file
-    shares it, else `<stem>-E<id>` (then `-2`, `-3`, ... should another file already be named so)."""
+    shares it, else `<stem>-E<id>`. A stem that itself ends like `-E<number>` gets its own id too
+    (`x-E2.wav`, evidence 4: `x-E2-E4`), so that a name ending in `-E<n>` is always evidence n's
+    (`x-E2` had held evidence 4 while evidence 2 was written to `x-E2-2`)."""
     stems = {e.id: _clip(re.sub(r"\s+", "_", Path(e.original_filename).stem)) or f"evidence-{e.id}" for e in evidence}
     counts = Counter(stems.values())
-    taken = {stem for stem, count in counts.items() if count == 1}
-    names = {}
-    for evidence_id, stem in sorted(stems.items()):
-        if counts[stem] == 1:
-            names[evidence_id] = stem
-            continue
-        name, suffix = f"{stem}-E{evidence_id}", 2
-        while name in taken:
-            name, suffix = f"{stem}-E{evidence_id}-{suffix}", suffix + 1
-        taken.add(name)
-        names[evidence_id] = name
-    return names
+    return {evidence_id: stem if counts[stem] == 1 and not MADE_UP.search(stem) else f"{stem}-E{evidence_id}"
+            for evidence_id, stem in stems.items()}
 
 
 SPEAKER_COLUMNS = ["run_id", "evidence_id", "file", "speaker", "speech_seconds", "segments", "seconds_used",
@@ -148,6 +141,23 @@ def recording_table(evidence: list[Evidence], results: list[EvidenceResult], run
     return pd.DataFrame(rows, columns=RECORDING_COLUMNS)
 
 
+RTTM_INDEX = "rttm-index.csv"
+RTTM_INDEX_COLUMNS = ["rttm", "case_id", "run_id", "evidence_id", "file", "sha256", "original_path"]
+
+
+def rttm_index(evidence: list[Evidence], results: list[EvidenceResult], run: ExportedRun,
+               stems: dict[int, str]) -> pd.DataFrame:
+    """What each RTTM file of an export describes (RTTM itself names only its file id)."""
+    import pandas as pd
+
+    by_id = {e.id: e for e in evidence}
+    rows = [{"rttm": f"{stems[r.evidence_id]}.rttm", "case_id": run.case_id, "run_id": run.run_id,
+             "evidence_id": r.evidence_id, "file": by_id[r.evidence_id].original_filename,
+             "sha256": by_id[r.evidence_id].sha256, "original_path": by_id[r.evidence_id].original_path}
+            for r in results]
+    return pd.DataFrame(rows, columns=RTTM_INDEX_COLUMNS)
+
+
 def run_table(run: ExportedRun) -> pd.DataFrame:
     """The run's settings in one row; `parameters_json` holds all of them."""
     import pandas as pd
@@ -168,7 +178,8 @@ def export_files(fmt: str, evidence: list[Evidence], results: list[EvidenceResul
     describes every file and column."""
     if fmt == "rttm":
         stems = _stems(evidence)
-        return {f"{stems[r.evidence_id]}.rttm": rttm_text(stems[r.evidence_id], r.segments).encode() for r in results}
+        files = {f"{stems[r.evidence_id]}.rttm": rttm_text(stems[r.evidence_id], r.segments).encode() for r in results}
+        return {**files, RTTM_INDEX: _csv(rttm_index(evidence, results, run, stems))}
     segments = segment_table(evidence, results, run.run_id)
     speakers = speaker_table(evidence, results, run.run_id)
     if fmt == "csv":

@@ -55,6 +55,7 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
     for fmt in ("rttm", "csv", "json"):
         done = run("case", "export", "S1", "--format", fmt, "--output", tmp_path / fmt)
         assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("run 1 of case S1 (") and "evidence 1:" in done.stdout.splitlines()[0]
     rttm = (tmp_path / "rttm" / "sample.rttm").read_text().splitlines()
     assert rttm and all(len(line.split()) == 10 and line.startswith("SPEAKER sample 1 ") for line in rttm)
     hypothesis = Annotation()

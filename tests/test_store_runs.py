@@ -53,23 +53,33 @@ def test_rttm_export_names_files_by_stem_without_whitespace():
                 Evidence(id=3, original_filename="x.wav")]
     results = [EvidenceResult(i, {}, [], [("SPEAKER_00", 0.5, 1.75)], []) for i in (1, 2, 3)]
     files = export_files("rttm", evidence, results, _run())
-    assert sorted(files) == ["call_one_.rttm", "x-E2.rttm", "x-E3.rttm"]
+    assert sorted(files) == ["call_one_.rttm", "rttm-index.csv", "x-E2.rttm", "x-E3.rttm"]
     assert files["call_one_.rttm"].decode() == "SPEAKER call_one_ 1 0.500 1.250 <NA> <NA> SPEAKER_00 <NA> <NA>\n"
 
 
 def test_rttm_export_gives_every_evidence_its_own_file_when_a_real_name_looks_like_a_made_up_one():
-    """x.wav and x.flac would become x-E1 and x-E2; a third file really named x-E1.wav keeps its
-    name, so evidence 1 must not overwrite it (or be overwritten)."""
+    """x.wav and x.flac become x-E1 and x-E2; a file really named x-E1.wav must neither take
+    evidence 1's name nor push evidence 1 to another (it had: x-E1.rttm held evidence 3, and
+    evidence 1 was in x-E1-3.rttm). A name ending in -E<n> is evidence n's, and an index says
+    what each file describes."""
+    import csv
+    import io
+
     from forensic_s2f.exports import export_files
     from forensic_s2f.store.models import Evidence
 
-    evidence = [Evidence(id=1, original_filename="x.wav"), Evidence(id=2, original_filename="x.flac"),
-                Evidence(id=3, original_filename="x-E1.wav"), Evidence(id=4, original_filename="x-E1-2.wav")]
+    evidence = [Evidence(id=1, original_filename="x.wav", sha256="1" * 64, original_path="/a/x.wav"),
+                Evidence(id=2, original_filename="x.flac", sha256="2" * 64, original_path="/a/x.flac"),
+                Evidence(id=3, original_filename="x-E1.wav", sha256="3" * 64, original_path="/b/x-E1.wav"),
+                Evidence(id=4, original_filename="x-E1-2.wav", sha256="4" * 64, original_path="/b/x-E1-2.wav")]
     results = [EvidenceResult(i, {}, [], [("SPEAKER_00", float(i), i + 0.5)], []) for i in (1, 2, 3, 4)]
     files = export_files("rttm", evidence, results, _run())
-    assert sorted(files) == ["x-E1-2.rttm", "x-E1-3.rttm", "x-E1.rttm", "x-E2.rttm"]
-    owners = {name: text.decode().split()[3] for name, text in files.items()}  # start time = evidence id
-    assert owners == {"x-E1.rttm": "3.000", "x-E1-3.rttm": "1.000", "x-E2.rttm": "2.000", "x-E1-2.rttm": "4.000"}
+    owners = {name: text.decode().split()[3] for name, text in files.items() if name.endswith(".rttm")}
+    assert owners == {"x-E1.rttm": "1.000", "x-E2.rttm": "2.000", "x-E1-E3.rttm": "3.000", "x-E1-2.rttm": "4.000"}
+    index = list(csv.DictReader(io.StringIO(files["rttm-index.csv"].decode())))
+    assert [(row["rttm"], row["evidence_id"], row["file"], row["sha256"][0], row["run_id"]) for row in index] == [
+        ("x-E1.rttm", "1", "x.wav", "1", "1"), ("x-E2.rttm", "2", "x.flac", "2", "1"),
+        ("x-E1-E3.rttm", "3", "x-E1.wav", "3", "1"), ("x-E1-2.rttm", "4", "x-E1-2.wav", "4", "1")]
 
 
 def test_rttm_names_of_very_long_file_names_fit_the_file_system():
@@ -80,8 +90,8 @@ def test_rttm_names_of_very_long_file_names_fit_the_file_system():
     long_names = ["é" * 125 + "a.wav", "é" * 125 + "b.wav", "é" * 125 + "a.flac"]
     evidence = [Evidence(id=i, original_filename=name) for i, name in enumerate(long_names, 1)]
     files = export_files("rttm", evidence, [EvidenceResult(i, {}, [], [], []) for i in (1, 2, 3)], _run())
-    assert len(files) == 3 and all(len(name.encode()) <= 255 for name in files)
-    assert sorted(files) == sorted(["é" * 100 + "-E1.rttm", "é" * 100 + "-E2.rttm", "é" * 100 + "-E3.rttm"])
+    assert len(files) == 4 and all(len(name.encode()) <= 255 for name in files)
+    assert sorted(files) == sorted(["é" * 100 + "-E1.rttm", "é" * 100 + "-E2.rttm", "é" * 100 + "-E3.rttm", "rttm-index.csv"])
 
 
 def test_csv_export_of_a_run_without_speakers_keeps_its_header():

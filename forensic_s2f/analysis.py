@@ -78,18 +78,28 @@ class AnalysisOptions:
         if self.num_speakers and (self.min_speakers or self.max_speakers):
             raise Fs2fError("give --num-speakers or --min/--max-speakers, not both")
 
-    def count_warnings(self, found: int) -> list[str]:
+    def count_warnings(self, found: int, free: int | None = None) -> list[str]:
         """A warning when the diarization found a speaker count outside what was asked for
-        (voices with too little speech for a cluster of their own are folded into others)."""
+        (voices with too little speech for a cluster of their own are folded into others), and
+        one when the limits asked for changed the count: `free` is the count the clustering
+        finds without them."""
         low = self.num_speakers or self.min_speakers
         high = self.num_speakers or self.max_speakers
-        if found == 0 or (low is None or found >= low) and (high is None or found <= high):
-            return []
         asked = (f"{self.num_speakers}" if self.num_speakers else
                  f"at least {low}" if high is None else f"at most {high}" if low is None else f"{low} to {high}")
-        why = ("the others had too little speech to be told apart" if low is not None and found < low else
-               "voices the clustering could not join were kept apart")
-        return [f"{asked} speakers were asked for, {found} were found: {why}"]
+        if found == 0:
+            return []
+        if (low is not None and found < low) or (high is not None and found > high):
+            why = ("the others had too little speech to be told apart" if low is not None and found < low else
+                   "voices the clustering could not join were kept apart")
+            return [f"{asked} speakers were asked for, {found} were found: {why}"]
+        if free is not None and free != found:
+            what = ("voices it would have kept apart may be joined in one speaker" if free > found else
+                    "one voice may be split into several speakers")
+            noun = "speaker" if asked.split()[-1] == "1" else "speakers"
+            return [f"the examiner's limit ({asked} {noun}) gave {found}; counted freely, the clustering finds {free}: "
+                    f"{what}"]
+        return []
 
 
 LOW_SNR_PREFIX = "low signal-to-noise ratio"  # (audio.quality's wording)
@@ -274,7 +284,8 @@ class CaseAnalysis:
             ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
 
         evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
-        warnings = [*info.warnings, *quality.warnings(), *self.options.count_warnings(len(annotation.labels())),
+        warnings = [*info.warnings, *quality.warnings(),
+                    *self.options.count_warnings(len(annotation.labels()), diarization.free_count),
                     *set_aside_warnings(diarization)]
         if not annotation.labels() and "no speech detected" not in warnings:  # (one warning for one fact)
             warnings.append("no speech found: no speakers to analyse")

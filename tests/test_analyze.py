@@ -374,6 +374,10 @@ def test_a_speaker_count_outside_the_one_asked_for_is_warned_of():
     assert AnalysisOptions(min_speakers=2, max_speakers=3).count_warnings(1)[0].startswith("2 to 3 speakers were")
     assert AnalysisOptions(num_speakers=3).count_warnings(3) == AnalysisOptions().count_warnings(7) == []
     assert AnalysisOptions(num_speakers=2).count_warnings(0) == []  # (no speech: warned of as such)
+    assert AnalysisOptions(max_speakers=1).count_warnings(1, free=2) == [
+        "the examiner's limit (at most 1 speaker) gave 1; counted freely, the clustering finds 2: voices it would have "
+        "kept apart may be joined in one speaker"]
+    assert AnalysisOptions(min_speakers=4).count_warnings(4, free=2)[0].endswith("one voice may be split into several speakers")
     assert AnalysisOptions(max_speakers=2).count_warnings(3) == [
         "at most 2 speakers were asked for, 3 were found: voices the clustering could not join were kept apart"]
 

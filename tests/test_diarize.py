@@ -290,5 +290,8 @@ def test_speech_set_aside_by_the_clustering_is_named():
     assert "may be a further person" in warning
     assert set_aside_warnings(Diarization(diarization.annotation)) == []
     assert Diarizer().diarize(mix, rate, num_speakers=2).set_aside == []  # (a count given: nothing folded)
+    assert diarization.free_count is None  # (no limits)
+    assert Diarizer().diarize(mix, rate, max_speakers=1).free_count == 2  # (the limit joined two voices)
+    assert Diarizer().diarize(mix, rate, max_speakers=2).free_count is None  # (a limit that changed nothing)
     for clip in (first, second, third):
         assert Diarizer().diarize(clip, rate).set_aside == []

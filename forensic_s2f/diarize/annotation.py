@@ -85,7 +85,11 @@ class Diarization:
     """Who spoke when, and `set_aside`: the (start, end) stretches, s, whose speech matched no
     speaker well and was too little to count as one (under the clustering's smallest cluster),
     given to the nearest speaker: a change of speaker, two voices at once, a laugh, or a person
-    who spoke too little to be counted. A diarizer that sets nothing aside gives []."""
+    who spoke too little to be counted. A diarizer that sets nothing aside gives [].
+    `free_count`: where limits on the speaker count (fixed or bounded) changed the count the
+    clustering gives, the count it gives without them (None: no limits, limits that changed
+    nothing, or a diarizer that cannot say)."""
 
     annotation: Annotation
     set_aside: list[tuple[float, float]] = field(default_factory=list)
+    free_count: int | None = None

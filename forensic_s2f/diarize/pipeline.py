@@ -83,11 +83,15 @@ class Diarizer:
         if len(windows) == 0:
             return Diarization(Annotation(), [])
         clusters = self.clustering.cluster(windows, num_speakers, min_speakers, max_speakers)
+        free_count = None  # (set where the examiner's limits changed the count)
+        if any(limit is not None for limit in (num_speakers, min_speakers, max_speakers)):
+            free = int(self.clustering(windows).max()) + 1
+            free_count = free if free != int(clusters.labels.max()) + 1 else None
         overlaps = self.overlap(samples, sample_rate, regions) if self.overlap is not None else None
         # boundaries are refined in the space the clusters were found in
         clustered = WindowEmbeddings(windows.starts, windows.ends, self.clustering.normalise(windows.vectors))
         annotation = build_annotation(self.resegmenter(clustered, clusters.labels, regions, overlaps))
-        return Diarization(annotation, _stretches(windows, clusters.set_aside))
+        return Diarization(annotation, _stretches(windows, clusters.set_aside), free_count)
 
 
 def _stretches(windows: WindowEmbeddings, marked: np.ndarray) -> list[tuple[float, float]]:

@@ -366,30 +366,38 @@ def case_analyze(
     out.print(_speakers_table(f"speakers found in run {run_id}", rows))
 
 
-EXPORT_FORMATS = ("rttm", "csv", "json")
+EXPORT_FORMATS = ("rttm", "csv", "json", "files")
 
 
 @case_app.command("export")
 def case_export(
     case_id: str,
     fmt: Annotated[str, typer.Option("--format", help="rttm, csv or json (csv: text starting like a "
-                                     "spreadsheet formula gets a leading apostrophe; json keeps it as it is).")],
+                                     "spreadsheet formula gets a leading apostrophe; json keeps it as it is), or "
+                                     "files: the files the run kept in the vault (denoised audio, faces, "
+                                     "predictions), copied out and checked against their SHA-256.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into (created if missing).")],
     run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: the latest completed run).")] = None,
     examiner: ExaminerOption = None,
 ) -> None:
-    """Export a run's segments and per-speaker predictions; logged as a custody event."""
-    from forensic_s2f.exports import ExportedRun, export_files
+    """Export a run's segments and per-speaker predictions, or the files it kept; logged as a custody event."""
+    from forensic_s2f.exports import STORED_INDEX, ExportedRun, export_files, stored_files
 
     if fmt not in EXPORT_FORMATS:
-        raise StoreError(f"unknown format {fmt!r}: use rttm, csv or json")
+        raise StoreError(f"unknown format {fmt!r}: use rttm, csv, json or files")
     name = examiner_name(examiner)
     store = _open_store()
     run = store.completed_run(case_id, run_id)
     exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
                            json.loads(run.parameters_json), store.case_summary(case_id).head_hash)
     results = store.run_results(run.id)
-    files = export_files(fmt, store.evidence(case_id), results, exported)
+    if fmt == "files":
+        kept, index = stored_files(store.artifacts(case_id), store.activities(case_id, run.id))
+        files: dict[str, bytes | tuple[Path, str]] = {
+            name: (store.artifact_path(artifact), artifact.sha256) for name, artifact in kept.items()}
+        files[STORED_INDEX] = index
+    else:
+        files = dict(export_files(fmt, store.evidence(case_id), results, exported))
     written = _write_new_files(output, files)
     logged = False
     try:  # files whose export could not be logged are removed; a stop waits for the logging to end
@@ -430,9 +438,13 @@ def case_report(
     out.print(_line(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
 
 
-def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, str]]:
-    """Write every file or none: an existing file is never overwritten."""
+def _write_new_files(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """Write every file or none: an existing file is never overwritten. A file is its bytes, or
+    (a vault file, its recorded SHA-256): copied a block at a time, and refused (with all the
+    files) should the copy not hash to what was recorded."""
     import hashlib
+
+    from forensic_s2f.store.vault import BLOCK_BYTES
 
     require_text_name(folder)
     if folder.exists() and not folder.is_dir():
@@ -446,8 +458,20 @@ def _write_new_files(folder: Path, files: dict[str, bytes]) -> list[tuple[Path, 
         for name, data in files.items():
             path = folder / name
             with open(path, "xb") as handle:
-                written.append((path, hashlib.sha256(data).hexdigest()))
-                handle.write(data)
+                if isinstance(data, bytes):
+                    written.append((path, hashlib.sha256(data).hexdigest()))
+                    handle.write(data)
+                    continue
+                source, recorded = data
+                written.append((path, recorded))
+                digest = hashlib.sha256()
+                with open(source, "rb") as vault_file:
+                    while block := vault_file.read(BLOCK_BYTES):
+                        digest.update(block)
+                        handle.write(block)
+                if digest.hexdigest() != recorded:
+                    raise StoreError(f"{source}: the vault file of {name} no longer matches its recorded SHA-256; "
+                                     "nothing was exported: run `fs2f audit verify`")
     except BaseException as error:  # (an interruption too: all or nothing)
         _remove(written)
         if isinstance(error, OSError):

@@ -13,7 +13,7 @@ from pyannote.core import Annotation, Segment
 
 from forensic_s2f.diarize.annotation import annotation_to_rttm
 from forensic_s2f.s2f.dataset import AGE_BRACKETS
-from forensic_s2f.store.models import Evidence
+from forensic_s2f.store.models import Activity, Artifact, Evidence
 from forensic_s2f.store.runs import EvidenceResult
 
 if TYPE_CHECKING:  # pandas is imported where tables are built: analysis only needs rttm_text
@@ -156,6 +156,34 @@ def rttm_index(evidence: list[Evidence], results: list[EvidenceResult], run: Exp
              "sha256": by_id[r.evidence_id].sha256, "original_path": by_id[r.evidence_id].original_path}
             for r in results]
     return pd.DataFrame(rows, columns=RTTM_INDEX_COLUMNS)
+
+
+STORED_INDEX = "files-index.csv"
+STORED_INDEX_COLUMNS = ["file", "kind", "media_type", "size_bytes", "sha256", "artifact_id", "activity_id", "activity",
+                        "evidence_id"]
+
+
+def stored_files(artifacts: list[Artifact], activities: list[Activity]) -> tuple[dict[str, Artifact], bytes]:
+    """The files a run kept in the vault (`artifacts` of its `activities`: speech regions,
+    denoised audio, RTTM, each speaker's prediction.json and face images), each under its label
+    made safe as a file name (`A<artifact id>-` first should two labels meet), and the CSV
+    index that says what each one is."""
+    import pandas as pd
+
+    by_id = {activity.id: activity for activity in activities}
+    files: dict[str, Artifact] = {}
+    rows = []
+    for artifact in (a for a in artifacts if a.activity_id in by_id):
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", artifact.label).lstrip(".") or "file"
+        name = _clip(name) if name not in files and name != STORED_INDEX else f"A{artifact.id}-{_clip(name)}"
+        files[name] = artifact
+        activity = by_id[artifact.activity_id]
+        evidence = [item.get("evidence_id") for item in json.loads(activity.inputs_json) if isinstance(item, dict)]
+        rows.append({"file": name, "kind": artifact.kind, "media_type": artifact.media_type,
+                     "size_bytes": artifact.size_bytes, "sha256": artifact.sha256, "artifact_id": artifact.id,
+                     "activity_id": activity.id, "activity": activity.kind,
+                     "evidence_id": next((e for e in evidence if e is not None), None)})
+    return files, _csv(pd.DataFrame(rows, columns=STORED_INDEX_COLUMNS).astype({"evidence_id": "Int64"}))
 
 
 def run_table(run: ExportedRun) -> pd.DataFrame:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import json
 import os
 import signal
@@ -75,8 +77,18 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
     assert len(document["speakers"]) == 2 and document["segments"]
     assert document["run"]["case_id"] == "S1" and "options" in document["run"]["parameters"]
     assert document["speakers"][0]["file"] == "sample.wav"
+    kept = run("case", "export", "S1", "--format", "files", "--output", tmp_path / "files")
+    assert kept.returncode == 0, kept.stderr
+    index = list(csv.DictReader((tmp_path / "files" / "files-index.csv").open()))
+    kinds = {row["kind"] for row in index}
+    assert {"denoised-audio", "speech-regions", "rttm", "face", "prediction"} <= kinds
+    for row in index:  # (the denoised copy "kept for listening" could not be got out before)
+        assert hashlib.sha256((tmp_path / "files" / row["file"]).read_bytes()).hexdigest() == row["sha256"]
+    denoised = next(row for row in index if row["kind"] == "denoised-audio")
+    assert denoised["file"] == "E1-denoised.flac" and denoised["evidence_id"] == "1"
+    assert sf.info(tmp_path / "files" / denoised["file"]).samplerate == 16_000
     log = json.loads(run("audit", "log", "S1", "--json").stdout)
-    assert [e["details"]["format"] for e in log if e["action"] == "export"] == ["rttm", "csv", "json"]
+    assert [e["details"]["format"] for e in log if e["action"] == "export"] == ["rttm", "csv", "json", "files"]
     refused = run("case", "export", "S1", "--format", "rttm", "--output", tmp_path / "rttm")
     assert refused.returncode != 0 and "already exists" in refused.stderr
     assert run("audit", "verify", "S1").returncode == 0

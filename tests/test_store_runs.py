@@ -265,3 +265,30 @@ def test_case_show_names_each_runs_options(cli, store_dir, tmp_path):
         assert text in shown.stdout, shown.stdout
     runs = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]
     assert [r["parameters"]["options"].get("num_speakers") for r in runs] == [None, 5, None]
+
+
+def test_a_run_s_stored_files_are_exported_only_as_recorded(cli, store_dir, tmp_path):
+    """`case export --format files` copies out what a run kept in the vault, each file checked
+    against its recorded SHA-256: one altered vault file and nothing is exported."""
+    import csv
+    import os
+    import stat
+
+    from report_fixtures import make_case
+
+    make_case(cli, store_dir, tmp_path, "K1", speakers=2)
+    done = cli("case", "export", "K1", "--format", "files", "--output", tmp_path / "kept", "-e", "Ann")
+    assert done.code == 0, done
+    index = list(csv.DictReader((tmp_path / "kept" / "files-index.csv").open()))
+    assert sorted(row["file"] for row in index) == sorted(
+        f"E1-SPEAKER_0{i}-{kind}" for i in (0, 1) for kind in ("face.png", "uncertainty.png", "members.png", "prediction.json"))
+    assert {row["activity"] for row in index} == {"speech2face"}
+    store = CaseStore(store_dir)
+    face = next(a for a in store.artifacts("K1") if a.kind == "face")
+    path = store.artifact_path(face)
+    store.close()
+    os.chmod(path, stat.S_IWUSR | stat.S_IRUSR)
+    path.write_bytes(path.read_bytes() + b"x")
+    refused = cli("case", "export", "K1", "--format", "files", "--output", tmp_path / "again", "-e", "Ann")
+    assert refused.code == 2 and "no longer matches its recorded SHA-256; nothing was exported" in refused.stderr
+    assert not any((tmp_path / "again").iterdir())

@@ -319,7 +319,11 @@ class CaseStore(RunRecords):
             return list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
 
     def artifact_bytes(self, artifact: Artifact) -> bytes:
-        return self.vault.path_of(artifact.sha256).read_bytes()
+        return self.artifact_path(artifact).read_bytes()
+
+    def artifact_path(self, artifact: Artifact) -> Path:
+        """The read-only vault file holding an artifact's bytes (re-hash it before trusting it)."""
+        return self.vault.path_of(artifact.sha256)
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from rich.text import Text
 
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
-from forensic_s2f.config import examiner_name, require_text, store_home
+from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, StoreError, Terminated, forget_stops, hold_stop, one_line,
                                   require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
@@ -386,6 +386,7 @@ def case_export(
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown format {fmt!r}: use rttm, csv, json or files")
     name = examiner_name(examiner)
+    require_outside_store(output)
     store = _open_store()
     run = store.completed_run(case_id, run_id)
     exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from forensic_s2f.config import require_outside_store
 from forensic_s2f.errors import Fs2fError, InputError, one_line
 from forensic_s2f.numbers import probability_text
 
@@ -70,6 +71,7 @@ def predict(
     from forensic_s2f.s2f.model import load_model
     from forensic_s2f.s2f.predict import prediction_folders, write_prediction
 
+    require_outside_store(output)
     folders = prediction_folders(files, output)
     model = load_model(model_dir)
     vad = SileroVAD()  # the voice activity `case analyze` gives the model, so both estimate alike
@@ -138,6 +140,7 @@ def train(
     from forensic_s2f.s2f.train import require_new_folder
     from forensic_s2f.s2f.train import train as train_model
 
+    require_outside_store(output)
     require_new_folder(output)
     encoder = _ecapa_encoder(ecapa_dir)
     with _progress() as bar:
@@ -168,6 +171,7 @@ def train_overlap(
     from forensic_s2f.diarize.overlap_training import train_overlap_network, training_clips
     from forensic_s2f.s2f.train import require_new_folder
 
+    require_outside_store(output)
     require_new_folder(output)
     with _progress() as bar:
         task = bar.add_task("reading clips", total=None)

@@ -21,6 +21,16 @@ def store_home() -> Path:
     return home
 
 
+def require_outside_store(path: Path, home: Path | None = None) -> None:
+    """Refuse an output (export, report, model files) inside the case store at `home` (default:
+    `store_home()`): the store holds only what its commands record there, and a foreign file in
+    its vault or scratch folder would sit among evidence."""
+    home = store_home() if home is None else Path(home).resolve()
+    where = Path(path).expanduser().resolve()
+    if where == home or home in where.parents:
+        raise StoreError(f"{path}: is inside the case store ({home}); write outputs outside it")
+
+
 def examiner_name(given: str | None) -> str:
     """The examiner from the option, else `$FS2F_EXAMINER`; refuses to go on without one."""
     name = (given or os.environ.get("FS2F_EXAMINER") or "").strip()

@@ -219,6 +219,21 @@ def test_existing_output_not_overwritten(cli, store_dir, tmp_path, figures_file)
     assert store_snapshot(store_dir) == before
 
 
+@pytest.mark.parametrize("command", [("case", "report", "C1", "-o", "{store}/vault/sha256/r.pdf", "-e", "Ann"),
+                                     ("case", "export", "C1", "--format", "json", "-o", "{store}/scratch", "-e", "Ann"),
+                                     ("case", "export", "C1", "--format", "rttm", "-o", "{store}", "-e", "Ann"),
+                                     ("model", "predict", "{audio}", "-o", "{store}/vault/p")])
+def test_outputs_inside_the_case_store_are_refused(cli, store_dir, tmp_path, figures_file, command):
+    """An export written into the vault sat there beside the evidence, and verify still said OK."""
+    make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    before = store_snapshot(store_dir)
+    audio = tmp_path / "C1-interview.wav"
+    args = [str(part).format(store=store_dir, audio=audio) for part in command]
+    line = _one_line_error(cli(*args))
+    assert "is inside the case store" in line
+    assert store_snapshot(store_dir) == before
+
+
 def test_default_output_in_current_folder(cli, store_dir, tmp_path, figures_file, monkeypatch):
     run_id = make_case(cli, store_dir, tmp_path, "C1", speakers=1)
     monkeypatch.chdir(tmp_path)

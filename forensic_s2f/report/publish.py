@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from forensic_s2f.config import require_outside_store
 from forensic_s2f.errors import StoreError, require_text_name, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
@@ -45,6 +46,7 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     data = gather_report_data(store, case_id, run_id)
     path = Path(output) if output is not None else default_report_path(case_id, data.run.id)
     require_text_name(path)
+    require_outside_store(path, store.layout.root)
     if path.exists():
         raise StoreError(f"{path}: already exists; choose another --output")
     if path.parent.exists() and not path.parent.is_dir():

@@ -29,7 +29,7 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
-from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, StoreError, Terminated, forget_stops, hold_stop, one_line,
+from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, forget_stops, hold_stop, one_line,
                                   require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
@@ -162,6 +162,11 @@ def case_add(
     name = examiner_name(examiner)
     for option, value in (("--source", source), ("--note", note), ("--title", title)):
         require_text(option, value)
+    named: dict[Path, Path] = {}
+    for path in files:  # (one file named twice was logged as two receipts)
+        first = named.setdefault(Path(os.path.abspath(path)), path)
+        if first is not path:
+            raise InputError(path, f"named twice on the command line (also as {first})")
     incoming = []
     with _progress() as progress:
         task = progress.add_task("verifying audio", total=len(files))
@@ -176,7 +181,7 @@ def case_add(
             "case_id": case_id,
             "case_created": result.case_created,
             "added": [_evidence_record(e) for e in result.added],
-            "duplicates": [{"file": str(p), "evidence_id": e.id, "sha256": e.sha256} for p, e in result.duplicates],
+            "duplicates": [{"file": str(p), "id": e.id, "sha256": e.sha256} for p, e in result.duplicates],
             "warnings": warned,
         })
         return
@@ -220,6 +225,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     store = _open_for_reading()
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
+    receipts = store.repeat_receipts(case_id)
     if as_json:
         runs = []
         for r in store.runs(case_id):
@@ -230,13 +236,20 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
         _print_json({
             "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
             "created_by": summary.case.created_by, "custody_events": summary.event_count,
-            "log_head": summary.head_hash, "evidence": [_evidence_record(e) for e in evidence], "runs": runs,
+            "log_head": summary.head_hash,
+            "evidence": [{**_evidence_record(e), "received_again": receipts.get(e.id, [])} for e in evidence],
+            "runs": runs,
         })
         return
     out.print(_line(f"case {summary.case.id}  {summary.case.title}".rstrip()))
     out.print(_line(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
                    f"{summary.event_count} custody events, log head {summary.head_hash}"))
     out.print(_evidence_table("evidence", evidence))
+    for evidence_id, received in receipts.items():
+        for receipt in received:
+            out.print(_line(f"evidence {evidence_id} received again as {receipt['original_filename']} "
+                            f"({receipt['original_path']}), source {receipt['source'] or 'not recorded'}, "
+                            f"by {receipt['examiner']} at {receipt['received_utc'][:19]}"))
     runs = store.runs(case_id)
     if runs:
         out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence",
@@ -589,6 +602,8 @@ def audit_log(
     read_only: ReadOnlyOption = False,
 ) -> None:
     """Print a case's custody log."""
+    if as_json and fmt not in ("table", "json"):
+        raise StoreError(f"--json and --format {fmt} ask for two formats: give one")
     fmt = "json" if as_json else fmt
     if fmt not in ("table", "csv", "json"):
         raise StoreError(f"unknown format {fmt!r}: use table, csv or json")

@@ -398,6 +398,18 @@ def test_a_speaker_count_set_by_the_examiner_is_reported_as_theirs(cli, store_di
         assert caveat in text and "by the examiner (it was" in text  # (Section 2, under the timeline)
 
 
+def test_the_evidence_section_names_every_receipt_of_the_same_bytes(cli, store_dir, tmp_path, figures_file):
+    """A second receipt (another name, another exhibit) was only in the custody log's appendix."""
+    make_case(cli, store_dir, tmp_path, "R1", speakers=1)
+    again = tmp_path / "copy from email.wav"
+    again.write_bytes((tmp_path / "R1-interview.wav").read_bytes())
+    assert cli("case", "add", "R1", again, "-e", "Bob", "--source", "exhibit CD/2").code == 0
+    _, _, pages = _report(cli, "R1", tmp_path / "r1.pdf")
+    evidence = _flat(pages[1])
+    assert "Received again" in evidence and "by Bob: the same bytes as copy from email.wav" in evidence
+    assert "source exhibit CD/2" in evidence
+
+
 def test_a_recording_without_speech_has_no_overlap_measured():
     from forensic_s2f.report.findings import _quality_rows
 

@@ -58,8 +58,12 @@ def test_reingest_is_reported_not_duplicated(cli, store_dir, tone, tmp_path):
     result = cli("case", "add", "C1", renamed, "-e", "Bob", "--source", "second seizure")
     assert result.code == 0
     assert "already in case C1 as evidence 1" in result.stdout
-    # nothing stored twice; the receipt itself is a custody fact, logged
-    assert json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"] == evidence
+    # nothing stored twice; the receipt itself is a custody fact, logged, and shown with the evidence
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"]
+    (receipt,) = shown[0].pop("received_again")
+    assert evidence[0].pop("received_again") == [] and shown == evidence
+    assert (receipt["original_filename"], receipt["source"], receipt["examiner"]) == ("same-bytes.wav", "second seizure", "Bob")
+    assert "evidence 1 received again as same-bytes.wav" in " ".join(cli("case", "show", "C1").stdout.split())
     after = store_snapshot(store_dir)
     assert {k: v for k, v in after.items() if k != "<database>"} == {k: v for k, v in before.items() if k != "<database>"}
     last = json.loads(cli("audit", "log", "C1", "--json").stdout)[-1]
@@ -125,3 +129,26 @@ def test_entry_point_prints_one_line_without_traceback(tmp_path):
     assert proc.stderr.strip() == f"error: {missing}: no such file"
     assert "Traceback" not in proc.stderr + proc.stdout
     assert not (tmp_path / "store").exists()
+
+
+def test_a_file_named_twice_or_through_a_link_is_recorded_as_given(cli, store_dir, tone, tmp_path):
+    """The same file twice on one command line was logged as two receipts; a file ingested
+    through a symbolic link was recorded under the link's name but the target's path."""
+    before = store_snapshot(store_dir)
+    twice = cli("case", "add", "C1", tone, tone, "-e", "Ann")
+    assert twice.code == 2 and "named twice on the command line" in twice.stderr
+    assert store_snapshot(store_dir) == before
+    link = tmp_path / "EXHIBIT-7.wav"
+    link.symlink_to(tone)
+    assert cli("case", "add", "C1", link, "-e", "Ann").code == 0
+    (shown,) = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"]
+    assert (shown["original_filename"], shown["original_path"]) == ("EXHIBIT-7.wav", str(link))
+    intake = json.loads(cli("audit", "log", "C1", "--json").stdout)[-1]
+    assert intake["details"]["resolved_path"] == str(tone.resolve())
+    assert cli("audit", "verify", "C1").code == 0
+
+
+def test_audit_log_refuses_two_formats_at_once(cli, store_dir, tone):
+    cli("case", "add", "C1", tone, "-e", "Ann")
+    both = cli("audit", "log", "C1", "--json", "--format", "csv")
+    assert both.code == 2 and "ask for two formats" in both.stderr  # (it printed JSON unsaid)

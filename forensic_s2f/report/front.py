@@ -146,6 +146,10 @@ def evidence_section(ctx: ReportContext) -> list[Flowable]:
                 ("Intake", text(f"{utc(item.ingested_utc)} by {item.examiner}", "cell")),
                 ("Source", text(item.source or "not recorded", "cell")),
                 ("Note", text(item.note or "none", "cell")),
+                *[("Received again", text(f"{utc(receipt['received_utc'])} by {receipt['examiner']}: the same bytes as "
+                                          f"{receipt['original_filename']} ({receipt['original_path']}); source "
+                                          f"{receipt['source'] or 'not recorded'}; note {receipt['note'] or 'none'}", "cell"))
+                  for receipt in item.received_again],
             ]),
         ]))
     return flowables

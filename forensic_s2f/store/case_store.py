@@ -170,9 +170,8 @@ class CaseStore(RunRecords):
                 if existing is not None:  # (received again: logged, not stored twice)
                     result.duplicates.append((incoming.path, existing))
                     custody.append(db, case_id, examiner, "intake-repeat", "evidence", str(existing.id), stored.sha256,
-                                   details={"original_filename": incoming.path.name,
-                                            "original_path": str(incoming.path.resolve()), "source": source,
-                                            "note": note, "host": socket.gethostname()})
+                                   details={"original_filename": incoming.path.name, **_paths(incoming.path),
+                                            "source": source, "note": note, "host": socket.gethostname()})
                     continue
                 result.added.append(self._record_evidence(db, case_id, incoming, stored, examiner, source, note))
         return result
@@ -187,7 +186,7 @@ class CaseStore(RunRecords):
             sha256=stored.sha256,
             size_bytes=stored.size_bytes,
             original_filename=incoming.path.name,
-            original_path=str(incoming.path.resolve()),
+            original_path=_paths(incoming.path)["original_path"],
             media_type=info.media_type,
             codec=info.codec,
             sample_rate_hz=info.sample_rate,
@@ -204,7 +203,7 @@ class CaseStore(RunRecords):
             db, case_id, examiner, "intake", "evidence", str(evidence.id), stored.sha256,
             details={
                 "original_filename": evidence.original_filename,
-                "original_path": evidence.original_path,
+                **_paths(incoming.path),
                 "size_bytes": evidence.size_bytes,
                 "media_type": evidence.media_type,
                 "codec": evidence.codec,
@@ -218,6 +217,19 @@ class CaseStore(RunRecords):
             },
         )
         return evidence
+
+    def repeat_receipts(self, case_id: str) -> dict[int, list[dict[str, Any]]]:
+        """Evidence id → each later receipt of the same bytes (`intake-repeat` events): the
+        name, paths, source and note it came with, who received it and when (UTC)."""
+        receipts: dict[int, list[dict[str, Any]]] = {}
+        for event in self.custody_log(case_id):
+            if event.action == "intake-repeat" and event.object_id.isdigit():
+                details = integrity.details_of(event)
+                receipts.setdefault(int(event.object_id), []).append({
+                    **{key: details.get(key, "") for key in ("original_filename", "original_path", "source", "note")},
+                    **({"resolved_path": details["resolved_path"]} if "resolved_path" in details else {}),
+                    "examiner": event.examiner, "received_utc": event.ts_utc})
+        return receipts
 
     def list_cases(self) -> list[CaseSummary]:
         with session(self.engine) as db:
@@ -439,3 +451,11 @@ def _process_alive(pid_text: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _paths(given: Path) -> dict[str, str]:
+    """An intake's `original_path`, the absolute path as the examiner gave it (its file name is
+    the recorded `original_filename`), and `resolved_path`, the file a symbolic link on that path
+    led to, where one did."""
+    absolute, resolved = os.path.abspath(given), os.path.realpath(given)
+    return {"original_path": absolute, **({"resolved_path": resolved} if resolved != absolute else {})}

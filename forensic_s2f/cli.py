@@ -306,7 +306,8 @@ def _age(row: dict[str, Any]) -> str:
 def _run_rows(store, case_id: str, run_id: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A completed run's rows, read once: one per speaker, and one per recording (its quality
     figures and warnings)."""
-    names = {e.id: e.original_filename for e in store.evidence(case_id)}
+    by_id = {e.id: e for e in store.evidence(case_id)}
+    names = {evidence_id: e.original_filename for evidence_id, e in by_id.items()}
     results = store.run_results(run_id)
     speakers = [{
         "run_id": run_id, "evidence_id": result.evidence_id, "file": names.get(result.evidence_id, "?"),
@@ -316,7 +317,9 @@ def _run_rows(store, case_id: str, run_id: int) -> tuple[list[dict[str, Any]], l
         "age_estimate_within_one": speaker.prediction.get("age_estimate_within_one"),
         "seconds_used": speaker.prediction.get("seconds_used"), "warnings": speaker.warnings,
     } for result in results for speaker in result.speakers]
-    recordings = [{"evidence_id": r.evidence_id, "quality": r.quality, "warnings": r.warnings} for r in results]
+    recordings = [{"evidence_id": r.evidence_id, "file": names.get(r.evidence_id, "?"),
+                   "sha256": by_id[r.evidence_id].sha256 if r.evidence_id in by_id else None,
+                   "quality": r.quality, "warnings": r.warnings} for r in results]
     return speakers, recordings
 
 

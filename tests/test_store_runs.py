@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 
@@ -210,7 +211,8 @@ def test_case_show_gives_each_completed_run_its_recording_level_quality_and_warn
     store.finish_run(run.id, "Ann", "completed")
     store.close()
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"][0]
-    assert shown["evidence"] == [{"evidence_id": 1, "quality": {"snr_db": 7.0}, "warnings": ["low signal-to-noise ratio: estimated 7.0 dB"]}]
+    assert shown["evidence"] == [{"evidence_id": 1, "file": "a.wav", "sha256": hashlib.sha256((tmp_path / "a.wav").read_bytes()).hexdigest(),
+                                  "quality": {"snr_db": 7.0}, "warnings": ["low signal-to-noise ratio: estimated 7.0 dB"]}]
     table = cli("case", "show", "C1").stdout
     assert "run 1, evidence 1: warning: low signal-to-noise ratio: estimated 7.0 dB" in table
     assert "female (99.7%)" in table  # (not rounded up to a certainty: 100%)

@@ -130,7 +130,8 @@ def evidence_section(ctx: ReportContext) -> list[Flowable]:
     analysed = set(data.run.evidence_ids)
     flowables: list[Flowable] = [PageBreak(), markup(SECTION_TITLES[0], "h1"),
                                  text("Every evidential recording of the case as ingested into the vault. SHA-256 is of the "
-                                      "original bytes; the vault copy is read-only and was re-hashed when this report was written.")]
+                                      "original bytes; the vault copy is read-only and was re-hashed when this report was written. "
+                                      "Evidence and run numbers are the case store's, counted across all its cases.")]
     for item in data.evidence:
         note = "" if item.id in analysed else " (not analysed in this run)"
         flowables.append(KeepTogether([

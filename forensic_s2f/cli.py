@@ -575,6 +575,8 @@ def _verify_case(store, case_id: str, auditor: str, expect_head: Sequence[str],
             f"cannot be checked ({type(error).__name__}: {error}): the database was altered"
         return _failed_case(case_id, problem)
     findings = checked.findings
+    for note in checked.clock_notes:  # (on stderr: clocks are set back, so not a failure, but an auditor should know)
+        err.print(_line(f"note: {note}"))
     event = None if store.read_only else store.record_event(
         case_id, auditor, "verify", "case", case_id,
         details={"findings": len(findings), "verified_head": checked.head_hash,

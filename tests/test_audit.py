@@ -182,3 +182,20 @@ def test_what_a_killed_ingest_leaves_is_cleared_or_named(cli, case, tmp_path):
     assert result.code == 0 and "C1: OK" in result.stdout
     assert result.stderr == (f"note: {orphan.path}: a vault file no case records (left by an interrupted command, "
                              "or by records taken out of the database, as when an older copy of it is put back: `--expect-head` tells)\n")
+
+
+def test_an_event_timed_before_the_one_it_follows_is_noted(cli, case, store_dir, monkeypatch):
+    """A clock set back leaves a chain that verifies; the auditor is told where time went back."""
+    from forensic_s2f.store import custody
+
+    with monkeypatch.context() as patched:
+        patched.setattr(custody, "utc_now", lambda: "2001-01-01T00:00:00.000000Z")
+        store = CaseStore(store_dir)
+        try:
+            late = store.record_event("C1", "Ann", "export", "run", "1")
+        finally:
+            store.close()
+    result = cli("audit", "verify", "C1")
+    assert result.code == 0
+    assert f"event seq {late.seq} (export, 2001-01-01T00:00:00.000000Z) is timed before seq {late.seq - 1}" in result.stderr
+    assert result.stderr.count("timed before") == 1  # (the verify logged after it is timed after it again)

@@ -56,6 +56,7 @@ class Verification:
     events_checked: int
     evidence_count: int
     artifact_count: int
+    clock_notes: list[str] = field(default_factory=list)  # events timed before the one they follow (see integrity)
 
 
 @dataclass(frozen=True)
@@ -387,7 +388,7 @@ class CaseStore(RunRecords):
         findings += integrity.check_triggers(case_id, triggers)
         findings += integrity.check_expected_heads(case_id, events, expected_heads)
         return Verification(findings, events[-1].entry_hash if events else custody.GENESIS_HASH, len(events),
-                            len(evidence), len(artifacts))
+                            len(evidence), len(artifacts), integrity.clock_steps_back(case_id, events))
 
     def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact) -> list[Finding]:
         """What is wrong with the row's vault file: missing, other bytes or another size."""

@@ -267,3 +267,11 @@ def _canonical(value: Any) -> str:
 def _short(value: Any, limit: int = 120) -> str:
     text = value if isinstance(value, str) else repr(value) if isinstance(value, bytes) else canonical_json(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clock_steps_back(case_id: str, events: list[CustodyEvent]) -> list[str]:
+    """Notes (not findings) on events timed before the event they follow: a machine's clock set
+    back (which happens) or events written out of order (which the chain alone does not show)."""
+    return [f"{case_id}: event seq {later.seq} ({later.action}, {later.ts_utc}) is timed before seq {earlier.seq} "
+            f"({earlier.ts_utc}): a clock set back, or events written out of order"
+            for earlier, later in zip(events, events[1:]) if later.ts_utc < earlier.ts_utc]

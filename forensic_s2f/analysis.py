@@ -123,19 +123,23 @@ SET_ASIDE_SHOWN = 4  # stretches named in the warning; the rest are counted
 SET_ASIDE_WARNED_SECONDS = 0.5  # a speaker's share of set-aside speech it is warned of (s; less is left out unsaid)
 
 
+def set_aside_owner(diarization: Diarization, start: float, end: float) -> str | None:
+    """The speaker a set-aside stretch (s) was given to: the one holding most of it (a stretch is
+    made of embedding windows, so it may run into a neighbour's turn); None if nobody holds it."""
+    from pyannote.core import Segment
+
+    crop = diarization.annotation.crop(Segment(start, end))
+    return max(crop.labels(), key=crop.label_duration) if crop.labels() else None
+
+
 def set_aside_warnings(diarization: Diarization) -> list[str]:
     """A warning naming the speech the clustering set aside (see `Diarization`) and the speaker
     each stretch was given to, so that the examiner can listen for a further person."""
-    from pyannote.core import Segment
-
     if not diarization.set_aside:
         return []
-    annotation = diarization.annotation
     named = []
     for start, end in diarization.set_aside[:SET_ASIDE_SHOWN]:
-        crop = annotation.crop(Segment(start, end))
-        owner = max(crop.labels(), key=crop.label_duration) if crop.labels() else "no speaker"
-        named.append(f"{owner} at {start:.1f}-{end:.1f} s")
+        named.append(f"{set_aside_owner(diarization, start, end) or 'no speaker'} at {start:.1f}-{end:.1f} s")
     more = len(diarization.set_aside) - len(named)
     seconds = sum(end - start for start, end in diarization.set_aside)
     stretches = f"{len(diarization.set_aside)} stretch{'es' if len(diarization.set_aside) > 1 else ''}"
@@ -417,8 +421,8 @@ def _seconds(regions: list[tuple[float, float]]) -> float:
 def _speaker_input(diarization: Diarization, label: str, samples: Samples, rate: int,
                    speech_regions: list[tuple[float, float]], inherited: list[str]) -> _SpeakerInput:
     """The speaker's longest turns without overlap and without the speech the clustering set
-    aside as unlike any voice (`Diarization.set_aside`): its own voice, as sure as the
-    diarization can make it. Where that leaves under 1 s, the set-aside speech is taken too, and
+    aside as unlike any voice and gave to it (`Diarization.set_aside`, `set_aside_owner`): its
+    own voice, as sure as the diarization can make it. Where that leaves under 1 s, the set-aside speech is taken too, and
     where that still does, the overlapped turns as well. Its warnings begin with the recording's
     `inherited` ones."""
     from pyannote.core import Segment, Timeline
@@ -429,7 +433,8 @@ def _speaker_input(diarization: Diarization, label: str, samples: Samples, rate:
     timeline = annotation.label_timeline(label)
     total = timeline.duration()
     solo = solo_regions(annotation, label)
-    doubtful = Timeline([Segment(start, end) for start, end in diarization.set_aside]).support().crop(timeline.support())
+    given = [Segment(start, end) for start, end in diarization.set_aside if set_aside_owner(diarization, start, end) == label]
+    doubtful = Timeline(given).support().crop(timeline.support())
     sure = [(s.start, s.end) for s in Timeline([Segment(a, b) for a, b in solo]).extrude(doubtful) if s.duration > 0]
     use_overlap = bool(_seconds(solo) < MIN_SPEAKER_SPEECH_SECONDS <= total)
     if _seconds(sure) >= MIN_SPEAKER_SPEECH_SECONDS:

@@ -68,6 +68,7 @@ def predict(
     from forensic_s2f.audio.decode import load, probe
     from forensic_s2f.audio.vad import SileroVAD
     from forensic_s2f.provenance import software_versions
+    from forensic_s2f.s2f.dataset import age_range
     from forensic_s2f.s2f.model import load_model
     from forensic_s2f.s2f.predict import prediction_folders, write_prediction
 
@@ -100,11 +101,12 @@ def predict(
             typer.echo(f"error: {one_line(str(error))}", err=True)
             continue
         gender = max(prediction.gender, key=prediction.gender.get)
-        age = prediction.age_estimate
+        age = prediction.age_estimate  # (scored with its neighbours: shown as that range)
         table.add_row(*(Text(one_line(cell)) for cell in (
             str(path),
             f"{gender} {probability_text(prediction.gender[gender])}",
-            f"{age} {probability_text(prediction.age[age])} (\u00b11: {probability_text(prediction.age_estimate_within_one)})",
+            f"{age_range(age)} {probability_text(prediction.age_estimate_within_one)}; most probable "
+            f"{max(prediction.age, key=prediction.age.get)} {probability_text(max(prediction.age.values()))}",
             f"{prediction.seconds_used:.1f}",
             "; ".join(prediction.warnings) or "-",
             str(written["prediction"].parent),

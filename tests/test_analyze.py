@@ -373,6 +373,15 @@ def test_a_speakers_estimate_leaves_out_speech_set_aside_as_unlike_its_voice():
     assert job.warnings[0].endswith("it was used, since this speaker has too little other speech")
     np.testing.assert_array_equal(job.speech, np.concatenate([samples[0:60], samples[1000:1250]]))
 
+    touching = Annotation()  # (a stretch is made of embedding windows: it runs into the neighbour's turn)
+    touching[Segment(0.0, 6.0)] = "SPEAKER_00"
+    touching[Segment(6.0, 12.0)] = "SPEAKER_01"
+    spill = Diarization(touching, [(4.0, 7.2)])
+    owner = _speaker_input(spill, "SPEAKER_00", samples, rate, speech, [])
+    neighbour = _speaker_input(spill, "SPEAKER_01", samples, rate, speech, [])
+    assert owner.regions == [(0.0, 4.0)] and "(at 4.0-6.0 s)" in owner.warnings[0]
+    assert neighbour.regions == [(6.0, 12.0)] and neighbour.warnings == []  # (it lost 6.0-7.2 s, and was warned)
+
     plain = _speaker_input(Diarization(annotation), "SPEAKER_00", samples, rate, speech, [])
     assert plain.regions == [(0.0, 6.0), (10.0, 12.45)] and plain.warnings == []  # (nothing set aside: all its solo turns)
 

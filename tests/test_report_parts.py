@@ -88,9 +88,13 @@ def test_confidence_quotes_measured_figures(tmp_path):
     assert "hearing each whole 6 s clip (this speaker: 7.5 s of speech)" in text and "96.1 %" in text
     # (of clips named male: 459 of 471 males right, 18 of 287 females wrong; accuracy given the annotation,
     # 97.5 %, had been quoted, larger than the estimate's own probability allows a reader to take it)
-    assert "Of the 477 clips it named male, 96.2 % were annotated male" in text
+    assert ("On whole validation clips (62 % of them male; the figure moves with that mix), of the 477 it named male, "
+            "96.2 % were annotated male") in text
     assert "annotated male, it was right" not in text
-    assert "it gives male a probability of 0.90, which is calibrated" in text and "(expected calibration error 0.021)" in text
+    assert "it gives male a probability of 0.90." in text and "calibrated to within 0.021 on average" in text
+    unmeasured = load_validation_figures(write_validation(tmp_path / "validation.json"))
+    object.__setattr__(unmeasured, "gender_ece", None)
+    assert "calibrated to" not in " ".join(confidence_statement(prediction, unmeasured))  # (it called them calibrated)
     assert "Always answering 30-44, the commonest bracket, scored 38.3 % exact and 85.6 % within one" in text
     assert "For clips annotated 30-44" not in text  # (accuracy given the true bracket does not describe an estimate)
     assert "46.8 %" in text and "20.0 %" in text

@@ -102,12 +102,17 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
                 f"{percent(rate)} of clips.")
         named = figures.gender_named(gender[0])
         if named is not None:
-            text += (f" Of the {named[1]} clips it named {gender[0]}, {percent(named[0])} were annotated {gender[0]} "
-                     "(whatever the probability).")
-        text += (f" For this speaker it gives {gender[0]} a probability of {probability_text(gender[1])}, which is "
-                 "calibrated: in validation, estimates given about that probability were right about that often")
-        text += (f" (expected calibration error {figures.gender_ece:.3f})." if figures.gender_ece is not None else
-                 " (calibration error not measured).")
+            share = figures.group("gender", gender[0])
+            mix = f"{100 * share.clips / (figures.gender_clips or share.clips):.0f} % of them {gender[0]}" if share else ""
+            text += (f" On whole validation clips ({mix}; the figure moves with that mix), of the {named[1]} it named "
+                     f"{gender[0]}, {percent(named[0])} were annotated {gender[0]}, whatever the probability given.")
+        text += f" For this speaker it gives {gender[0]} a probability of {probability_text(gender[1])}."
+        if figures.gender_ece is not None:
+            text += (f" On whole validation clips its gender probabilities were calibrated to within "
+                     f"{figures.gender_ece:.3f} on average (expected calibration error): clips given a probability "
+                     "like this one were right about that often.")
+        else:
+            text += " How well its probabilities are calibrated was not measured."
         statements.append(text)
     age = estimated_age(prediction)
     if age is not None:
@@ -135,7 +140,9 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
         never = [label for label, count in figures.age_estimates_given if not count]
         if given and never:
             text += (f" In validation the estimate was only ever centred on {' or '.join(given)}, never on "
-                     f"{' or '.join(never)}: it does not single out a young or an old voice.")
+                     f"{' or '.join(never)}")
+            ends = {figures.age_estimates_given[0][0], figures.age_estimates_given[-1][0]}
+            text += ": it does not single out a young or an old voice." if ends <= set(never) else "."
         statements.append(text)
     recall = {figure.k: figure for figure in figures.retrieval}
     if recall:

@@ -93,8 +93,8 @@ def _evidence_findings(item: EvidenceFindings, count_text: str) -> list[Flowable
     widths = [23 * mm, 14 * mm, 12 * mm, 19 * mm, 16 * mm, 22 * mm, 30 * mm]
     flowables.append(KeepTogether([
         markup("Speakers", "h3"), grid(rows, widths + [FRAME_WIDTH - sum(widths)]),
-        text("Gender: the most probable class, with its probability. Age bracket: the model's estimate, a range of "
-             "three brackets (the rule validated: right or one bracket off) with its probability, then the single "
+        text("Gender: the most probable class, with its probability. Age bracket: the model's estimate, a bracket "
+             "and its neighbours (the rule validated: right or one bracket off) with its probability, then the single "
              "most probable bracket with its own. See the speaker pages in Section 3 for all classes, their "
              "uncertainty and what they are worth.", "small")]))
     return flowables

@@ -373,7 +373,8 @@ def test_the_report_states_what_this_run_did(cli, store_dir, tmp_path, figures_f
 
 @pytest.mark.parametrize("count, cover, caveat", [
     ({"num_speakers": 3}, "with the number of speakers in each recording fixed at 3 by the examiner, gave 3 speakers",
-     "the counts in this report are the examiner's, not measured"),
+     "where that many were found, the count is the examiner's, not measured"),
+    ({"min_speakers": 3, "max_speakers": 3}, "fixed at 3 by the examiner, gave 3 speakers", "the count is the examiner's"),
     ({"min_speakers": 2, "max_speakers": 4}, "with the number of speakers in each recording limited to 2 to 4 by the "
      "examiner, found 3 speakers", "the measured counting accuracy in the caveat on who spoke when is for a free count"),
     ({}, "Speaker diarization (who spoke when) found 3 speakers", None),
@@ -393,9 +394,9 @@ def test_a_speaker_count_set_by_the_examiner_is_reported_as_theirs(cli, store_di
     text = _flat(" ".join(pages))
     assert cover in text
     if caveat is None:
-        assert "The number of speakers was counted automatically." in text and "by the examiner" not in text
+        assert "The number of speakers was counted automatically." in text and "by the examiner (" not in text
     else:
-        assert caveat in text and "by the examiner (it was" in text  # (Section 2, under the timeline)
+        assert caveat in text and ("by the examiner (not counted freely" in text or "by the examiner (counted within" in text)
 
 
 def test_the_evidence_section_names_every_receipt_of_the_same_bytes(cli, store_dir, tmp_path, figures_file):

@@ -69,8 +69,8 @@ def count_choice(run: RunInfo) -> str | None:
     counted freely (`case analyze` without --num-speakers, --min-speakers or --max-speakers)."""
     options = run.parameters.get("options", {})
     fixed, low, high = options.get("num_speakers"), options.get("min_speakers"), options.get("max_speakers")
-    if fixed:
-        return f"fixed at {fixed}"
+    if fixed or (low and low == high):
+        return f"fixed at {fixed or low}"
     if low and high:
         return f"limited to {low} to {high}"
     if low or high:
@@ -83,7 +83,8 @@ def count_sentence(run: RunInfo) -> str:
     choice = count_choice(run)
     if choice is None:
         return "The number of speakers was counted automatically."
-    how = "it was not counted" if choice.startswith("fixed") else "it was counted within those limits"
+    how = ("not counted freely; a warning says where that many were not found" if choice.startswith("fixed") else
+           "counted within those limits")
     return f"The number of speakers in each recording was {choice} by the examiner ({how})."
 
 
@@ -95,10 +96,10 @@ def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[st
                       "unknown, and every estimate in this report must be treated as unvalidated.")
     choice = count_choice(data.run)
     if choice is not None and choice.startswith("fixed"):
-        found.append(f"The number of speakers in each recording was {choice} by the examiner: the counts in this "
-                     "report are the examiner's, not measured, so the measured counting accuracy in the caveat on who "
-                     "spoke when does not apply. A speaker made up to reach a fixed count may be a fragment of another "
-                     "person's speech, or of noise.")
+        found.append(f"The number of speakers in each recording was {choice} by the examiner: where that many "
+                     "were found, the count is the examiner's, not measured, so the measured counting accuracy in the "
+                     "caveat on who spoke when does not apply (a recording's warning says where fewer were found). A "
+                     "speaker made up to reach a fixed count may be a fragment of another person's speech, or of noise.")
     elif choice is not None:
         found.append(f"The number of speakers in each recording was {choice} by the examiner: the measured counting "
                      "accuracy in the caveat on who spoke when is for a free count.")

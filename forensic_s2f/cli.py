@@ -162,11 +162,15 @@ def case_add(
     name = examiner_name(examiner)
     for option, value in (("--source", source), ("--note", note), ("--title", title)):
         require_text(option, value)
-    named: dict[Path, Path] = {}
-    for path in files:  # (one file named twice was logged as two receipts)
-        first = named.setdefault(Path(os.path.abspath(path)), path)
+    named: dict[tuple[int, int], Path] = {}
+    for path in files:  # (one file named twice, by any path, was logged as two receipts)
+        try:
+            identity = os.stat(path)
+        except OSError:
+            continue  # (probe names what is wrong with it)
+        first = named.setdefault((identity.st_dev, identity.st_ino), path)
         if first is not path:
-            raise InputError(path, f"named twice on the command line (also as {first})")
+            raise InputError(path, f"the same file as {first}, named twice on the command line")
     incoming = []
     with _progress() as progress:
         task = progress.add_task("verifying audio", total=len(files))
@@ -220,6 +224,7 @@ def case_list(as_json: JsonOption = False) -> None:
 @case_app.command("show")
 def case_show(case_id: str, as_json: JsonOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
+    from forensic_s2f.store.case_store import receipt_text
     from forensic_s2f.store.runs import shown_status
 
     store = _open_for_reading()
@@ -247,9 +252,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     out.print(_evidence_table("evidence", evidence))
     for evidence_id, received in receipts.items():
         for receipt in received:
-            out.print(_line(f"evidence {evidence_id} received again as {receipt['original_filename']} "
-                            f"({receipt['original_path']}), source {receipt['source'] or 'not recorded'}, "
-                            f"by {receipt['examiner']} at {receipt['received_utc'][:19]}"))
+            out.print(_line(f"evidence {evidence_id} received again: {receipt_text(receipt)}"))
     runs = store.runs(case_id)
     if runs:
         out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence",

@@ -11,6 +11,7 @@ from forensic_s2f.report.caveats import count_choice, warning_count
 from forensic_s2f.report.context import SECTION_TITLES, ReportContext, utc
 from forensic_s2f.report.data import ReportData
 from forensic_s2f.report.layout import STYLES, boxed, escape, key_values, markup, mono, needs_code_points, text
+from forensic_s2f.store.case_store import receipt_text
 from forensic_s2f.store.runs import shown_status
 
 
@@ -147,10 +148,7 @@ def evidence_section(ctx: ReportContext) -> list[Flowable]:
                 ("Intake", text(f"{utc(item.ingested_utc)} by {item.examiner}", "cell")),
                 ("Source", text(item.source or "not recorded", "cell")),
                 ("Note", text(item.note or "none", "cell")),
-                *[("Received again", text(f"{utc(receipt['received_utc'])} by {receipt['examiner']}: the same bytes as "
-                                          f"{receipt['original_filename']} ({receipt['original_path']}); source "
-                                          f"{receipt['source'] or 'not recorded'}; note {receipt['note'] or 'none'}", "cell"))
-                  for receipt in item.received_again],
+                *[("Received again", text(receipt_text(receipt), "cell")) for receipt in item.received_again],
             ]),
         ]))
     return flowables

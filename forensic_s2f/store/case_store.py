@@ -454,9 +454,18 @@ def _process_alive(pid_text: str) -> bool:
     return True
 
 
+def receipt_text(receipt: dict[str, Any]) -> str:
+    """One repeat receipt (see `CaseStore.repeat_receipts`) as a line: when, by whom, under
+    which name and path (and the file read, where that differs), source and note."""
+    read = f"; file read {receipt['resolved_path']}" if receipt.get("resolved_path") else ""
+    return (f"{receipt['received_utc'][:19].replace('T', ' ')} UTC by {receipt['examiner']}: the same bytes as "
+            f"{receipt['original_filename']} ({receipt['original_path']}{read}); source "
+            f"{receipt['source'] or 'not recorded'}; note {receipt['note'] or 'none'}")
+
+
 def _paths(given: Path) -> dict[str, str]:
-    """An intake's `original_path`, the absolute path as the examiner gave it (its file name is
-    the recorded `original_filename`), and `resolved_path`, the file a symbolic link on that path
-    led to, where one did."""
-    absolute, resolved = os.path.abspath(given), os.path.realpath(given)
+    """An intake's `original_path`, the path as the examiner gave it, made absolute without
+    resolving anything in it (its file name is the recorded `original_filename`), and
+    `resolved_path`, the file read, where links or `..` on that path lead elsewhere."""
+    absolute, resolved = os.path.join(os.getcwd(), given), os.path.realpath(given)
     return {"original_path": absolute, **({"resolved_path": resolved} if resolved != absolute else {})}

@@ -422,9 +422,9 @@ def _speaker_input(diarization: Diarization, label: str, samples: Samples, rate:
                    speech_regions: list[tuple[float, float]], inherited: list[str]) -> _SpeakerInput:
     """The speaker's longest turns without overlap and without the speech the clustering set
     aside as unlike any voice and gave to it (`Diarization.set_aside`, `set_aside_owner`): its
-    own voice, as sure as the diarization can make it. Where that leaves under 1 s, the set-aside speech is taken too, and
-    where that still does, the overlapped turns as well. Its warnings begin with the recording's
-    `inherited` ones."""
+    own voice, as sure as the diarization can make it. Where that leaves under 1 s, the
+    set-aside speech is taken too, and where that still does, the overlapped turns as well. Its
+    warnings begin with the recording's `inherited` ones."""
     from pyannote.core import Segment, Timeline
 
     from forensic_s2f.diarize.annotation import solo_regions
@@ -433,7 +433,8 @@ def _speaker_input(diarization: Diarization, label: str, samples: Samples, rate:
     timeline = annotation.label_timeline(label)
     total = timeline.duration()
     solo = solo_regions(annotation, label)
-    given = [Segment(start, end) for start, end in diarization.set_aside if set_aside_owner(diarization, start, end) == label]
+    given = [Segment(start, end) for start, end in diarization.set_aside
+             if set_aside_owner(diarization, start, end) == label]
     doubtful = Timeline(given).support().crop(timeline.support())
     sure = [(s.start, s.end) for s in Timeline([Segment(a, b) for a, b in solo]).extrude(doubtful) if s.duration > 0]
     use_overlap = bool(_seconds(solo) < MIN_SPEAKER_SPEECH_SECONDS <= total)

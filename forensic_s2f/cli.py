@@ -293,8 +293,8 @@ def _top(probabilities: dict[str, float]) -> str:
 
 
 def _age(row: dict[str, Any]) -> str:
-    """The model's age estimate as recorded: the three-bracket range the within-one rule scores,
-    with its probability, then the most probable single bracket ('18-29 to 45-59 (91%); most
+    """The model's age estimate as recorded: the bracket and its neighbours, as the within-one rule
+    scores it, with its probability, then the most probable single bracket ('18-29 to 45-59 (91%); most
     probable 30-44 (47%)'); the most probable bracket for a prediction that recorded no estimate."""
     from forensic_s2f.s2f.dataset import age_range
 

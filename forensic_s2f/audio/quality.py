@@ -23,7 +23,7 @@ MIN_NOISE_SECONDS = 0.5  # pauses needed before SNR is measured against them ins
 # (louder ones are mostly speech the voice activity missed). Measured on 8 conversations
 # per condition (benchmarks/conversations.py, seed 3), the mean of all pause frames read a median
 # 16.4 dB on clean audio (25 % under 10 dB, so warned of) and 9.5 / 5.3 dB in pink noise at 10 dB
-# and cafe noise at 5 dB; these frames give 30.9, 9.7 and 6.5 dB.
+# and cafe noise at 5 dB; these frames give 71.3 (pauses of near-digital silence), 9.7 and 6.5 dB.
 SILENT_BELOW_SPEECH = 1e-9  # power ratio: 90 dB
 PAUSE_OUTLIER_RATIO = 10.0
 TELEPHONE_MAX_BANDWIDTH_HZ = 5_000.0  # telephone and 8 kHz sources measure 3.4-4.6 kHz, wideband speech 5.5-8 kHz

@@ -53,7 +53,7 @@ def estimated_age(prediction: dict[str, Any]) -> tuple[str, float] | None:
 
 def age_estimate_text(prediction: dict[str, Any]) -> str:
     """'18-29 to 45-59 (0.91); most probable 30-44 (0.45)': where the prediction records it
-    (`age_estimate_within_one`), the estimate as the three-bracket range the within-one rule
+    (`age_estimate_within_one`), the estimate as the bracket and its neighbours, as the within-one rule
     scores, with its probability, then the single most probable bracket; else the estimate and
     its own probability."""
     age = estimated_age(prediction)

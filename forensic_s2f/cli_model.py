@@ -208,6 +208,9 @@ def evaluate(
     from forensic_s2f.s2f.evaluate import format_evaluation
     from forensic_s2f.s2f.model import attach_validation, load_model
 
+    for written in (attach_to, card):
+        if written is not None:
+            require_outside_store(written)
     encoder = _ecapa_encoder(ecapa_dir)
     if attach_to is not None:
         recorded = load_model(attach_to).encoder.get_params()

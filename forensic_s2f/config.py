@@ -26,7 +26,7 @@ def require_outside_store(path: Path, home: Path | None = None) -> None:
     `store_home()`): the store holds only what its commands record there, and a foreign file in
     its vault or scratch folder would sit among evidence."""
     home = store_home() if home is None else Path(home).resolve()
-    where = Path(path).expanduser().resolve()
+    where = Path(path).resolve()  # (as it will be written: a quoted '~' is a folder named '~')
     if where == home or home in where.parents:
         raise StoreError(f"{path}: is inside the case store ({home}); write outputs outside it")
 

@@ -222,10 +222,13 @@ def test_existing_output_not_overwritten(cli, store_dir, tmp_path, figures_file)
 @pytest.mark.parametrize("command", [("case", "report", "C1", "-o", "{store}/vault/sha256/r.pdf", "-e", "Ann"),
                                      ("case", "export", "C1", "--format", "json", "-o", "{store}/scratch", "-e", "Ann"),
                                      ("case", "export", "C1", "--format", "rttm", "-o", "{store}", "-e", "Ann"),
-                                     ("model", "predict", "{audio}", "-o", "{store}/vault/p")])
-def test_outputs_inside_the_case_store_are_refused(cli, store_dir, tmp_path, figures_file, command):
-    """An export written into the vault sat there beside the evidence, and verify still said OK."""
+                                     ("model", "predict", "{audio}", "-o", "{store}/vault/p"),
+                                     ("case", "export", "C1", "--format", "csv", "-o", "~/csv", "-e", "Ann")])
+def test_outputs_inside_the_case_store_are_refused(cli, store_dir, tmp_path, figures_file, command, monkeypatch):
+    """An export written into the vault sat there beside the evidence, and verify still said OK; a
+    quoted '~' (a folder of that name, here inside the store) was checked as the home folder."""
     make_case(cli, store_dir, tmp_path, "C1", speakers=1)
+    monkeypatch.chdir(store_dir)
     before = store_snapshot(store_dir)
     audio = tmp_path / "C1-interview.wav"
     args = [str(part).format(store=store_dir, audio=audio) for part in command]

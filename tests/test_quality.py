@@ -45,6 +45,22 @@ def test_snr_ignores_digital_silence_and_speech_the_voice_activity_missed():
     assert not any("signal-to-noise" in warning for warning in report.warnings())
 
 
+def test_noise_heard_only_under_the_speech_is_measured_in_its_gaps():
+    """A noise gate (a phone's noise suppression) leaves silent pauses and noise under the speech:
+    measured against the pauses, 10 dB read over 70 dB. Syllables of a harmonic voice with gaps
+    between them, white noise at 10 dB under them only while the voice speaks."""
+    rng = np.random.default_rng(5)
+    t = np.arange(10 * RATE) / RATE
+    voice = sum(np.sin(2 * np.pi * f * t) for f in (150, 300, 450, 900)) / 2
+    talking = (t >= 2.0) & (t < 8.0)
+    syllables = talking & ((t - 2.0) % 0.28 < 0.2)
+    voice *= np.sqrt(10 ** (-20 / 10) / np.mean(voice[syllables] ** 2)) * syllables
+    noise = rng.standard_normal(len(t)) * np.sqrt(np.mean(voice[talking] ** 2) / 10) * talking
+    report = measure_quality((voice + noise).astype(np.float32), RATE, [(2.0, 8.0)])
+    assert report.snr_method == "speech vs its quietest tenth"
+    assert report.snr_db == pytest.approx(10.0, abs=3.0)
+
+
 def test_low_snr_is_warned_with_its_value():
     samples, regions = _tone_in_noise(-30.0, -33.0)
     report = measure_quality(samples, RATE, regions)

@@ -99,7 +99,10 @@ def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[st
         found.append(f"The number of speakers in each recording was {choice} by the examiner: where that many "
                      "were found, the count is the examiner's, not measured, so the measured counting accuracy in the "
                      "caveat on who spoke when does not apply (a recording's warning says where fewer were found). A "
-                     "speaker made up to reach a fixed count may be a fragment of another person's speech, or of noise.")
+                     "speaker made up to reach a fixed count may be a fragment of another person's speech, or of noise. "
+                     "With the count fixed, speech unlike every speaker is not looked for: no warning of speech set "
+                     "aside (a further person who spoke too little to be counted) can appear, and such speech is in "
+                     "the speakers' estimates.")
     elif choice is not None:
         found.append(f"The number of speakers in each recording was {choice} by the examiner: the measured counting "
                      "accuracy in the caveat on who spoke when is for a free count.")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
 
 
 MAX_STEM_BYTES = 200  # (UTF-8; file names may hold 255 bytes, and '-E<id>.rttm' is added)
-MADE_UP = re.compile(r"-E\d+$")  # the ending `_stems` gives a name it makes up: `-E<evidence id>`
+MADE_UP = re.compile(r"[-\u2010-\u2015\u2212\ufe58\ufe63]e\d+$")  # `-E<id>` and look-alikes, as `_look` shows them
 
 
 def _clip(stem: str) -> str:
@@ -55,13 +56,20 @@ def _clip(stem: str) -> str:
 
 def _stems(evidence: list[Evidence]) -> dict[int, str]:
     """A distinct file stem for each evidence id: the original file's stem where no other file
-    shares it, else `<stem>-E<id>`. A stem that itself ends like `-E<number>` gets its own id too
+    shares it (or one that looks the same, see `_look`), else `<stem>-E<id>`. A stem that itself
+    ends like `-E<number>` (or a look-alike: another dash, full-width letters) gets its own id too
     (`x-E2.wav`, evidence 4: `x-E2-E4`), so that a name ending in `-E<n>` is always evidence n's
     (`x-E2` had held evidence 4 while evidence 2 was written to `x-E2-2`)."""
     stems = {e.id: _clip(re.sub(r"\s+", "_", Path(e.original_filename).stem)) or f"evidence-{e.id}" for e in evidence}
-    counts = Counter(stems.values())
-    return {evidence_id: stem if counts[stem] == 1 and not MADE_UP.search(stem) else f"{stem}-E{evidence_id}"
+    counts = Counter(_look(stem) for stem in stems.values())
+    return {evidence_id: stem if counts[_look(stem)] == 1 and not MADE_UP.search(_look(stem)) else f"{stem}-E{evidence_id}"
             for evidence_id, stem in stems.items()}
+
+
+def _look(stem: str) -> str:
+    """What a name looks like: names that differ only in Unicode form (é composed or not) or in
+    case (one file on a case-insensitive disk) count as one."""
+    return unicodedata.normalize("NFKC", stem).casefold()
 
 
 SPEAKER_COLUMNS = ["run_id", "evidence_id", "file", "speaker", "speech_seconds", "segments", "seconds_used",

@@ -83,6 +83,20 @@ def test_rttm_export_gives_every_evidence_its_own_file_when_a_real_name_looks_li
         ("x-E1-E3.rttm", "3", "x-E1.wav", "3", "1"), ("x-E1-2.rttm", "4", "x-E1-2.wav", "4", "1")]
 
 
+def test_rttm_names_that_only_look_alike_are_told_apart():
+    """`y‐E3.wav` (a Unicode hyphen) read as evidence 3's file; `café` composed and decomposed, and
+    `X.wav` beside `x.flac` (one file on a case-insensitive disk), gave names that look the same."""
+    from forensic_s2f.exports import export_files
+    from forensic_s2f.store.models import Evidence
+
+    names = ["y\u2010E3.wav", "caf\u00e9.wav", "cafe\u0301.wav", "X.wav", "x.flac", "z－Ｅ３.wav", "plain.wav"]
+    evidence = [Evidence(id=i, original_filename=name) for i, name in enumerate(names, 10)]
+    files = export_files("rttm", evidence, [EvidenceResult(i, {}, [], [], []) for i in range(10, 17)], _run())
+    assert sorted(name for name in files if name.endswith(".rttm")) == sorted([
+        "y\u2010E3-E10.rttm", "caf\u00e9-E11.rttm", "cafe\u0301-E12.rttm", "X-E13.rttm", "x-E14.rttm",
+        "z－Ｅ３-E15.rttm", "plain.rttm"])
+
+
 def test_rttm_names_of_very_long_file_names_fit_the_file_system():
     """A 255-byte evidence name made the RTTM export fail for good (File name too long)."""
     from forensic_s2f.exports import export_files

@@ -230,7 +230,7 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     store = _open_for_reading()
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
-    receipts = store.repeat_receipts(case_id)
+    receipts, resolved = store.repeat_receipts(case_id), store.resolved_paths(case_id)
     if as_json:
         runs = []
         for r in store.runs(case_id):
@@ -242,7 +242,8 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
             "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
             "created_by": summary.case.created_by, "custody_events": summary.event_count,
             "log_head": summary.head_hash,
-            "evidence": [{**_evidence_record(e), "received_again": receipts.get(e.id, [])} for e in evidence],
+            "evidence": [{**_evidence_record(e), "resolved_path": resolved.get(e.id),
+                          "received_again": receipts.get(e.id, [])} for e in evidence],
             "runs": runs,
         })
         return
@@ -250,6 +251,8 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
     out.print(_line(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
                    f"{summary.event_count} custody events, log head {summary.head_hash}"))
     out.print(_evidence_table("evidence", evidence))
+    for evidence_id, path in resolved.items():
+        out.print(_line(f"evidence {evidence_id}: the path given led to {path}, the file read"))
     for evidence_id, received in receipts.items():
         for receipt in received:
             out.print(_line(f"evidence {evidence_id} received again: {receipt_text(receipt)}"))

@@ -414,6 +414,21 @@ def test_the_evidence_section_names_every_receipt_of_the_same_bytes(cli, store_d
     assert "source exhibit CD/2" in evidence
 
 
+def test_the_evidence_section_names_the_file_a_link_led_to(cli, store_dir, tmp_path, figures_file):
+    audio = write_tone(tmp_path / "recorder_0001.wav", seconds=12.0, frequency=233.0)
+    link = tmp_path / "EXHIBIT-7.wav"
+    link.symlink_to(audio)
+    assert cli("case", "add", "L1", link, "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    try:
+        record_run(store, "L1", store.evidence("L1")[0].id, 12.0, 1)
+    finally:
+        store.close()
+    _, _, pages = _report(cli, "L1", tmp_path / "l1.pdf")
+    evidence = _flat(pages[1])
+    assert f"Path at intake {link}" in evidence and f"File read {audio} (where the path given led)" in evidence
+
+
 def test_a_recording_without_speech_has_no_overlap_measured():
     from forensic_s2f.report.findings import _quality_rows
 

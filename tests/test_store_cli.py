@@ -145,6 +145,8 @@ def test_a_file_named_twice_or_through_a_link_is_recorded_as_given(cli, store_di
     assert cli("case", "add", "C1", link, "-e", "Ann").code == 0
     (shown,) = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"]
     assert (shown["original_filename"], shown["original_path"]) == ("EXHIBIT-7.wav", str(link))
+    assert shown["resolved_path"] == str(tone.resolve())  # (it was only in the raw custody log)
+    assert f"the path given led to {tone.resolve()}" in " ".join(cli("case", "show", "C1").stdout.split())
     intake = json.loads(cli("audit", "log", "C1", "--json").stdout)[-1]
     assert intake["details"]["resolved_path"] == str(tone.resolve())
     assert cli("audit", "verify", "C1").code == 0

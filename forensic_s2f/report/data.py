@@ -38,6 +38,7 @@ class EvidenceItem:
     source: str
     note: str
     received_again: tuple[dict[str, Any], ...] = ()  # later receipts of the same bytes (see CaseStore.repeat_receipts)
+    resolved_path: str | None = None  # the file read, where the path given led elsewhere (see CaseStore.resolved_paths)
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,12 @@ class ReportData:
         return [speaker for item in self.findings for speaker in item.speakers]
 
 
-def _evidence_item(row: Evidence, received_again: list[dict[str, Any]]) -> EvidenceItem:
+def _evidence_item(row: Evidence, received_again: list[dict[str, Any]], resolved_path: str | None) -> EvidenceItem:
     return EvidenceItem(
         id=row.id, filename=row.original_filename, original_path=row.original_path, size_bytes=row.size_bytes, sha256=row.sha256,
         media_type=row.media_type, codec=row.codec, sample_rate_hz=row.sample_rate_hz, channels=row.channels,
         duration_seconds=row.duration_seconds, ingested_utc=row.ingested_utc, examiner=row.examiner,
-        source=row.source, note=row.note, received_again=tuple(received_again),
+        source=row.source, note=row.note, received_again=tuple(received_again), resolved_path=resolved_path,
     )
 
 
@@ -157,8 +158,8 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
         raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "
                          f"{first.problem}); run `fs2f audit verify {case_id}`")
     summary = store.case_summary(case_id)
-    receipts = store.repeat_receipts(case_id)
-    evidence = [_evidence_item(row, receipts.get(row.id, [])) for row in store.evidence(case_id)]
+    receipts, resolved = store.repeat_receipts(case_id), store.resolved_paths(case_id)
+    evidence = [_evidence_item(row, receipts.get(row.id, []), resolved.get(row.id)) for row in store.evidence(case_id)]
     by_id = {item.id: item for item in evidence}
     artifacts = {artifact.id: artifact for artifact in store.artifacts(case_id)}
     results = []

@@ -140,6 +140,7 @@ def evidence_section(ctx: ReportContext) -> list[Flowable]:
             key_values([
                 ("Original file", text(item.filename, "cell")),
                 ("Path at intake", text(item.original_path, "cell")),
+                *([("File read", text(f"{item.resolved_path} (where the path given led)", "cell"))] if item.resolved_path else []),
                 ("SHA-256", mono(item.sha256)),
                 ("Size", text(f"{item.size_bytes:,} bytes", "cell")),
                 ("Media format", text(f"{item.media_type}, {item.codec}, {item.sample_rate_hz} Hz, "

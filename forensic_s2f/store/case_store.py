@@ -219,6 +219,13 @@ class CaseStore(RunRecords):
         )
         return evidence
 
+    def resolved_paths(self, case_id: str) -> dict[int, str]:
+        """Evidence id → the file intake read, where links or `..` on the path given led elsewhere
+        (the `intake` event's `resolved_path`; evidence taken in before it was logged has none)."""
+        return {int(event.object_id): str(details["resolved_path"]) for event in self.custody_log(case_id)
+                if event.action == "intake" and event.object_id.isdigit()
+                and "resolved_path" in (details := integrity.details_of(event))}
+
     def repeat_receipts(self, case_id: str) -> dict[int, list[dict[str, Any]]]:
         """Evidence id → each later receipt of the same bytes (`intake-repeat` events): the
         name, paths, source and note it came with, who received it and when (UTC)."""

@@ -102,8 +102,8 @@ def confidence_statement(prediction: dict[str, Any], figures: ValidationFigures 
                 f"{percent(rate)} of clips.")
         named = figures.gender_named(gender[0])
         if named is not None:
-            share = figures.group("gender", gender[0])
-            mix = f"{100 * share.clips / (figures.gender_clips or share.clips):.0f} % of them {gender[0]}" if share else ""
+            share = figures.group("gender", gender[0])  # (there: `gender_named` counted it)
+            mix = f"{100 * share.clips / (figures.gender_clips or share.clips):.0f} % of them {gender[0]}"
             text += (f" On whole validation clips ({mix}; the figure moves with that mix), of the {named[1]} it named "
                      f"{gender[0]}, {percent(named[0])} were annotated {gender[0]}, whatever the probability given.")
         text += f" For this speaker it gives {gender[0]} a probability of {probability_text(gender[1])}."

@@ -51,7 +51,7 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 ExaminerOption = Annotated[str | None, typer.Option("--examiner", "-e", help="Examiner's name (default: $FS2F_EXAMINER).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables and text.")]
 
 
 OPEN_STORES: list = []  # closed when the command ends, so SQLite folds its write-ahead log into fs2f.db
@@ -510,11 +510,11 @@ def _remove(written: list[tuple[Path, str]]) -> None:
 
 
 def _auditor(given: str | None) -> str:
-    """Who verifies: the option, $FS2F_EXAMINER, else the operating-system user."""
-    try:
-        return examiner_name(given)
-    except StoreError:
+    """Who verifies: the option, $FS2F_EXAMINER, else the operating-system user (recorded as
+    `os-user:<name>`); a name given that cannot be recorded is refused, never replaced."""
+    if not (given or os.environ.get("FS2F_EXAMINER") or "").strip():
         return f"os-user:{getpass.getuser()}"
+    return examiner_name(given)
 
 
 @audit_app.command("verify")

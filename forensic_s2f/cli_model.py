@@ -20,7 +20,7 @@ from forensic_s2f.numbers import probability_text
 if TYPE_CHECKING:
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
 
-model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate.", no_args_is_help=True)
+model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate, train-overlap.", no_args_is_help=True)
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # (as cli.out)
 err = Console(stderr=True)
 ECAPA_HELP = (

@@ -199,3 +199,15 @@ def test_an_event_timed_before_the_one_it_follows_is_noted(cli, case, store_dir,
     assert result.code == 0
     assert f"event seq {late.seq} (export, 2001-01-01T00:00:00.000000Z) is timed before seq {late.seq - 1}" in result.stderr
     assert result.stderr.count("timed before") == 1  # (the verify logged after it is timed after it again)
+
+
+def test_an_auditor_name_that_cannot_be_recorded_is_refused_not_replaced(cli, case, store_dir):
+    """A hidden character in --examiner made verify log the OS user instead, unsaid."""
+    from conftest import store_snapshot
+
+    before = store_snapshot(store_dir)
+    refused = cli("audit", "verify", "C1", "--examiner", "Eve\u202eliA")
+    assert refused.code == 2 and "examiner name must be printable" in refused.stderr
+    assert store_snapshot(store_dir) == before
+    assert cli("audit", "verify", "C1").code == 0
+    assert json.loads(cli("audit", "log", "C1", "--json").stdout)[-1]["examiner"].startswith("os-user:")

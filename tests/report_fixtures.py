@@ -110,6 +110,15 @@ def record_run(store: CaseStore, case_id: str, evidence_id: int, duration: float
     return run.id
 
 
+def record_first_evidence_run(store_dir: Path, case_id: str, duration: float, speakers: int, **options) -> int:
+    """`record_run` on the case's first evidence file, through a store opened and closed here."""
+    store = CaseStore(store_dir)
+    try:
+        return record_run(store, case_id, store.evidence(case_id)[0].id, duration, speakers, **options)
+    finally:
+        store.close()
+
+
 def make_case(cli, store_dir: Path, tmp_path: Path, case_id: str, speakers: int, seconds: float = 12.0) -> int:
     """Ingest a generated WAV through the CLI and record a run with `speakers` speakers; returns the run id."""
     audio = write_tone(tmp_path / f"{case_id}-interview.wav", seconds=seconds, frequency=180.0 + 10 * speakers)

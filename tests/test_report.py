@@ -23,7 +23,7 @@ from forensic_s2f.report import validation
 from forensic_s2f.report.caveats import CAVEATS_DIR
 from forensic_s2f.report.context import SECTION_TITLES
 from forensic_s2f.store.case_store import CaseStore
-from report_fixtures import make_case, record_run, write_validation
+from report_fixtures import make_case, record_first_evidence_run, write_validation
 
 
 @pytest.fixture
@@ -317,11 +317,7 @@ def test_text_the_fonts_cannot_draw_is_printed_as_code_points(cli, store_dir, tm
     audio = write_tone(tmp_path / "録音 ملف\u202e  x.wav", seconds=12.0, frequency=235.0)
     result = cli("case", "add", "U1", audio, "-e", "王小明", "--title", "盗聴 \u27e61\u27e7")
     assert result.code == 0, result
-    store = CaseStore(store_dir)
-    try:
-        record_run(store, "U1", store.evidence("U1")[0].id, 12.0, 1)
-    finally:
-        store.close()
+    record_first_evidence_run(store_dir, "U1", 12.0, 1)
     _, _, pages = _report(cli, "U1", tmp_path / "u1.pdf")
     text = "\n".join(pages)
     assert re.search(r"⟦U\+9332⟧⟦U\+97F3⟧ ⟦U\+0645⟧⟦U\+0644⟧⟦U\+0641⟧⟦U\+202E⟧\s\sx\.wav", text)
@@ -361,11 +357,7 @@ def test_the_report_states_what_this_run_did(cli, store_dir, tmp_path, figures_f
     note = ("acquisition note " * 1200)[:20_000]
     audio = write_tone(tmp_path / "long-note.wav", seconds=12.0, frequency=245.0)
     assert cli("case", "add", "W1", audio, "-e", "Ann", "--note", note).code == 0
-    store = CaseStore(store_dir)
-    try:
-        record_run(store, "W1", store.evidence("W1")[0].id, 12.0, 3, denoise=False, unestimated=(2,))
-    finally:
-        store.close()
+    record_first_evidence_run(store_dir, "W1", 12.0, 3, denoise=False, unestimated=(2,))
     _, _, pages = _report(cli, "W1", tmp_path / "w1.pdf")
     text = _flat(" ".join(pages))
     assert text.count("acquisition note") >= note.count("acquisition note")  # (the log appendix repeats it)
@@ -388,11 +380,7 @@ def test_a_speaker_count_set_by_the_examiner_is_reported_as_theirs(cli, store_di
     measured counting accuracy as its caveat: the count was the examiner's."""
     audio = write_tone(tmp_path / "fixed.wav", seconds=12.0, frequency=231.0)
     assert cli("case", "add", "N1", audio, "-e", "Ann").code == 0
-    store = CaseStore(store_dir)
-    try:
-        record_run(store, "N1", store.evidence("N1")[0].id, 12.0, 3, count=count)
-    finally:
-        store.close()
+    record_first_evidence_run(store_dir, "N1", 12.0, 3, count=count)
     _, _, pages = _report(cli, "N1", tmp_path / "n1.pdf")
     text = _flat(" ".join(pages))
     assert cover in text
@@ -419,11 +407,7 @@ def test_the_evidence_section_names_the_file_a_link_led_to(cli, store_dir, tmp_p
     link = tmp_path / "EXHIBIT-7.wav"
     link.symlink_to(audio)
     assert cli("case", "add", "L1", link, "-e", "Ann").code == 0
-    store = CaseStore(store_dir)
-    try:
-        record_run(store, "L1", store.evidence("L1")[0].id, 12.0, 1)
-    finally:
-        store.close()
+    record_first_evidence_run(store_dir, "L1", 12.0, 1)
     _, _, pages = _report(cli, "L1", tmp_path / "l1.pdf")
     evidence = _flat(pages[1])
     assert f"Path at intake {link}" in evidence and f"File read {audio} (where the path given led)" in evidence

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -10,6 +9,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from forensic_s2f import __version__
+from forensic_s2f.store.vault import sha256_file
 
 RECORDED_PACKAGES = (
     "numpy", "scipy", "torch", "torchaudio", "torchcodec", "pyannote.audio", "pyannote.core",
@@ -71,6 +71,5 @@ def _weights_hashes() -> dict[str, str]:
     for key, (package, name) in PACKAGED_WEIGHTS.items():
         spec = find_spec(package)
         path = Path(spec.origin).parent / name if spec is not None and spec.origin else None
-        hashes[f"sha256 {key}"] = (hashlib.sha256(path.read_bytes()).hexdigest()
-                                   if path is not None and path.is_file() else "not installed")
+        hashes[f"sha256 {key}"] = sha256_file(path) if path is not None and path.is_file() else "not installed"
     return hashes

@@ -224,13 +224,14 @@ def case_list(as_json: JsonOption = False) -> None:
 @case_app.command("show")
 def case_show(case_id: str, as_json: JsonOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
-    from forensic_s2f.store.case_store import receipt_text
+    from forensic_s2f.store.case_store import receipt_text, repeat_receipts, resolved_paths
     from forensic_s2f.store.runs import shown_status
 
     store = _open_for_reading()
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
-    receipts, resolved = store.repeat_receipts(case_id), store.resolved_paths(case_id)
+    events = store.custody_log(case_id)
+    receipts, resolved = repeat_receipts(events), resolved_paths(events)
     if as_json:
         runs = []
         for r in store.runs(case_id):
@@ -467,7 +468,7 @@ def _write_new_files(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -
     files) should the copy not hash to what was recorded."""
     import hashlib
 
-    from forensic_s2f.store.vault import BLOCK_BYTES
+    from forensic_s2f.store.vault import copy_hashing
 
     require_text_name(folder)
     if folder.exists() and not folder.is_dir():
@@ -487,12 +488,7 @@ def _write_new_files(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -
                     continue
                 source, recorded = data
                 written.append((path, recorded))
-                digest = hashlib.sha256()
-                with open(source, "rb") as vault_file:
-                    while block := vault_file.read(BLOCK_BYTES):
-                        digest.update(block)
-                        handle.write(block)
-                if digest.hexdigest() != recorded:
+                if copy_hashing(source, handle)[0] != recorded:
                     raise StoreError(f"{source}: the vault file of {name} no longer matches its recorded SHA-256; "
                                      "nothing was exported: run `fs2f audit verify`")
     except BaseException as error:  # (an interruption too: all or nothing)

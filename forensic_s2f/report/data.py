@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from forensic_s2f.errors import StoreError
-from forensic_s2f.store.case_store import CaseStore
+from forensic_s2f.store.case_store import CaseStore, repeat_receipts, resolved_paths
 from forensic_s2f.store.models import Evidence
 
 SPEAKER_IMAGE_KINDS = ("face", "uncertainty", "members")
@@ -37,8 +37,8 @@ class EvidenceItem:
     examiner: str
     source: str
     note: str
-    received_again: tuple[dict[str, Any], ...] = ()  # later receipts of the same bytes (see CaseStore.repeat_receipts)
-    resolved_path: str | None = None  # the file read, where the path given led elsewhere (see CaseStore.resolved_paths)
+    received_again: tuple[dict[str, Any], ...] = ()  # later receipts of the same bytes (see store.case_store.repeat_receipts)
+    resolved_path: str | None = None  # the file read, where the path given led elsewhere (see store.case_store.resolved_paths)
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,8 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
         raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "
                          f"{first.problem}); run `fs2f audit verify {case_id}`")
     summary = store.case_summary(case_id)
-    receipts, resolved = store.repeat_receipts(case_id), store.resolved_paths(case_id)
+    events = store.custody_log(case_id)
+    receipts, resolved = repeat_receipts(events), resolved_paths(events)
     evidence = [_evidence_item(row, receipts.get(row.id, []), resolved.get(row.id)) for row in store.evidence(case_id)]
     by_id = {item.id: item for item in evidence}
     artifacts = {artifact.id: artifact for artifact in store.artifacts(case_id)}
@@ -200,7 +201,7 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
             object_id=e.object_id, object_sha256=e.object_sha256, details=e.details_json,
             prev_hash=e.prev_hash, entry_hash=e.entry_hash,
         )
-        for e in store.custody_log(case_id)
+        for e in events
     ]
     return ReportData(
         case_id=summary.case.id, case_title=summary.case.title, case_created_utc=summary.case.created_utc,

@@ -219,26 +219,6 @@ class CaseStore(RunRecords):
         )
         return evidence
 
-    def resolved_paths(self, case_id: str) -> dict[int, str]:
-        """Evidence id → the file intake read, where links or `..` on the path given led elsewhere
-        (the `intake` event's `resolved_path`; evidence taken in before it was logged has none)."""
-        return {int(event.object_id): str(details["resolved_path"]) for event in self.custody_log(case_id)
-                if event.action == "intake" and event.object_id.isdigit()
-                and "resolved_path" in (details := integrity.details_of(event))}
-
-    def repeat_receipts(self, case_id: str) -> dict[int, list[dict[str, Any]]]:
-        """Evidence id → each later receipt of the same bytes (`intake-repeat` events): the
-        name, paths, source and note it came with, who received it and when (UTC)."""
-        receipts: dict[int, list[dict[str, Any]]] = {}
-        for event in self.custody_log(case_id):
-            if event.action == "intake-repeat" and event.object_id.isdigit():
-                details = integrity.details_of(event)
-                receipts.setdefault(int(event.object_id), []).append({
-                    **{key: details.get(key, "") for key in ("original_filename", "original_path", "source", "note")},
-                    **({"resolved_path": details["resolved_path"]} if "resolved_path" in details else {}),
-                    "examiner": event.examiner, "received_utc": event.ts_utc})
-        return receipts
-
     def list_cases(self) -> list[CaseSummary]:
         with session(self.engine) as db:
             return [self._summary(db, case) for case in db.scalars(select(Case).order_by(Case.id))]
@@ -461,8 +441,31 @@ def _process_alive(pid_text: str) -> bool:
     return True
 
 
+def resolved_paths(events: list[CustodyEvent]) -> dict[int, str]:
+    """Evidence id → the file intake read, where links or `..` on the path given led elsewhere
+    (the `intake` event's `resolved_path`; evidence taken in before it was logged has none), from
+    a case's custody events."""
+    return {int(event.object_id): str(details["resolved_path"]) for event in events
+            if event.action == "intake" and event.object_id.isdigit()
+            and "resolved_path" in (details := integrity.details_of(event))}
+
+
+def repeat_receipts(events: list[CustodyEvent]) -> dict[int, list[dict[str, Any]]]:
+    """Evidence id → each later receipt of the same bytes (`intake-repeat` events of a case's
+    custody log): the name, paths, source and note it came with, who received it and when (UTC)."""
+    receipts: dict[int, list[dict[str, Any]]] = {}
+    for event in events:
+        if event.action == "intake-repeat" and event.object_id.isdigit():
+            details = integrity.details_of(event)
+            receipts.setdefault(int(event.object_id), []).append({
+                **{key: details.get(key, "") for key in ("original_filename", "original_path", "source", "note")},
+                **({"resolved_path": details["resolved_path"]} if "resolved_path" in details else {}),
+                "examiner": event.examiner, "received_utc": event.ts_utc})
+    return receipts
+
+
 def receipt_text(receipt: dict[str, Any]) -> str:
-    """One repeat receipt (see `CaseStore.repeat_receipts`) as a line: when, by whom, under
+    """One repeat receipt (see `repeat_receipts`) as a line: when, by whom, under
     which name and path (and the file read, where that differs), source and note."""
     read = f"; file read {receipt['resolved_path']}" if receipt.get("resolved_path") else ""
     return (f"{receipt['received_utc'][:19].replace('T', ' ')} UTC by {receipt['examiner']}: the same bytes as "

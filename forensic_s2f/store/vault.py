@@ -13,6 +13,7 @@ import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from forensic_s2f.errors import InputError, StoreError, raise_held_stop
 
@@ -32,6 +33,19 @@ class StoredObject:
 def _is_hex(name: str, length: int) -> bool:
     """Whether `name` is `length` lower-case hex digits (a digest, or a part of one)."""
     return len(name) == length and all(c in "0123456789abcdef" for c in name)
+
+
+def copy_hashing(source: Path, out: BinaryIO) -> tuple[str, int]:
+    """Copy `source` into the open file `out` in 1 MiB blocks; the SHA-256 and size (bytes) of
+    what was copied. Inside a store write, a stop waits for the copy no longer than a block."""
+    digest, size = hashlib.sha256(), 0
+    with open(source, "rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            digest.update(block)
+            out.write(block)
+            size += len(block)
+            raise_held_stop()
+    return digest.hexdigest(), size
 
 
 def sha256_file(path: Path) -> str:
@@ -59,20 +73,13 @@ class Vault:
         """Copy `source` into the vault, streaming; verify the copy; make it read-only."""
         staging = self.root / "tmp"
         staging.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
         handle, temp_name = tempfile.mkstemp(dir=staging, prefix="incoming-")
         temp_path = Path(temp_name)
         try:
-            with os.fdopen(handle, "wb") as out, open(source, "rb") as src:
-                while block := src.read(BLOCK_BYTES):
-                    digest.update(block)
-                    out.write(block)
-                    size += len(block)
-                    raise_held_stop()
+            with os.fdopen(handle, "wb") as out:
+                expected, size = copy_hashing(source, out)
                 out.flush()
                 os.fsync(out.fileno())
-            expected = digest.hexdigest()
             if sha256_file(temp_path) != expected:
                 raise InputError(source, "the copy in the vault does not match the original (I/O error?)")
             return self._place(temp_path, expected, size)

@@ -273,16 +273,13 @@ def case_show(case_id: str, as_json: JsonOption = False) -> None:
 
 
 def _options_text(parameters_json: str) -> str:
-    """A run's options as the examiner gave them ('speakers: 2, denoise: off'; 'speakers: automatic')."""
+    """A run's options as the examiner gave them, worded as in the report ('speakers: fixed at 2,
+    denoise: off'; 'speakers: automatic, limited to 2 to 4'; 'speakers: automatic')."""
+    from forensic_s2f.report.caveats import count_choice
+
     options = json.loads(parameters_json).get("options", {})
-    count = options.get("num_speakers")
-    low, high = options.get("min_speakers"), options.get("max_speakers")
-    if count is not None:
-        speakers = str(count)
-    elif low is not None or high is not None:
-        speakers = f"automatic, {low if low is not None else 1} to {high if high is not None else 'any'}"
-    else:
-        speakers = "automatic"
+    choice = count_choice(options)
+    speakers = "automatic" if choice is None else choice if choice.startswith("fixed") else f"automatic, {choice}"
     parts = [f"speakers: {speakers}"]
     if "denoise" in options:
         parts.append(f"denoise: {'on' if options['denoise'] else 'off'}")

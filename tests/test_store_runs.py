@@ -266,7 +266,9 @@ def test_an_export_that_cannot_be_logged_leaves_no_files(cli, store_dir, tmp_pat
 
 
 def test_case_show_names_each_runs_options(cli, store_dir, tmp_path):
-    """Five runs with different speaker counts were listed alike: nothing told them apart."""
+    """Five runs with different speaker counts were listed alike: nothing told them apart. The
+    options are worded as in the report: a minimum equal to the maximum is a fixed count (it read
+    'automatic, 2 to 2' where the report said 'fixed at 2')."""
     from report_fixtures import record_run
 
     assert cli("case", "add", "C1", write_tone(tmp_path / "e.wav", seconds=6.0), "-e", "Ann").code == 0
@@ -274,13 +276,19 @@ def test_case_show_names_each_runs_options(cli, store_dir, tmp_path):
     record_run(store, "C1", 1, duration=6.0, speakers=2, denoise=False)
     store.start_run("C1", "Ann", {"options": {"num_speakers": 5, "denoise": True}}, [1])
     store.start_run("C1", "Ann", {"options": {"min_speakers": 3, "max_speakers": None, "denoise": True}}, [1])
+    store.start_run("C1", "Ann", {"options": {"min_speakers": 2, "max_speakers": 2, "denoise": True}}, [1])
     store.close()
-    shown = cli("case", "show", "C1")
+    shown = cli("case", "show", "C1", "--json")
     assert shown.code == 0
-    for text in ("speakers: automatic, denoise: off", "speakers: 5, denoise: on", "speakers: automatic, 3 to any"):
-        assert text in shown.stdout, shown.stdout
-    runs = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]
-    assert [r["parameters"]["options"].get("num_speakers") for r in runs] == [None, 5, None]
+    runs = json.loads(shown.stdout)["runs"]
+    assert [r["parameters"]["options"].get("num_speakers") for r in runs] == [None, 5, None, None]
+    import forensic_s2f.cli as cli_module
+
+    assert [cli_module._options_text(json.dumps(r["parameters"])) for r in runs] == [
+        "speakers: automatic, denoise: off", "speakers: fixed at 5, denoise: on",
+        "speakers: automatic, limited to at least 3, denoise: on", "speakers: fixed at 2, denoise: on"]
+    shown = cli("case", "show", "C1")
+    assert shown.code == 0 and "fixed at 2" in " ".join(shown.stdout.split()), shown.stdout
 
 
 def test_a_run_s_stored_files_are_exported_only_as_recorded(cli, store_dir, tmp_path):

@@ -22,7 +22,7 @@ def _json(value: object) -> str:
 
 def method_section(ctx: ReportContext) -> list[Flowable]:
     data = ctx.data
-    denoised = data.run.parameters.get("options", {}).get("denoise", True)  # (False: `case analyze --no-denoise`)
+    denoised = data.run.options.get("denoise", True)  # (False: `case analyze --no-denoise`)
     side_by_side = "denoising runs beside voice activity and quality, and " if denoised else "this run did not denoise; "
     flowables: list[Flowable] = [
         PageBreak(), markup(SECTION_TITLES[3], "h1"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from forensic_s2f.config import TEMPLATES_DIR
 from forensic_s2f.errors import Fs2fError
@@ -63,11 +65,11 @@ def sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def count_choice(run: RunInfo) -> str | None:
-    """How the examiner set the number of speakers in each recording of the run ('fixed at 3',
-    'limited to 2 to 4', 'limited to at least 2', 'limited to at most 4'); None when it was
-    counted freely (`case analyze` without --num-speakers, --min-speakers or --max-speakers)."""
-    options = run.parameters.get("options", {})
+def count_choice(options: Mapping[str, Any]) -> str | None:
+    """How the examiner set the number of speakers in each recording of a run, from its recorded
+    options ('fixed at 3', 'limited to 2 to 4', 'limited to at least 2', 'limited to at most 4');
+    None when it was counted freely (`case analyze` without --num-speakers, --min-speakers or
+    --max-speakers). `case show` and the report both word it so."""
     fixed, low, high = options.get("num_speakers"), options.get("min_speakers"), options.get("max_speakers")
     if fixed or (low and low == high):
         return f"fixed at {fixed or low}"
@@ -80,7 +82,7 @@ def count_choice(run: RunInfo) -> str | None:
 
 def count_sentence(run: RunInfo) -> str:
     """How the number of speakers came about, as one sentence."""
-    choice = count_choice(run)
+    choice = count_choice(run.options)
     if choice is None:
         return "The number of speakers was counted automatically."
     how = ("not counted freely; a warning says where that many were not found" if choice.startswith("fixed") else
@@ -94,7 +96,7 @@ def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[st
     if figures is None:
         found.append("No measured validation figures are available for the model that ran: its error rates are "
                       "unknown, and every estimate in this report must be treated as unvalidated.")
-    choice = count_choice(data.run)
+    choice = count_choice(data.run.options)
     if choice is not None and choice.startswith("fixed"):
         found.append(f"The number of speakers in each recording was {choice} by the examiner: where that many "
                      "were found, the count is the examiner's, not measured, so the measured counting accuracy in the "

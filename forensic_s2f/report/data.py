@@ -112,6 +112,11 @@ class RunInfo:
     parameters: dict[str, Any]
     evidence_ids: list[int]
 
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options the examiner gave `case analyze` (speaker count, denoise), as recorded."""
+        return self.parameters.get("options", {})
+
 
 @dataclass(frozen=True)
 class ReportData:

@@ -51,7 +51,7 @@ def summary_text(data: ReportData) -> str:
                      "the findings section shows what was measured instead.")
     else:
         each = "each speaker" if estimated == count else f"{estimated} of the {count} speakers"
-        choice = count_choice(data.run)
+        choice = count_choice(data.run.options)
         diarization = "Speaker diarization (who spoke when)"
         if choice is not None:  # (a fixed count is the examiner's, not a finding)
             diarization += f", with the number of speakers in each recording {choice} by the examiner,"

@@ -47,7 +47,8 @@ MAX_SPEAKER_SPEECH_SECONDS = 60.0
 # 95.8 vs 95.0 % telephone: no gain from denoising, so the face model hears the original.
 # Disk use per second of evidence: the decoded audio as raw float32 in the scratch folder and,
 # when denoising, the denoised audio as raw float32 too (both removed after each file) and as a
-# 16-bit FLAC artifact in the vault (kept; at most 2 bytes a sample). Plus room for the rest.
+# 16-bit FLAC artifact in the vault (kept; at most 2 bytes a sample). Plus a private copy of the
+# file being decoded (removed with the scratch folder) and room for the rest.
 RAW_BYTES_PER_SECOND = TARGET_SAMPLE_RATE * 4
 FLAC_BYTES_PER_SECOND = TARGET_SAMPLE_RATE * 2
 SPARE_BYTES = 100 * 2**20
@@ -192,11 +193,13 @@ class CaseAnalysis:
         }
 
     def disk_needed(self, evidence: list[Evidence]) -> int:
-        """Bytes of free disk the run needs at most (see RAW_BYTES_PER_SECOND)."""
+        """Bytes of free disk the run needs at most (see RAW_BYTES_PER_SECOND), with the private
+        copy of the largest file that is decoded (`CaseStore.private_copy`)."""
         seconds = [e.duration_seconds for e in evidence] or [0.0]
         copies = 2 if self.options.denoise else 1
         kept = sum(seconds) * FLAC_BYTES_PER_SECOND if self.options.denoise else 0.0
-        return int(max(seconds) * RAW_BYTES_PER_SECOND * copies + kept) + SPARE_BYTES
+        largest = max((e.size_bytes for e in evidence), default=0)
+        return int(max(seconds) * RAW_BYTES_PER_SECOND * copies + kept) + largest + SPARE_BYTES
 
     def check_disk(self, evidence: list[Evidence]) -> None:
         """Refuse, before anything is recorded, a run the store's disk has no room for."""
@@ -260,7 +263,8 @@ class CaseAnalysis:
         parameters = {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels", "resampler": resampler_name()}
         activity = self._activity(run_id, "decode", parameters, [source])
         try:
-            samples, digest, info, decoder = decode_to_pcm(self.store.evidence_path(evidence), scratch / "decoded.f32", TARGET_SAMPLE_RATE)
+            original = self.store.private_copy(evidence, scratch)  # (hashed: the bytes its SHA-256 states)
+            samples, digest, info, decoder = decode_to_pcm(original, scratch / "decoded.f32", TARGET_SAMPLE_RATE)
         except InputError as error:  # named as the examiner knows the file, not by its vault path
             raise InputError(f"evidence {evidence.id} ({evidence.original_filename})", error.reason) from None
         rate = samples.sample_rate

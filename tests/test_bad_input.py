@@ -191,6 +191,35 @@ def test_analysis_of_a_changed_vault_copy_is_refused_before_anything_is_recorded
     assert "evidence 1 (first.wav)" in line and "SHA-256 does not match" in line and "not analysed" in line
 
 
+def test_a_vault_copy_changed_after_the_first_check_is_not_analysed(cli, store_dir, populated, monkeypatch):
+    """The vault copy is re-hashed when the run starts, but a long run reaches its last file
+    minutes later: a copy swapped in between was decoded, and its findings recorded under the
+    intake SHA-256 (an auditor's review found it). The file decoded is a private copy hashed as
+    it is made: the run fails, naming the evidence, and records no findings."""
+    import json
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    start_run = CaseStore.start_run
+
+    def start_then_swap(self, *args, **kwargs):
+        run = start_run(self, *args, **kwargs)
+        _tamper_vault_copy(store_dir, 20_000)
+        return run
+
+    monkeypatch.setattr(CaseStore, "start_run", start_then_swap)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code != 0 and result.stderr.count("\n") == 1, result
+    assert result.stderr.startswith("error: evidence 1 (first.wav): its vault copy no longer holds the bytes recorded "
+                                    "at intake"), result.stderr
+    assert [run["status"] for run in json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]] == ["failed"]
+    store = CaseStore(store_dir)
+    assert store.run_results(1) == []
+    assert [(a.kind, a.status) for a in store.activities("C1", 1)] == [("decode", "failed")]
+    store.close()
+    assert list((store_dir / "scratch").glob("*/evidence-*")) == []
+
+
 def test_analysis_decode_failure_names_the_evidence(cli, store_dir, populated, monkeypatch):
     """Intake decodes every file whole, so no file is known that fails only at analysis; an I/O
     error or another FFmpeg build could. The line then names the evidence id and file, not the

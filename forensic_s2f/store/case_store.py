@@ -29,7 +29,7 @@ from forensic_s2f.store.db import StoreLayout, open_engine, open_read_only_engin
 from forensic_s2f.store.ids import validate_case_id
 from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
 from forensic_s2f.store.runs import RunRecords, stored_results
-from forensic_s2f.store.vault import StoredObject, Vault, sha256_file
+from forensic_s2f.store.vault import StoredObject, Vault, copy_hashing, sha256_file
 
 
 @dataclass(frozen=True)
@@ -405,6 +405,25 @@ class CaseStore(RunRecords):
             if findings:
                 raise StoreError(f"{findings[0].line()}: not analysed; `fs2f audit verify {item.case_id}` "
                                  "checks the whole case")
+
+    def private_copy(self, evidence: Evidence, folder: Path) -> Path:
+        """A copy of the evidence's vault file in `folder` (an analysis's private scratch folder),
+        hashed as it is written: a copy whose bytes are not those recorded at intake is a
+        StoreError naming the evidence, so what an analysis decodes is exactly what its SHA-256
+        states, even where the vault file was swapped after the run's first check (a long run
+        reaches its last file minutes later)."""
+        target = folder / f"evidence-{evidence.id}"
+        try:
+            with open(target, "xb") as out:
+                digest, _ = copy_hashing(self.evidence_path(evidence), out)
+        except OSError as error:
+            raise StoreError(f"evidence {evidence.id} ({evidence.original_filename}): its vault copy cannot be read "
+                             f"({error.strerror or error}); not analysed") from None
+        if digest != evidence.sha256:
+            raise StoreError(f"evidence {evidence.id} ({evidence.original_filename}): its vault copy no longer holds "
+                             f"the bytes recorded at intake (SHA-256 {digest}, recorded {evidence.sha256}); not "
+                             f"analysed; `fs2f audit verify {evidence.case_id}` checks the whole case")
+        return target
 
     def unreferenced_vault_objects(self) -> list[Path]:
         """Vault objects no evidence or artifact row of any case names: what a command killed

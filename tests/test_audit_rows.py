@@ -118,6 +118,53 @@ def test_protective_triggers_are_checked(cli, analysed):
     _fails(cli, "protective triggers are missing", "speaker_no_update")
 
 
+@pytest.mark.parametrize("name, sql", [
+    ("speaker_no_update", "CREATE TRIGGER speaker_no_update BEFORE UPDATE ON \"speaker\" WHEN 0 "
+                          "BEGIN SELECT RAISE(ABORT, 'speaker is append-only'); END"),
+    ("custody_event_no_delete", "CREATE TRIGGER custody_event_no_delete BEFORE DELETE ON \"custody_event\" "
+                                "BEGIN SELECT 'RAISE(ABORT'; END"),
+])
+def test_a_protective_trigger_that_no_longer_refuses_is_found(cli, analysed, name, sql):
+    """An auditor's review kept each trigger's name, table and the words 'BEFORE UPDATE ON' and
+    'RAISE(ABORT' while making it refuse nothing; verify passed, and rows could be changed."""
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute(f"DROP TRIGGER {name}")
+        connection.execute(sql)
+    _fails(cli, "protective triggers are missing or changed", name)
+
+
+def test_a_trigger_fs2f_does_not_create_is_found(cli, analysed):
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute("CREATE TRIGGER quiet AFTER INSERT ON segment BEGIN SELECT 1; END")
+    _fails(cli, "triggers fs2f does not create are present", "quiet")
+
+
+@pytest.mark.parametrize("table, column, key", [
+    ("speaker", "prediction_json", "gender"),
+    ("analysis_run", "parameters_json", "options"),
+])
+def test_a_repeated_key_in_a_row_s_json_is_found(cli, analysed, table, column, key):
+    """The row checks parse JSON with Python (the last of two equal keys wins); SQLite's
+    json_extract reads the first: a forged value put first passed verify while SQL read it."""
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        text = connection.execute(f"SELECT {column} FROM {table} WHERE id = 1").fetchone()[0]
+    forged = '{"' + key + '":{"forged":1},' + text[1:]
+    _tamper(analysed, f"UPDATE {table} SET {column} = '{forged}' WHERE id = 1")
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        assert connection.execute(f"SELECT json_extract({column}, '$.{key}') FROM {table} WHERE id = 1").fetchone()[0] == '{"forged":1}'
+    _fails(cli, f"{table} row 1", f"{column} repeats the key '{key}'")
+
+
+def test_findings_planted_for_a_run_to_come_are_found(cli, analysed):
+    """Rows for a run the case does not (yet) hold passed verify; the next honest run then failed
+    it, its findings no longer matching its own log."""
+    with sqlite3.connect(analysed / "fs2f.db") as connection:  # (sqlite3 leaves foreign keys unchecked)
+        connection.execute("INSERT INTO speaker (run_id, evidence_id, label, speech_seconds, segment_count, prediction_json,"
+                           " quality_json, warnings_json, artifacts_json) VALUES (2, 1, 'SPEAKER_09', 3.0, 1, '{}', '{}',"
+                           " '[]', '{}')")
+    _fails(cli, "speaker row", "names analysis run 2, which this case does not hold")
+
+
 def test_a_case_planted_without_events(cli, analysed):
     with sqlite3.connect(analysed / "fs2f.db") as connection:
         connection.execute("INSERT INTO \"case\" VALUES ('C9', 'planted', '2020-01-01T00:00:00.000000Z', 'Mallory')")

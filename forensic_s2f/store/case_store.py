@@ -25,9 +25,11 @@ from forensic_s2f.audio.decode import AudioInfo
 from forensic_s2f.errors import StoreError, stop_received
 from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
-from forensic_s2f.store.db import StoreLayout, open_engine, open_read_only_engine, session, shared_lock, store_lock
+from forensic_s2f.store.db import (StoreLayout, open_engine, open_read_only_engine, schema_triggers, session, shared_lock,
+                                  store_lock)
 from forensic_s2f.store.ids import validate_case_id
-from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
+from forensic_s2f.store.models import (Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence, RunEvidence, Segment,
+                                      Speaker)
 from forensic_s2f.store.runs import RunRecords, stored_results
 from forensic_s2f.store.vault import StoredObject, Vault, copy_hashing, sha256_file
 
@@ -354,7 +356,12 @@ class CaseStore(RunRecords):
             artifacts = list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
             activities = list(db.scalars(select(Activity).where(Activity.case_id == case_id).order_by(Activity.id)))
             runs = list(db.scalars(select(AnalysisRun).where(AnalysisRun.case_id == case_id).order_by(AnalysisRun.id)))
-            results, orphans, counts = stored_results(db, [run.id for run in runs])
+            run_ids, evidence_ids = [run.id for run in runs], [row.id for row in evidence]
+            results, orphans, counts = stored_results(db, run_ids)
+            json_rows = [*activities, *runs, *(row for model in (RunEvidence, Speaker)
+                                               for row in db.scalars(select(model).where(model.run_id.in_(run_ids))))]
+            strays = [row for model in (RunEvidence, Speaker, Segment) for row in db.scalars(
+                select(model).where(model.evidence_id.in_(evidence_ids), model.run_id.not_in(run_ids)).order_by(model.id))]
             triggers = {name: (table, sql) for name, table, sql in
                         db.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"))}
         index = integrity.Events(events)
@@ -368,11 +375,12 @@ class CaseStore(RunRecords):
         for row in runs:
             findings += integrity.check_run(row, index)
         findings += integrity.check_results(case_id, results, orphans, events, counts)
+        findings += integrity.check_stray_findings(case_id, strays) + integrity.check_json_columns(case_id, json_rows)
         for event in index.unused(("intake", "artifact", "activity-start", "activity-end", "analysis-start", "analysis-end")):
             findings.append(Finding(case_id, f"{event.object_kind} {event.object_id}",
                                     f"logged at seq {event.seq} ({event.action}) but its row is missing",
                                     event.object_sha256 or "a row", "no row"))
-        findings += integrity.check_triggers(case_id, triggers)
+        findings += integrity.check_triggers(case_id, triggers, schema_triggers())
         findings += integrity.check_expected_heads(case_id, events, expected_heads)
         return Verification(findings, events[-1].entry_hash if events else custody.GENESIS_HASH, len(events),
                             len(evidence), len(artifacts), integrity.clock_steps_back(case_id, events))

@@ -5,6 +5,7 @@ instead of forking the custody chain. The schema is brought to head by Alembic."
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import sqlite3
 import time
@@ -129,6 +130,18 @@ def _schema_revision(database: Path) -> str | None:
         raise StoreError(f"{database}: not an fs2f case store (it holds other tables: {', '.join(sorted(tables))}); "
                          "the file was not changed")
     return None
+
+
+@functools.cache
+def schema_triggers() -> dict[str, tuple[str, str]]:
+    """The triggers this fs2f's migrations create (name → table, SQL), read off a new in-memory
+    database brought to head: what every store's triggers must be, word for word."""
+    config = _alembic_config()
+    with create_engine("sqlite://").begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        rows = connection.exec_driver_sql("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
+        return {name: (table, sql) for name, table, sql in rows}
 
 
 def _known_revision(revision: str) -> bool:

@@ -22,8 +22,6 @@ from forensic_s2f.store.custody import Finding, canonical_json
 from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
 
 RESULT_DIGEST = "stored-rows"  # `analysis-result` details["digest"]: the digest covers the findings as stored
-PROTECTED_TABLES = ("case", "evidence", "custody_event", "artifact", "run_evidence", "speaker", "segment",
-                    "analysis_run", "activity")
 
 # detail key -> row column, per kind of row (the examiner is the event's own field)
 EVIDENCE_DETAILS = ("original_filename", "original_path", "size_bytes", "media_type", "codec", "sample_rate_hz",
@@ -218,22 +216,62 @@ def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: li
     return findings
 
 
-def check_triggers(case_id: str, triggers: dict[str, tuple[str, str]]) -> list[Finding]:
-    """The triggers that refuse changes to recorded rows are all in place: `triggers` maps each
-    trigger's name to its table and SQL (from sqlite_master); one of the right name on another
-    table, or one that does not refuse, counts as missing."""
-    missing = []
-    for table in PROTECTED_TABLES:
-        for verb in ("update", "delete"):
-            name = f"{table}_no_{verb}"
-            on, sql = triggers.get(name, ("", ""))
-            flat = " ".join(str(sql).upper().split())
-            if on != table or f"BEFORE {verb.upper()} ON" not in flat or "RAISE(ABORT" not in flat:
-                missing.append(name)
-    if missing:
-        return [Finding(case_id, "store schema", "protective triggers are missing or changed (rows could be changed)",
-                        "present", ", ".join(missing))]
-    return []
+def check_triggers(case_id: str, triggers: dict[str, tuple[str, str]], expected: dict[str, tuple[str, str]]) -> list[Finding]:
+    """The store's triggers (name → table and SQL, from sqlite_master) are exactly those the
+    migrations create (`expected`), word for word up to spacing: a refusing trigger given a
+    `WHEN 0` or a body that no longer raises is as good as gone, and a trigger fs2f does not
+    create could change rows as they are written."""
+    flat = lambda sql: " ".join(str(sql).split())  # noqa: E731
+    changed = sorted(name for name, (table, sql) in expected.items()
+                     if name not in triggers or triggers[name][0] != table or flat(triggers[name][1]) != flat(sql))
+    foreign = sorted(set(triggers) - set(expected))
+    findings = []
+    if changed:
+        findings.append(Finding(case_id, "store schema", "protective triggers are missing or changed (rows could be "
+                                "changed)", "as the migrations create them", ", ".join(changed)))
+    if foreign:
+        findings.append(Finding(case_id, "store schema", "triggers fs2f does not create are present (they could change "
+                                "rows as they are written)", "none", ", ".join(foreign)))
+    return findings
+
+
+def check_json_columns(case_id: str, rows: Iterable[Any]) -> list[Finding]:
+    """No JSON column of the rows repeats a key within one object: the checks here parse it with
+    Python, which keeps the last of two equal keys, while SQLite's json_extract reads the first,
+    so a forged value put first would be what an auditor querying with SQL sees."""
+    findings = []
+    for row in rows:
+        for column in row.__table__.columns:
+            if column.name.endswith("_json"):
+                repeated = _repeated_key(getattr(row, column.name))
+                if repeated is not None:
+                    findings.append(Finding(case_id, f"{row.__tablename__} row {row.id}", f"{column.name} repeats the key "
+                                            f"{repeated!r} (SQL reads the first, the checks the last)", "each key once",
+                                            _short(getattr(row, column.name))))
+    return findings
+
+
+def _repeated_key(text: Any) -> str | None:
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in items]
+        repeated.extend(key for key in keys if keys.count(key) > 1)
+        return dict(items)
+
+    try:
+        json.loads(text, object_pairs_hook=pairs)
+    except (TypeError, ValueError):  # (text that does not parse fails the digest checks)
+        return None
+    return repeated[0] if repeated else None
+
+
+def check_stray_findings(case_id: str, strays: Iterable[Any]) -> list[Finding]:
+    """Findings rows (run_evidence, speaker, segment) on the case's evidence that name a run the
+    case does not hold: planted for a run yet to come, they would make that run's honest findings
+    fail verification."""
+    return [Finding(case_id, f"{row.__tablename__} row {row.id}", f"names analysis run {row.run_id}, which this case "
+                    "does not hold", "a run of the case", f"run {row.run_id}") for row in strays]
 
 
 def check_expected_heads(case_id: str, events: list[CustodyEvent], expected: Iterable[str]) -> list[Finding]:

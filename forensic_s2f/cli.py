@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -32,6 +32,9 @@ from forensic_s2f.config import examiner_name, require_outside_store, require_te
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, forget_stops, hold_stop, one_line,
                                   require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
+
+if TYPE_CHECKING:
+    from forensic_s2f.store.case_store import CaseStore
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
 # the collector, or the interpreter spends about 0.7 s scanning them on the way out.
@@ -224,10 +227,15 @@ def case_list(as_json: JsonOption = False) -> None:
 @case_app.command("show")
 def case_show(case_id: str, as_json: JsonOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
+    store = _open_for_reading()
+    with store.snapshot():  # (one state of the store, whatever is written meanwhile)
+        _show_case(store, case_id, as_json)
+
+
+def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
     from forensic_s2f.store.case_store import receipt_text, repeat_receipts, resolved_paths
     from forensic_s2f.store.runs import shown_status
 
-    store = _open_for_reading()
     summary = store.case_summary(case_id)
     evidence = store.evidence(case_id)
     events = store.custody_log(case_id)
@@ -408,17 +416,18 @@ def case_export(
     name = examiner_name(examiner)
     require_outside_store(output)
     store = _open_store()
-    run = store.completed_run(case_id, run_id)
-    exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
-                           json.loads(run.parameters_json), store.case_summary(case_id).head_hash)
-    results = store.run_results(run.id)
-    if fmt == "files":
-        kept, index = stored_files(store.artifacts(case_id), store.activities(case_id, run.id))
-        files: dict[str, bytes | tuple[Path, str]] = {
-            name: (store.artifact_path(artifact), artifact.sha256) for name, artifact in kept.items()}
-        files[STORED_INDEX] = index
-    else:
-        files = dict(export_files(fmt, store.evidence(case_id), results, exported))
+    with store.snapshot():  # (one state of the store: the log head printed in it is that of the rows exported)
+        run = store.completed_run(case_id, run_id)
+        exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
+                               json.loads(run.parameters_json), store.case_summary(case_id).head_hash)
+        results = store.run_results(run.id)
+        if fmt == "files":
+            kept, index = stored_files(store.artifacts(case_id), store.activities(case_id, run.id))
+            files: dict[str, bytes | tuple[Path, str]] = {
+                name: (store.artifact_path(artifact), artifact.sha256) for name, artifact in kept.items()}
+            files[STORED_INDEX] = index
+        else:
+            files = dict(export_files(fmt, store.evidence(case_id), results, exported))
     written = _write_new_files(output, files)
     logged = False
     try:  # files whose export could not be logged are removed; a stop waits for the logging to end

@@ -431,3 +431,36 @@ def test_warnings_are_counted_as_section_6_lists_them():
     band = "narrow band: effective bandwidth 3.9 kHz"
     speakers = [Item(warnings=[band]), Item(warnings=[band, "low SNR", "low SNR"])]
     assert warning_count(Item(findings=[Item(warnings=[band], speakers=speakers)])) == 2
+
+
+def test_the_report_holds_the_rows_its_verification_checked(cli, store_dir, tmp_path):
+    """A row changed (triggers dropped and put back) just after the report's verification passed
+    went into the vaulted report (an auditor's review made a female speaker male so). The report
+    reads everything in the snapshot the verification read."""
+    import sqlite3
+
+    from forensic_s2f.report.data import gather_report_data
+
+    make_case(cli, store_dir, tmp_path, "D1", speakers=2)
+    store = CaseStore(store_dir)
+    verify = store.verify
+    forged = '{"forged":true}'
+
+    def verify_then_tamper(*args, **kwargs):
+        checked = verify(*args, **kwargs)
+        with sqlite3.connect(store_dir / "fs2f.db") as connection:
+            triggers = connection.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND "
+                                          "tbl_name = 'speaker'").fetchall()
+            for name, _ in triggers:
+                connection.execute(f"DROP TRIGGER {name}")
+            connection.execute(f"UPDATE speaker SET prediction_json = '{forged}' WHERE id = 1")
+            for _, sql in triggers:
+                connection.execute(sql)
+        return checked
+
+    store.verify = verify_then_tamper
+    data = gather_report_data(store, "D1")
+    store.close()
+    predictions = [speaker.prediction for found in data.findings for speaker in found.speakers]
+    assert len(predictions) == 2 and {"forged": True} not in predictions
+    assert cli("audit", "verify", "D1").code == 1  # (the change is there, and found)

@@ -154,8 +154,15 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
     """Read the case, the given (default: latest completed) run and the custody log.
 
     Raises StoreError for an unknown case, a case never analysed, a run that did not
-    complete, or a case that fails verification.
+    complete, or a case that fails verification. Everything is read in one snapshot of the
+    store, the verification included: the report holds the rows that were verified, whatever
+    is written while it is made.
     """
+    with store.snapshot():
+        return _gathered(store, case_id, run_id)
+
+
+def _gathered(store: CaseStore, case_id: str, run_id: int | None) -> ReportData:
     run = store.completed_run(case_id, run_id)
     findings = store.verify(case_id).findings
     if findings:

@@ -25,8 +25,8 @@ from forensic_s2f.audio.decode import AudioInfo
 from forensic_s2f.errors import StoreError, stop_received
 from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
-from forensic_s2f.store.db import (StoreLayout, open_engine, open_read_only_engine, schema_triggers, session, shared_lock,
-                                  store_lock)
+from forensic_s2f.store.db import (StoreLayout, open_engine, open_read_only_engine, read_snapshot, schema_triggers, session,
+                                  shared_lock, store_lock)
 from forensic_s2f.store.ids import validate_case_id
 from forensic_s2f.store.models import (Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence, RunEvidence, Segment,
                                       Speaker)
@@ -86,6 +86,30 @@ class CaseStore(RunRecords):
             self._reading.close()
             raise
         self.vault = Vault(self.layout.vault)
+        self._snapshot: Session | None = None
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Every read of the database inside sees one state of it (`db.read_snapshot`): a report
+        is made of the very rows its verification checked, whatever is written meanwhile."""
+        if self._snapshot is not None:
+            yield
+            return
+        with read_snapshot(self.engine) as db:
+            self._snapshot = db
+            try:
+                yield
+            finally:
+                self._snapshot = None
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A session to read in: the snapshot's inside `snapshot()`, else one transaction of its own."""
+        if self._snapshot is not None:
+            yield self._snapshot
+            return
+        with session(self.engine) as db, db.begin():
+            yield db
 
     @contextmanager
     def scratch_folder(self) -> Iterator[Path]:
@@ -222,7 +246,7 @@ class CaseStore(RunRecords):
         return evidence
 
     def list_cases(self) -> list[CaseSummary]:
-        with session(self.engine) as db:
+        with self._read() as db:
             return [self._summary(db, case) for case in db.scalars(select(Case).order_by(Case.id))]
 
     def _summary(self, db: Session, case: Case) -> CaseSummary:
@@ -232,11 +256,11 @@ class CaseStore(RunRecords):
         return CaseSummary(case, evidence_count or 0, event_count or 0, last.entry_hash if last else custody.GENESIS_HASH)
 
     def case_summary(self, case_id: str) -> CaseSummary:
-        with session(self.engine) as db:
+        with self._read() as db:
             return self._summary(db, self.get_case(db, case_id))
 
     def evidence(self, case_id: str) -> list[Evidence]:
-        with session(self.engine) as db:
+        with self._read() as db:
             self.get_case(db, case_id)
             return list(db.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id)))
 
@@ -310,14 +334,14 @@ class CaseStore(RunRecords):
             return rows
 
     def activities(self, case_id: str, run_id: int | None = None) -> list[Activity]:
-        with session(self.engine) as db:
+        with self._read() as db:
             query = select(Activity).where(Activity.case_id == case_id)
             if run_id is not None:
                 query = query.where(Activity.run_id == run_id)
             return list(db.scalars(query.order_by(Activity.id)))
 
     def artifacts(self, case_id: str) -> list[Artifact]:
-        with session(self.engine) as db:
+        with self._read() as db:
             return list(db.scalars(select(Artifact).where(Artifact.case_id == case_id).order_by(Artifact.id)))
 
     def artifact_bytes(self, artifact: Artifact) -> bytes:
@@ -339,7 +363,7 @@ class CaseStore(RunRecords):
             return custody.append(db, case_id, examiner, action, object_kind, object_id, object_sha256, details)
 
     def custody_log(self, case_id: str) -> list[CustodyEvent]:
-        with session(self.engine) as db:
+        with self._read() as db:
             self.get_case(db, case_id)
             return list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
 
@@ -349,7 +373,7 @@ class CaseStore(RunRecords):
         in one transaction, so the head reported is the head checked. `expected_heads`: entry
         hashes (or their first 12+ hex digits) once seen as the head, which the chain must still
         hold: a chain rolled back to before one of them is otherwise consistent."""
-        with session(self.engine) as db, db.begin():
+        with self._read() as db:
             case = self.get_case(db, case_id)
             events = list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
             evidence = list(db.scalars(select(Evidence).where(Evidence.case_id == case_id).order_by(Evidence.id)))
@@ -442,13 +466,13 @@ class CaseStore(RunRecords):
             return sorted(self.vault.path_of(sha) for sha in self.vault.object_names() - named)
 
     def all_case_ids(self) -> list[str]:
-        with session(self.engine) as db:
+        with self._read() as db:
             return list(db.scalars(select(Case.id).order_by(Case.id)))
 
     def caseless_ids(self) -> list[str]:
         """Case ids that rows (custody events, evidence, artifacts, activities, runs) name but no
         case row holds: a case row deleted, or rows planted."""
-        with session(self.engine) as db:
+        with self._read() as db:
             named: set = set()
             for model in (CustodyEvent, Evidence, Artifact, Activity, AnalysisRun):
                 named |= set(db.scalars(select(model.case_id).distinct()))

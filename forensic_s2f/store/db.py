@@ -27,6 +27,7 @@ from forensic_s2f.errors import StoreError, raise_held_stop, stops_held
 DATABASE_NAME = "fs2f.db"
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 120
+SNAPSHOT = "fs2f_read_snapshot"  # execution option: begin a plain (deferred) read transaction
 LOCK_POLL_SECONDS = 0.02  # how often a command waiting for another's store lock tries again
 
 
@@ -74,9 +75,19 @@ def _engine(database: Path) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if connection.get_execution_options().get(SNAPSHOT) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Session]:
+    """A session whose reads all see the database as it stood at the first of them: one deferred
+    read transaction (with the WAL journal, writers go on meanwhile and see nothing of it)."""
+    with engine.connect() as connection:
+        connection.execution_options(**{SNAPSHOT: True})
+        with Session(bind=connection, expire_on_commit=False) as db, db.begin():
+            yield db
 
 
 def _alembic_config() -> Config:

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from forensic_s2f.errors import StoreError
 from forensic_s2f.store import custody
 from forensic_s2f.store.custody import canonical_json, utc_now
-from forensic_s2f.store.db import session
 from forensic_s2f.store.integrity import RESULT_DIGEST, result_digest
 from forensic_s2f.store.models import AnalysisRun, RunEvidence, Segment, Speaker
 
@@ -110,7 +109,7 @@ class RunRecords:
         return run
 
     def runs(self, case_id: str) -> list[AnalysisRun]:
-        with session(self.engine) as db:
+        with self._read() as db:
             self.get_case(db, case_id)
             return list(db.scalars(select(AnalysisRun).where(AnalysisRun.case_id == case_id).order_by(AnalysisRun.id)))
 
@@ -138,7 +137,7 @@ class RunRecords:
 
     def run_results(self, run_id: int) -> list[EvidenceResult]:
         """A run's findings per evidence file, as the plain dataclasses they were recorded from."""
-        with session(self.engine) as db:
+        with self._read() as db:
             found, _, _ = stored_results(db, [run_id])
         return [result for _, result in sorted(found.items())]
 

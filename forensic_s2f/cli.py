@@ -190,6 +190,7 @@ def case_add(
             "added": [_evidence_record(e) for e in result.added],
             "duplicates": [{"file": str(p), "id": e.id, "sha256": e.sha256} for p, e in result.duplicates],
             "warnings": warned,
+            "log_head_after": store.case_summary(case_id).head_hash,
         })
         return
     if result.case_created:
@@ -201,6 +202,15 @@ def case_add(
             out.print(_line(f"{path}: warning: {warning}"))
     for path, existing in result.duplicates:
         out.print(_line(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
+    out.print(_head_line(case_id, store.case_summary(case_id).head_hash))
+
+
+def _head_line(case_id: str, head: str) -> str:
+    """The case's custody-log head once a command's own events are in: a head printed before
+    them (a report's pinned head, the head a verification checked) does not cover them. Kept
+    outside the store, `audit verify --expect-head` later shows the log still holds it."""
+    return _line(f"custody log of {case_id} now ends at head {head}: keep it outside the store for "
+                 f"`fs2f audit verify {case_id} --expect-head`")
 
 
 @case_app.command("list")
@@ -385,13 +395,15 @@ def case_analyze(
         run_id = analysis.run(evidence)
     rows, recordings = _run_rows(store, case_id, run_id)
     if as_json:
-        _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows, "evidence": recordings})
+        _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows, "evidence": recordings,
+                     "log_head_after": store.case_summary(case_id).head_hash})
         return
     out.print(_line(f"run {run_id} of case {case_id} completed"))
     for recording in recordings:
         for warning in recording["warnings"]:
             out.print(_line(f"evidence {recording['evidence_id']}: warning: {warning}"))
     out.print(_speakers_table(f"speakers found in run {run_id}", rows))
+    out.print(_head_line(case_id, store.case_summary(case_id).head_hash))
 
 
 EXPORT_FORMATS = ("rttm", "csv", "json", "files")
@@ -429,21 +441,21 @@ def case_export(
         else:
             files = dict(export_files(fmt, store.evidence(case_id), results, exported))
     written = _write_new_files(output, files)
-    logged = False
+    logged = None
     try:  # files whose export could not be logged are removed; a stop waits for the logging to end
         with stops_held():
-            store.record_event(case_id, name, "export", "run", str(run.id), details={
+            logged = store.record_event(case_id, name, "export", "run", str(run.id), details={
                 "format": fmt, "output": str(output.resolve()),
                 "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
-            logged = True
     except BaseException:
-        if not logged:
+        if logged is None:
             _remove(written)
         raise
     out.print(_line(f"run {run.id} of case {case_id} ({run.started_utc}), evidence "
                     f"{', '.join(str(r.evidence_id) for r in results)}:"))
     for path, sha in written:
         out.print(_line(f"{path}  sha256 {sha}"))
+    out.print(_head_line(case_id, logged.entry_hash))
 
 
 @case_app.command("report")
@@ -462,10 +474,11 @@ def case_report(
     if as_json:
         _print_json({"case_id": case_id, "run_id": report.run_id, "report_id": report.report_id,
                      "path": str(report.path), "sha256": report.sha256, "artifact_id": report.artifact_id,
-                     "custody_log_head": report.log_head})
+                     "custody_log_head": report.log_head, "log_head_after": report.logged_head})
         return
     out.print(_line(f"{report.path}  sha256 {report.sha256}"))
     out.print(_line(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
+    out.print(_head_line(case_id, report.logged_head))
 
 
 def _write_new_files(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -524,7 +537,7 @@ def audit_verify(
     case_id: Annotated[str | None, typer.Argument(help="Case to verify.")] = None,
     all_cases: Annotated[bool, typer.Option("--all", help="Verify every case in the store.")] = False,
     expect_head: Annotated[list[str] | None, typer.Option(
-        "--expect-head", help="A head hash an earlier verification, report or export showed (at least its first 12 "
+        "--expect-head", help="A head hash an earlier verification, report or export showed (at least its first 32 "
                               "hex digits; repeatable): fail unless the chain still holds that event. A log rolled "
                               "back, or rebuilt, to before it chains correctly otherwise.")] = None,
     examiner: ExaminerOption = None,
@@ -557,6 +570,8 @@ def audit_verify(
                                f"every vault file matches; head {entry['verified_head']}"))
             for line in failures[entry["case_id"]]:
                 out.print(_line(line))
+            if entry["log_head_after"] is not None:
+                out.print(_head_line(entry["case_id"], entry["log_head_after"]))
     if store.read_only:
         err.print(_line(f"note: {store.layout.root} was read without writing: this verification is not logged"))
     for path in store.unreferenced_vault_objects() if all_cases else []:  # (on stderr: --json output keeps its shape)
@@ -593,12 +608,13 @@ def _verify_case(store, case_id: str, auditor: str, expect_head: Sequence[str],
     )
     return ({"case_id": case_id, "ok": not findings, "verified_head": checked.head_hash,
              "events_checked": checked.events_checked, "verification_event_seq": event.seq if event is not None else None,
+             "log_head_after": event.entry_hash if event is not None else None,
              "findings": [f.__dict__ for f in findings]}, ["FAIL " + finding.line() for finding in findings])
 
 
 def _failed_case(case_id: str, problem: str) -> tuple[dict[str, Any], list[str]]:
     return ({"case_id": case_id, "ok": False, "verified_head": None, "events_checked": 0,
-             "verification_event_seq": None,
+             "verification_event_seq": None, "log_head_after": None,
              "findings": [{"case_id": case_id, "object": "case", "problem": problem, "expected": "", "found": ""}]},
             [f"FAIL {case_id}: {problem}"])
 

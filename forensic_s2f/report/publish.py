@@ -31,7 +31,8 @@ class PublishedReport:
     sha256: str
     run_id: int
     artifact_id: int
-    log_head: str
+    log_head: str  # the head the report pins (before its own events)
+    logged_head: str  # the head once the report is logged (its `report` event)
 
 
 def default_report_path(case_id: str, run_id: int) -> Path:
@@ -72,13 +73,14 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
         with stops_held():  # (a stop waits until the report is recorded whole and in place)
             artifact_id = _record(store, case_id, examiner, built, data.run.id, data.log_head, caveats, validation,
                                   written_utc)
-            store.record_event(case_id, examiner, "report", "artifact", str(artifact_id), built.sha256,
-                               details={"report_id": built.report_id, "run_id": data.run.id, "path": str(path.resolve())})
+            logged = store.record_event(case_id, examiner, "report", "artifact", str(artifact_id), built.sha256,
+                                        details={"report_id": built.report_id, "run_id": data.run.id,
+                                                 "path": str(path.resolve())})
             _place(partial, path, artifact_id)
     finally:
         partial.unlink(missing_ok=True)
     return PublishedReport(path=path, report_id=built.report_id, sha256=built.sha256, run_id=data.run.id,
-                           artifact_id=artifact_id, log_head=data.log_head)
+                           artifact_id=artifact_id, log_head=data.log_head, logged_head=logged.entry_hash)
 
 
 def _place(partial: Path, path: Path, artifact_id: int) -> None:

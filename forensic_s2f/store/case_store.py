@@ -371,7 +371,7 @@ class CaseStore(RunRecords):
         """Recompute the case's chain, check every row of the case against the events that
         logged it (`store/integrity.py`) and re-hash every vault object it references; all read
         in one transaction, so the head reported is the head checked. `expected_heads`: entry
-        hashes (or their first 12+ hex digits) once seen as the head, which the chain must still
+        hashes (or their first 32+ hex digits) once seen as the head, which the chain must still
         hold: a chain rolled back to before one of them is otherwise consistent."""
         with self._read() as db:
             case = self.get_case(db, case_id)

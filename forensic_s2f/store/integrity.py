@@ -21,6 +21,7 @@ from forensic_s2f.errors import StoreError
 from forensic_s2f.store.custody import Finding, canonical_json
 from forensic_s2f.store.models import Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence
 
+MIN_HEAD_HEX = 32  # hex digits of an expected head: 128 bits, beyond any search for a forged match
 RESULT_DIGEST = "stored-rows"  # `analysis-result` details["digest"]: the digest covers the findings as stored
 
 # detail key -> row column, per kind of row (the examiner is the event's own field)
@@ -275,12 +276,14 @@ def check_stray_findings(case_id: str, strays: Iterable[Any]) -> list[Finding]:
 
 
 def check_expected_heads(case_id: str, events: list[CustodyEvent], expected: Iterable[str]) -> list[Finding]:
-    """Each expected head (a full entry hash or its first 12+ hex digits) is still in the chain."""
+    """Each expected head (a full entry hash or its first MIN_HEAD_HEX+ hex digits) is still in the
+    chain. A shorter prefix could be matched by a forged event: the event's time is a free nonce,
+    and 12 hex digits (48 bits) fall to some hours of GPU hashing."""
     findings = []
     for head in expected:
         prefix = head.strip().lower()
-        if len(prefix) < 12 or len(prefix) > 64 or any(c not in "0123456789abcdef" for c in prefix):
-            raise StoreError(f"--expect-head {head!r}: give a head hash, at least its first 12 hex digits")
+        if len(prefix) < MIN_HEAD_HEX or len(prefix) > 64 or any(c not in "0123456789abcdef" for c in prefix):
+            raise StoreError(f"--expect-head {head!r}: give a head hash, at least its first {MIN_HEAD_HEX} hex digits")
         if not any(event.entry_hash.startswith(prefix) for event in events):
             findings.append(Finding(case_id, "custody log", "an expected head is no longer in the chain (the log was "
                                     "rolled back or rebuilt)", prefix, f"head {events[-1].entry_hash if events else 'none'}"))

@@ -399,3 +399,22 @@ def test_option_text_that_is_not_utf8_is_refused(cli, store_dir, tmp_path):
         result = cli("case", "add", "C1", clip, *(["-e", "Ann"] if args[0] != "-e" else []), *args)
         assert result.code == 2 and "not UTF-8" in result.stderr and "internal error" not in result.stderr, result
     assert not (store_dir / "fs2f.db").exists()
+
+
+def test_each_logging_command_gives_the_head_after_its_own_events(cli, analysed, tmp_path, monkeypatch):
+    """The head a report pins and the head verify checked come before their own events: noted
+    and given back with --expect-head, they passed with those events removed (an auditor's
+    review). Each command that logs now ends with the head that covers its own events."""
+    def head() -> str:
+        return json.loads(cli("case", "show", "C1", "--json").stdout)["log_head"]
+
+    exported = cli("case", "export", "C1", "--format", "json", "--output", tmp_path / "out", "-e", "Ann")
+    assert exported.code == 0 and f"now ends at head {head()}:" in exported.stdout, exported.stdout
+    verified = json.loads(cli("audit", "verify", "C1", "--json").stdout)[0]
+    assert verified["log_head_after"] == head() != verified["verified_head"]
+    monkeypatch.chdir(tmp_path)
+    reported = json.loads(cli("case", "report", "C1", "-e", "Ann", "--json").stdout)
+    assert reported["log_head_after"] == head() != reported["custody_log_head"]
+    added = json.loads(cli("case", "add", "C1", write_tone(tmp_path / "e1.wav", frequency=700), "-e", "Ann",
+                           "--json").stdout)
+    assert added["log_head_after"] == head()

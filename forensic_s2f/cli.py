@@ -430,11 +430,13 @@ def case_export(
     store = _open_store()
     with store.snapshot():  # (one state of the store: the log head printed in it is that of the rows exported)
         run = store.completed_run(case_id, run_id)
+        steps = store.activities(case_id, run.id)
         exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
-                               json.loads(run.parameters_json), store.case_summary(case_id).head_hash)
+                               json.loads(run.parameters_json), store.case_summary(case_id).head_hash,
+                               json.loads(steps[0].software_json) if steps else {})
         results = store.run_results(run.id)
         if fmt == "files":
-            kept, index = stored_files(store.artifacts(case_id), store.activities(case_id, run.id))
+            kept, index = stored_files(store.artifacts(case_id), steps)
             files: dict[str, bytes | tuple[Path, str]] = {
                 name: (store.artifact_path(artifact), artifact.sha256) for name, artifact in kept.items()}
             files[STORED_INDEX] = index

@@ -35,6 +35,7 @@ class ExportedRun:
     ended_utc: str | None
     parameters: dict[str, Any] = field(default_factory=dict)
     custody_log_head: str = ""
+    software: dict[str, str] = field(default_factory=dict)  # what the run's first step recorded (versions, hashes)
 
 
 def rttm_text(uri: str, segments: list[tuple[str, float, float]]) -> str:
@@ -130,7 +131,8 @@ RECORDING_COLUMNS = ["run_id", "evidence_id", "file", "sha256", "speakers", "dur
                      "snr_db", "snr_method", "clipping_fraction", "effective_bandwidth_hz", "is_telephone_band",
                      "overlap_fraction", "dc_offset", "warnings"]
 RUN_COLUMNS = ["case_id", "run_id", "status", "examiner", "started_utc", "ended_utc", "num_speakers", "min_speakers",
-               "max_speakers", "denoise", "model_name", "model_sha256", "custody_log_head", "parameters_json"]
+               "max_speakers", "denoise", "model_name", "model_sha256", "custody_log_head", "parameters_json",
+               "software_json"]
 
 
 def recording_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
@@ -205,7 +207,8 @@ def run_table(run: ExportedRun) -> pd.DataFrame:
            **{k: options.get(k) for k in ("num_speakers", "min_speakers", "max_speakers", "denoise")},
            "model_name": model.get("name"), "model_sha256": model.get("sha256"),
            "custody_log_head": run.custody_log_head,
-           "parameters_json": json.dumps(run.parameters, sort_keys=True, ensure_ascii=False)}
+           "parameters_json": json.dumps(run.parameters, sort_keys=True, ensure_ascii=False),
+           "software_json": json.dumps(run.software, sort_keys=True, ensure_ascii=False)}
     return pd.DataFrame([row], columns=RUN_COLUMNS)
 
 

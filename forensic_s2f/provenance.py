@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import platform
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
@@ -14,7 +15,7 @@ from forensic_s2f.store.vault import sha256_file
 RECORDED_PACKAGES = (
     "numpy", "scipy", "torch", "torchaudio", "torchcodec", "pyannote.audio", "pyannote.core",
     "pyannote.metrics", "speechbrain", "noisereduce", "resemblyzer", "silero-vad", "soundfile",
-    "scikit-learn", "sqlalchemy", "alembic", "reportlab", "matplotlib", "pandas",
+    "scikit-learn", "sqlalchemy", "alembic", "reportlab", "matplotlib", "pandas", "pillow",
 )
 
 
@@ -26,6 +27,7 @@ def package_version(name: str) -> str | None:
         return None
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent  # the installed forensic_s2f package
 # pretrained weights that ship inside packages: (package, file inside it) -> what reads them
 PACKAGED_WEIGHTS = {
     "resemblyzer/pretrained.pt": ("resemblyzer", "pretrained.pt"),
@@ -36,11 +38,23 @@ PACKAGED_WEIGHTS = {
 def software_versions() -> dict[str, str]:
     """fs2f, Python, the platform, every library a stage may use, the native decoders (FFmpeg's
     libraries as torchcodec loaded them, libsndfile) with their versions, and the SHA-256 of the
-    pretrained weights that ship inside packages (`sha256 <path>` keys)."""
+    pretrained weights that ship inside packages (`sha256 <path>` keys), and that of fs2f's own
+    files as installed (`sha256 fs2f source`): a version number does not change when a constant
+    in the code does."""
     versions = {"fs2f": __version__, "python": platform.python_version(), "platform": platform.platform()}
     for name in RECORDED_PACKAGES:
         versions[name] = package_version(name) or "not installed"
-    return {**versions, **_native_decoders(), **_weights_hashes()}
+    return {**versions, "sha256 fs2f source": source_sha256(), **_native_decoders(), **_weights_hashes()}
+
+
+@cache
+def source_sha256(package: Path = PACKAGE_DIR) -> str:
+    """SHA-256 over every file of the forensic_s2f package (code, migrations, shipped weights;
+    compiled caches left out): each file's path inside the package and SHA-256, one line each,
+    in path order."""
+    lines = sorted(f"{path.relative_to(package).as_posix()} {sha256_file(path)}\n" for path in package.rglob("*")
+                   if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
 
 
 @cache

@@ -77,6 +77,10 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
     assert len(document["speakers"]) == 2 and document["segments"]
     assert document["run"]["case_id"] == "S1" and "options" in document["run"]["parameters"]
     assert document["speakers"][0]["file"] == "sample.wav"
+    software = document["run"]["software"]  # (an export on its own names the software that ran)
+    assert software["fs2f"] and len(software["sha256 fs2f source"]) == 64 and software["torch"].startswith("2.13.0")
+    (settings,) = csv.DictReader((tmp_path / "csv" / "run.csv").open())
+    assert json.loads(settings["software_json"]) == software
     kept = run("case", "export", "S1", "--format", "files", "--output", tmp_path / "files")
     assert kept.returncode == 0, kept.stderr
     index = list(csv.DictReader((tmp_path / "files" / "files-index.csv").open()))
@@ -95,6 +99,7 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
 
 
 def test_provenance_of_every_stage(sample_run):
+    from forensic_s2f.provenance import source_sha256
     from forensic_s2f.store.case_store import CaseStore
 
     home, _, result = sample_run
@@ -105,13 +110,33 @@ def test_provenance_of_every_stage(sample_run):
     assert kinds.count("speech2face") == 2
     for activity in activities:
         assert activity.status == "completed" and activity.ended_utc and activity.examiner == "Ann"
-        assert json.loads(activity.software_json)["torch"].startswith("2.13.0")
+        software = json.loads(activity.software_json)
+        assert software["torch"].startswith("2.13.0") and software["pillow"]
+        assert software["sha256 fs2f source"] == source_sha256()
         assert json.loads(activity.inputs_json)
     speech2face = [a for a in activities if a.kind == "speech2face"]
     assert all(len(a.model_sha256) == 64 for a in speech2face)
     kinds_stored = {a.kind for a in store.artifacts("S1")}
     assert {"denoised-audio", "rttm", "speech-regions", "face", "uncertainty", "members", "prediction"} <= kinds_stored
     store.close()
+
+
+def test_the_software_record_names_the_code_that_ran(tmp_path):
+    """Only fs2f's version was recorded: a constant changed in the code (a warning's threshold,
+    the seconds of speech used) changed every estimate and left the record as it was (a
+    reproducibility review). The SHA-256 of the package's files names the code itself."""
+    import shutil
+
+    from forensic_s2f.provenance import PACKAGE_DIR, source_sha256
+
+    copy = shutil.copytree(PACKAGE_DIR, tmp_path / "forensic_s2f")
+    assert source_sha256(copy) == source_sha256()
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "stale.cpython-311.pyc").write_bytes(b"compiled")  # (caches do not count)
+    assert source_sha256(copy) == source_sha256()
+    analysis = copy / "analysis.py"
+    analysis.write_text(analysis.read_text().replace("MAX_SPEAKER_SPEECH_SECONDS = 60.0", "MAX_SPEAKER_SPEECH_SECONDS = 10.0"))
+    assert source_sha256.__wrapped__(copy) != source_sha256()
 
 
 def test_rerun_makes_a_new_run_and_options_are_checked(sample_run):

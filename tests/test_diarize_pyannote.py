@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import forensic_s2f  # noqa: F401
-from forensic_s2f.diarize.pyannote_pipeline import ENV_VAR, PyannotePipelineDiarizer, diarizer_from_environment
+from forensic_s2f.diarize.pyannote_pipeline import ENV_VAR, PyannotePipelineDiarizer, diarizer_from_environment, pipeline_files
 from forensic_s2f.errors import Fs2fError
 
 CONFIG = """\
@@ -176,6 +176,47 @@ def test_local_pipeline_loads_offline_and_returns_an_annotation(pipeline_dir, mo
     assert all(segment.end <= 3.01 for segment in annotation.get_timeline())
     params = diarizer.get_params()
     assert params["pipeline_class"] == "VoiceActivityDetection" and len(params["config_sha256"]) == 64
+
+
+def test_every_file_the_pipeline_reads_is_recorded(pipeline_dir, tmp_path, monkeypatch, no_network):
+    """Only config.yaml was hashed: two pipelines with the same config and other checkpoints
+    recorded the same parameters and diarized differently (a reproducibility review). A
+    checkpoint named by an absolute path outside the folder is hashed too."""
+    import shutil
+
+    import yaml
+
+    other = shutil.copytree(pipeline_dir, tmp_path / "other")
+    checkpoint = next(p for p in (other / "segmentation").iterdir() if p.is_file() and p.suffix in (".bin", ".ckpt"))
+    monkeypatch.setenv(ENV_VAR, str(pipeline_dir))
+    first = diarizer_from_environment().get_params()
+    monkeypatch.setenv(ENV_VAR, str(other))
+    _retrain(checkpoint)
+    second = diarizer_from_environment().get_params()
+    assert first["config_sha256"] == second["config_sha256"]
+    assert sorted(first["files_sha256"]) == sorted(second["files_sha256"]) and "config.yaml" in first["files_sha256"]
+    name = str(checkpoint.relative_to(other))
+    assert first["files_sha256"][name] != second["files_sha256"][name] == hashlib.sha256(checkpoint.read_bytes()).hexdigest()
+    assert {"pyannote.audio", "pyannote.pipeline", "lightning", "asteroid-filterbanks"} <= set(first)
+
+    moved = shutil.move(str(other / "segmentation"), str(tmp_path / "elsewhere"))
+    config = yaml.safe_load((other / "config.yaml").read_text())
+    config["pipeline"]["params"]["segmentation"] = str(moved)
+    (other / "config.yaml").write_text(yaml.safe_dump(config))
+    outside = pipeline_files(other, other / "config.yaml")
+    assert outside[str(Path(moved) / checkpoint.name)] == second["files_sha256"][name]
+
+
+def _retrain(checkpoint: Path) -> None:
+    """Other weights in the same checkpoint file (every parameter moved a little)."""
+    import torch
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = saved["state_dict"] if "state_dict" in saved else saved
+    for key, value in state.items():
+        if torch.is_floating_point(value):
+            state[key] = value + 0.01
+    torch.save(saved, checkpoint)
 
 
 def test_unset_variable_means_fs2f_own_diarizer(monkeypatch):

@@ -7,7 +7,6 @@ a step with the same call as `Diarizer`. Nothing is ever downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,8 +18,35 @@ from forensic_s2f.audio.pcm import Samples, as_samples
 from forensic_s2f.diarize.annotation import Diarization, label_by_first_appearance
 from forensic_s2f.provenance import package_version
 from forensic_s2f.errors import Fs2fError
+from forensic_s2f.store.vault import sha256_file
 
 ENV_VAR = "FS2F_PYANNOTE_PIPELINE"
+PIPELINE_PACKAGES = ("pyannote.audio", "pyannote.pipeline", "lightning", "asteroid-filterbanks")
+
+
+def pipeline_files(directory: Path, config: Path) -> dict[str, str]:
+    """SHA-256 of every file the pipeline may read: each file in its directory (keyed by its path
+    there) and each file, or file in a folder, that config.yaml names by an absolute path outside
+    it. Two pipelines with the same config.yaml and other checkpoints diarize differently."""
+    import yaml
+
+    def named(value: object) -> list[Path]:
+        if isinstance(value, dict):
+            return [path for item in value.values() for path in named(item)]
+        if isinstance(value, list):
+            return [path for item in value for path in named(item)]
+        return [Path(value)] if isinstance(value, str) and value.startswith("/") and Path(value).exists() else []
+
+    try:
+        outside = [path for path in named(yaml.safe_load(config.read_text(encoding="utf-8")))
+                   if not path.resolve().is_relative_to(directory)]
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise Fs2fError(f"{ENV_VAR}={directory}: config.yaml cannot be read ({error})") from None
+    files = {}
+    for root in [directory, *outside]:
+        for path in sorted([root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())):
+            files[str(path.relative_to(directory)) if path.is_relative_to(directory) else str(path)] = sha256_file(path)
+    return files
 
 
 class PyannotePipelineDiarizer:
@@ -33,7 +59,8 @@ class PyannotePipelineDiarizer:
             raise Fs2fError(f"{ENV_VAR}={directory}: not a directory")
         if not config.is_file():
             raise Fs2fError(f"{ENV_VAR}={directory}: no config.yaml in it")
-        self.config_sha256 = hashlib.sha256(config.read_bytes()).hexdigest()
+        self.config_sha256 = sha256_file(config)
+        self.files_sha256 = pipeline_files(self.directory, config)
         from pyannote.audio import Pipeline
 
         try:
@@ -50,8 +77,9 @@ class PyannotePipelineDiarizer:
             "name": "pyannote pipeline",
             "directory": str(self.directory),
             "config_sha256": self.config_sha256,
+            "files_sha256": self.files_sha256,
             "pipeline_class": type(self.pipeline).__name__,
-            "pyannote.audio": package_version("pyannote.audio"),
+            **{name: package_version(name) for name in PIPELINE_PACKAGES},
         }
 
     def diarize(self, *args, **kwargs) -> Diarization:

@@ -82,14 +82,18 @@ MAX_PEAK = 2.0  # a larger magnitude (over +6 dB relative to full scale) is warn
 # Channels cancel each other when their mono average is this much quieter than averaging unrelated
 # channels makes it (10·log10(channels) dB: 3 dB for two).
 MAX_MIXDOWN_LOSS_DB = 12.0
-# Channels hold different audio (one party per channel, as a call recorder writes) when the
-# loudness envelopes of two sounding channels correlate less than this. Envelopes are the log
-# energy of ENVELOPE_FRAME-sample frames: the same sound picked up by two microphones correlates
-# above 0.97 whatever the delay between them (0-10 ms tried), while the energy of the average
-# cannot tell such a delay from different sound.
-MIN_ENVELOPE_CORRELATION = 0.5
+# Channels hold different audio (one party per channel, as a call recorder writes) when the level
+# of one sounding channel against another varies from moment to moment by more than this
+# (standard deviation over ENVELOPE_FRAME-sample frames of the difference of their log energies,
+# dB). On 6 recordings of s2f-pairs speech: the same sound picked up by two microphones 0-10 ms
+# apart, at other gains, over faint or -45 dBFS noise, varies by 2.2-3.6 dB (at 48 kHz, up to 20 ms
+# apart, each microphone with its own room echo of 0.3-0.6 s: 2.4-6.2 dB); two people on their
+# own channels by 14-20 dB when they speak at once, 28-63 dB when they take turns, 13.5-14 dB with
+# each one's voice leaking 15 dB down into the other's channel. (The envelopes' correlation, used
+# before, read 0.5-0.8 for two people speaking at once whose channels share silence, as a call
+# recorder's do before and after the call, and said nothing.)
+MAX_LEVEL_SPREAD_DB = 8.0
 ENVELOPE_FRAME = 512
-MIN_ENVELOPE_VARIANCE = 1e-4  # (log10 units squared: a loudness that varies by under 0.1 dB is steady)
 MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to cancel
 
 
@@ -147,21 +151,23 @@ class SampleTally:
             self.envelope_sums += envelope.sum(axis=1)
             self.envelope_products += envelope @ envelope.T
 
-    def least_envelope_correlation(self) -> float | None:
-        """The lowest correlation of two sounding channels' loudness envelopes; None with fewer than two."""
-        if self.energies is None or self.envelope_frames < 2:
-            return None
-        sounding = np.flatnonzero(np.sqrt(self.energies / max(self.samples, 1)) > MIN_CHANNEL_RMS)
-        if len(sounding) < 2:
+    def sounding_channels(self) -> np.ndarray:
+        """Indices of the channels louder than MIN_CHANNEL_RMS over the whole file."""
+        if self.energies is None:
+            return np.arange(0)
+        return np.flatnonzero(np.sqrt(self.energies / max(self.samples, 1)) > MIN_CHANNEL_RMS)
+
+    def largest_level_spread_db(self) -> float | None:
+        """The largest standard deviation, over envelope frames, of the level of one sounding
+        channel against another (dB); None with fewer than two sounding channels."""
+        sounding = self.sounding_channels()
+        if len(sounding) < 2 or self.envelope_frames < 2:
             return None
         mean = self.envelope_sums / self.envelope_frames
         covariance = self.envelope_products / self.envelope_frames - np.outer(mean, mean)
-        variance = np.diag(covariance)
-        varying = [c for c in sounding if variance[c] > MIN_ENVELOPE_VARIANCE]  # (a steady tone's envelope has none)
-        if len(varying) < 2:
-            return None
-        correlation = covariance / np.sqrt(np.outer(variance, variance).clip(MIN_ENVELOPE_VARIANCE**2))
-        return float(min(correlation[a, b] for i, a in enumerate(varying) for b in varying[i + 1:]))
+        spread = [covariance[a, a] + covariance[b, b] - 2 * covariance[a, b]
+                  for i, a in enumerate(sounding) for b in sounding[i + 1:]]
+        return 10 * float(np.sqrt(max(max(spread), 0.0)))  # (log10 energy → dB)
 
     def warnings(self) -> tuple[str, ...]:
         found = []
@@ -184,12 +190,18 @@ class SampleTally:
                          f"{TIMESTAMP_GAP_SECONDS:g} s (the longest by {gap:.3f} s, {at:.3f} s into the audio; "
                          f"{sum(g for _, g in self.timestamp_gaps):.3f} s in all), as where a recorder paused: the audio "
                          "is analysed end to end, so times after a jump are that much earlier than a player shows")
-        least = self.least_envelope_correlation()
-        if least is not None and least < MIN_ENVELOPE_CORRELATION:
-            found.append(f"the {self.channels} channels hold different audio (the loudness of two of them correlates "
-                         f"{least:.2f}; one sound picked up twice correlates above 0.97), as when each party of a call "
-                         "has its own channel or a channel holds only noise or effects: they are analysed averaged "
-                         "to mono; listen to each channel")
+        spread = self.largest_level_spread_db()
+        if spread is not None and spread > MAX_LEVEL_SPREAD_DB:
+            found.append(f"the {self.channels} channels hold different audio (the level of one against another varies "
+                         f"by {spread:.0f} dB from moment to moment; one sound picked up twice varies by 2-6 dB), as "
+                         "when each party of a call has its own channel or a channel holds only noise or effects: they "
+                         "are analysed averaged to mono; listen to each channel")
+        silent = self.channels - len(self.sounding_channels())
+        if self.channels > 1 and 0 < silent < self.channels:
+            names = ", ".join(str(c + 1) for c in range(self.channels) if c not in set(self.sounding_channels()))
+            found.append(f"channel{'s' if silent > 1 else ''} {names} of {self.channels} hold{'' if silent > 1 else 's'} "
+                         f"no sound (under {20 * np.log10(MIN_CHANNEL_RMS):.0f} dBFS): only the others are heard, "
+                         "averaged with the silence")
         return tuple(found) + self.layout_warnings
 
 

@@ -129,7 +129,7 @@ def spreadsheet_safe(value: object) -> object:
 
 RECORDING_COLUMNS = ["run_id", "evidence_id", "file", "sha256", "speakers", "duration_seconds", "speech_seconds",
                      "snr_db", "snr_method", "clipping_fraction", "effective_bandwidth_hz", "is_telephone_band",
-                     "overlap_fraction", "dc_offset", "warnings"]
+                     "overlap_fraction", "dc_offset", "full_scale_fraction", "warnings"]
 RUN_COLUMNS = ["case_id", "run_id", "status", "examiner", "started_utc", "ended_utc", "num_speakers", "min_speakers",
                "max_speakers", "denoise", "model_name", "model_sha256", "custody_log_head", "parameters_json",
                "software_json"]

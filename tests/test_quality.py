@@ -87,6 +87,32 @@ def test_clipping_counts_flat_tops_only():
     assert any(w.startswith("clipped: ") for w in warnings)
 
 
+@pytest.mark.parametrize("extension", ["mp3", "m4a", "opus"])
+def test_clipping_that_a_lossy_codec_turned_to_ripple_is_warned_of(tmp_path, extension):
+    """A WAV clipped on 7.9 % of its samples was warned of; its MP3, AAC and Opus copies, whose
+    flat tops the codec turns to ripple, measured 0 % and were not (a format review). Speech set
+    to peak at full scale and coded alike is not warned of."""
+    import torch
+    from torchcodec.encoders import AudioEncoder
+
+    speech = np.concatenate([load(path).samples for path in pair_clips(3)])
+    speech = speech / np.abs(speech).max()
+    clipped = np.clip(speech / np.quantile(np.abs(speech), 1 - 0.05), -1.0, 1.0)  # 5 % of the samples clipped
+    found = {}
+    for name, audio in (("speech", speech), ("clipped", clipped)):
+        path = tmp_path / f"{name}.{extension}"
+        AudioEncoder(torch.from_numpy(audio.astype(np.float32)[None]), sample_rate=RATE).to_file(str(path))
+        decoded = load(path).samples
+        report = measure_quality(decoded, RATE, [(0.0, len(decoded) / RATE)])
+        found[name] = (report, report.warnings())
+    speech_report, speech_warnings = found["speech"]
+    clipped_report, clipped_warnings = found["clipped"]
+    assert speech_report.full_scale_fraction < 0.002 and not any("clipped" in w for w in speech_warnings)
+    assert clipped_report.clipping_fraction < 0.001  # (no flat tops left)
+    assert any(w.startswith("probably clipped: ") and "within 0.5 dB of full scale" in w for w in clipped_warnings), \
+        clipped_warnings
+
+
 def test_a_dc_offset_is_measured_and_warned_of():
     """An offset of 0.2 turned a male voice female (82 %) in a tester's run; it is now named."""
     t = np.arange(2 * RATE) / RATE

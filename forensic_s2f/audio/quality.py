@@ -38,6 +38,12 @@ BANDWIDTH_FLOOR_DB = 50.0  # content this far below the spectral peak counts as 
 BANDWIDTH_SMOOTH_HZ = 250.0
 CLIP_LEVEL = 0.999  # of the recording's peak magnitude
 MIN_CLIP_RUN = 2  # consecutive samples at the peak that make a flat top
+# A lossy codec (MP3, AAC, Opus) gives flat tops back as ripple, so audio clipped at full scale
+# and then coded has no flat tops, but many samples near full scale. On 12 recordings of
+# s2f-pairs speech (18 s each) set to peak at full scale and coded at 64 kb/s (MP3, AAC) or
+# 24 kb/s (Opus), the share of samples at or over FULL_SCALE_LEVEL was at most 0.15 % unclipped,
+# 0.23-0.96 % with 1 % of the samples clipped before coding, 0.8-2.7 % with 3 %, 2.3-6.4 % with 8 %.
+FULL_SCALE_LEVEL = 0.95  # (-0.45 dBFS)
 POWER_BLOCK_SECONDS = 60.0
 BANDWIDTH_MAX_SECONDS = 120.0  # speech sampled evenly for the long-term spectrum
 CLIP_BLOCK_SAMPLES = 1 << 20
@@ -55,12 +61,13 @@ class QualityReport:
     effective_bandwidth_hz: float | None
     is_telephone_band: bool
     dc_offset: float = 0.0  # the waveform's mean, in units of full scale
+    full_scale_fraction: float = 0.0  # share of samples at or over FULL_SCALE_LEVEL (±1 = full scale)
 
     def to_dict(self) -> dict:
         """The figures as recorded: seconds to the millisecond, dB to 0.01, Hz to 0.1, fractions
         to 1e-6 (more digits than that are noise, and read as false precision in exports)."""
         places = {"duration_seconds": 3, "speech_seconds": 3, "snr_db": 2, "clipping_fraction": 6,
-                  "effective_bandwidth_hz": 1, "dc_offset": 6}
+                  "effective_bandwidth_hz": 1, "dc_offset": 6, "full_scale_fraction": 6}
         return {key: round(value, places[key]) + 0.0 if key in places and isinstance(value, float) else value
                 for key, value in asdict(self).items()}
 
@@ -70,6 +77,7 @@ class QualityReport:
         min_speech_seconds: float = 3.0,
         min_snr_db: float = 10.0,
         max_clipping_fraction: float = 0.001,
+        max_full_scale_fraction: float = 0.002,
         max_dc_offset: float = 0.01,
     ) -> list[str]:
         """Plain-language warnings, each naming the measured value and the limit it crosses."""
@@ -96,6 +104,12 @@ class QualityReport:
             found.append(
                 f"clipped: {100 * self.clipping_fraction:.2f} % of samples at the peak level "
                 f"(over {100 * max_clipping_fraction:.1f} %)"
+            )
+        elif self.full_scale_fraction > max_full_scale_fraction:
+            found.append(
+                f"probably clipped: {100 * self.full_scale_fraction:.2f} % of samples within 0.5 dB of full scale "
+                f"(over {100 * max_full_scale_fraction:.1f} %), as audio clipped at full scale and then coded lossily "
+                "(MP3, AAC, Opus) gives back, its flat tops turned to ripple"
             )
         if abs(self.dc_offset) > max_dc_offset:
             found.append(
@@ -139,6 +153,8 @@ def measure_quality(
         effective_bandwidth_hz=bandwidth,
         is_telephone_band=bandwidth is not None and bandwidth <= TELEPHONE_MAX_BANDWIDTH_HZ,
         dc_offset=sum(float(block.sum(dtype=np.float64)) for block in iter_blocks(samples, CLIP_BLOCK_SAMPLES)) / max(len(samples), 1),
+        full_scale_fraction=sum(int(np.count_nonzero(np.abs(block) >= FULL_SCALE_LEVEL))
+                                for block in iter_blocks(samples, CLIP_BLOCK_SAMPLES)) / max(len(samples), 1),
     )
 
 

@@ -27,6 +27,7 @@ QUALITY_ROWS = (
     ("speech_seconds", "Net speech (voice activity)", lambda v: f"{v:.2f} s"),
     ("snr_db", "Signal-to-noise ratio (estimated)", lambda v: f"{v:.1f} dB"),
     ("clipping_fraction", "Clipped samples", lambda v: f"{100 * v:.3f} %"),
+    ("full_scale_fraction", "Samples within 0.5 dB of full scale", lambda v: f"{100 * v:.3f} %"),
     ("effective_bandwidth_hz", "Effective bandwidth", lambda v: f"{v / 1000:.1f} kHz"),
     ("is_telephone_band", "Telephone band", lambda v: "yes" if v else "no"),
     ("dc_offset", "DC offset (mean of the waveform)", lambda v: f"{round(v, 4) + 0.0:+.4f} of full scale"),

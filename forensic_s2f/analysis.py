@@ -254,7 +254,7 @@ class CaseAnalysis:
             return self._evidence_in(run_id, evidence, scratch)
 
     def _evidence_in(self, run_id: int, evidence: Evidence, scratch: Path) -> EvidenceResult:
-        from forensic_s2f.audio.decode import decode_to_pcm
+        from forensic_s2f.audio.decode import decode_to_pcm, name_warnings
         from forensic_s2f.audio.resample import resampler_name
         from forensic_s2f.diarize.annotation import overlap_fraction
         from forensic_s2f.exports import rttm_text
@@ -292,7 +292,7 @@ class CaseAnalysis:
             ("rttm", f"E{evidence.id}.rttm", rttm.encode(), "text/plain")])
 
         evidence_quality = {**quality.to_dict(), "overlap_fraction": round(overlap_fraction(annotation), 4)}
-        warnings = [*info.warnings, *quality.warnings(),
+        warnings = [*info.warnings, *name_warnings(evidence.original_filename, info.media_type), *quality.warnings(),
                     *self.options.count_warnings(len(annotation.labels()), diarization.free_count),
                     *set_aside_warnings(diarization)]
         if not annotation.labels() and "no speech detected" not in warnings:  # (one warning for one fact)

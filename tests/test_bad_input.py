@@ -460,3 +460,18 @@ def test_odd_w64_and_caf_headers_are_one_line_errors_and_compressed_aiff_c_is_wh
     sf.write(gsm, tone, 16_000, format="AIFF", subtype="GSM610")
     result = cli("case", "add", "C1", gsm, "-e", "Ann", "--json")
     assert result.code == 0, result
+
+
+def test_a_renamed_file_is_warned_of_at_intake_and_in_the_run(cli, store_dir, tmp_path):
+    """The warning names the file as the examiner gave it; the run, which decodes a private copy
+    of the vault file, names it from the evidence's original file name."""
+    import json
+    import shutil
+
+    renamed = shutil.copy(write_tone(tmp_path / "first.wav", seconds=3.0), tmp_path / "call.mp3")
+    added = cli("case", "add", "C1", renamed, "-e", "Ann")
+    assert added.code == 0 and "call.mp3: warning: the file's name ends in '.mp3', but its bytes are audio/wav" in \
+        " ".join(added.stdout.split()), added.stdout
+    assert cli("case", "analyze", "C1", "-e", "Ann").code == 0
+    (recording,) = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"][0]["evidence"]
+    assert any(w.startswith("the file's name ends in '.mp3', but its bytes are audio/wav") for w in recording["warnings"])

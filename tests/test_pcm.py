@@ -571,3 +571,22 @@ def test_channels_that_hold_different_audio_are_warned_of(tmp_path):
     steady = tmp_path / "steady.wav"  # (a tone whose period divides the envelope frame: no loudness change at all)
     sf.write(steady, np.stack([np.sin(2 * np.pi * 1000 * t)] * 2, axis=1) * 0.3, rate, subtype="FLOAT")
     assert probe(steady).warnings == ()
+
+
+def test_a_file_whose_name_says_another_format_is_warned_of(tmp_path):
+    """An MP3 named .wav was recorded as audio/mpeg and nothing said the name did not match: a
+    renamed file is something an examiner should know of (a format review)."""
+    import shutil
+
+    from forensic_s2f.audio.decode import name_warnings, probe
+
+    wav = tmp_path / "call.wav"
+    sf.write(wav, _voice_like(2.0), RATE, subtype="PCM_16")
+    assert probe(wav).warnings == ()
+    renamed = shutil.copy(wav, tmp_path / "call.mp3")
+    assert probe(renamed).warnings == ("the file's name ends in '.mp3', but its bytes are audio/wav: it may have been "
+                                       "renamed",)
+    assert name_warnings("CALL.WAV", "audio/wav") == name_warnings("notes.txt", "audio/wav") == ()
+    assert name_warnings("call.m4a", "application/octet-stream") == ()  # (bytes that tell nothing are not judged)
+    assert probe(shutil.copy(wav, tmp_path / "evidence-1")).warnings == ()  # (analysis decodes such a copy; it names
+    # the evidence's original file name itself)

@@ -65,6 +65,33 @@ _MAGIC: list[tuple[int, bytes, str]] = [
 ]
 
 
+_WAV = frozenset({"audio/wav", "audio/x-rf64", "audio/x-w64"})
+_MP4 = frozenset({"audio/mp4", "video/mp4", "video/quicktime", "video/3gpp"})
+_MATROSKA = frozenset({"video/webm", "video/x-matroska"})
+# What a file name's extension leads one to expect its leading bytes to hold; other extensions,
+# and contents the bytes do not tell (application/octet-stream), are not judged.
+EXPECTED_MEDIA_TYPES = {
+    ".wav": _WAV, ".wave": _WAV, ".rf64": _WAV, ".w64": _WAV, ".bwf": _WAV,
+    ".mp3": frozenset({"audio/mpeg"}), ".flac": frozenset({"audio/flac"}), ".aac": frozenset({"audio/aac"}),
+    ".ogg": frozenset({"audio/ogg"}), ".oga": frozenset({"audio/ogg"}), ".opus": frozenset({"audio/ogg"}),
+    ".m4a": _MP4, ".mp4": _MP4, ".mov": _MP4, ".3gp": _MP4, ".amr": frozenset({"audio/amr"}),
+    ".webm": _MATROSKA, ".mka": _MATROSKA, ".mkv": _MATROSKA,
+    ".aif": frozenset({"audio/aiff"}), ".aiff": frozenset({"audio/aiff"}), ".au": frozenset({"audio/basic"}),
+    ".caf": frozenset({"audio/x-caf"}),
+}
+
+
+def name_warnings(name: str, media_type: str) -> tuple[str, ...]:
+    """A warning when the file's name says one format and its leading bytes another (an MP3
+    named .wav): the file may have been renamed, which an examiner should know of."""
+    suffix = Path(name).suffix.lower()
+    expected = EXPECTED_MEDIA_TYPES.get(suffix)
+    if expected is None or media_type == "application/octet-stream" or media_type in expected:
+        return ()
+    return (f"the file's name ends in {Path(name).suffix!r}, but its bytes are {media_type}: it may have been "
+            "renamed",)
+
+
 @dataclass(frozen=True)
 class AudioInfo:
     """What the decoder found in a file, read by decoding every sample once; `warnings` are
@@ -666,13 +693,14 @@ def _plausible(path: Path, stream: StreamInfo) -> StreamInfo:
 def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTally) -> AudioInfo:
     if duration_seconds <= 0:
         raise InputError(path, "contains no audio samples")
+    media_type = sniff_media_type(path)
     return AudioInfo(
-        media_type=sniff_media_type(path),
+        media_type=media_type,
         codec=meta.codec,
         sample_rate=meta.sample_rate,
         channels=meta.num_channels,
         duration_seconds=duration_seconds,
-        warnings=tally.warnings(),
+        warnings=tally.warnings() + name_warnings(path.name, media_type),
     )
 
 

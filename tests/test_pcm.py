@@ -590,3 +590,22 @@ def test_a_file_whose_name_says_another_format_is_warned_of(tmp_path):
     assert name_warnings("call.m4a", "application/octet-stream") == ()  # (bytes that tell nothing are not judged)
     assert probe(shutil.copy(wav, tmp_path / "evidence-1")).warnings == ()  # (analysis decodes such a copy; it names
     # the evidence's original file name itself)
+
+
+def test_integer_samples_too_quiet_to_hold_speech_well_are_warned_of(tmp_path):
+    """16-bit samples peaking at -60 dBFS (6 bits of levels) joined two of four speakers, with no
+    word of why (a format review); 24-bit samples at that level, or 16-bit ones at -42 dBFS, are
+    fine and are not warned of."""
+    from forensic_s2f.audio.decode import probe
+
+    voice = _voice_like(2.0)
+    voice = voice / np.abs(voice).max()
+    for subtype, db, warned in (("PCM_16", -60, True), ("PCM_24", -60, False), ("PCM_16", -42, False),
+                                ("FLOAT", -60, False)):
+        path = tmp_path / f"{subtype}{db}.wav"
+        sf.write(path, voice * 10 ** (db / 20), RATE, subtype=subtype)
+        warnings = probe(path).warnings
+        assert bool(warnings) == warned, (subtype, db, warnings)
+        if warned:
+            assert warnings[0].startswith("very low level for 16-bit samples: the loudest reaches -60 dBFS, so about 6 "
+                                          "of their 16 bits are used")

@@ -18,6 +18,7 @@ from forensic_s2f.errors import Fs2fError, InputError, one_line
 from forensic_s2f.numbers import probability_text
 
 if TYPE_CHECKING:
+    from forensic_s2f.audio.decode import AudioInfo
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
 
 model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate, train-overlap.", no_args_is_help=True)
@@ -44,12 +45,15 @@ def _progress() -> Progress:
     )
 
 
-def _input_record(path: Path) -> dict[str, Any]:
-    """prediction.json's "input": the file as named by the user, its size (bytes) and its SHA-256."""
+def _input_record(path: Path, info: AudioInfo) -> dict[str, Any]:
+    """prediction.json's "input": the file as named by the user, its size (bytes), its SHA-256
+    and what the decoder found it to be (media type, codec, native rate in Hz, channels, seconds)."""
     from forensic_s2f.store.vault import sha256_file
 
+    original = {"media_type": info.media_type, "codec": info.codec, "sample_rate_hz": info.sample_rate,
+                "channels": info.channels, "duration_seconds": round(info.duration_seconds, 3)}
     try:
-        return {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+        return {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256_file(path), "original": original}
     except OSError as error:
         raise InputError(path, f"cannot be read ({error.strerror or error})") from None
 
@@ -65,7 +69,8 @@ def predict(
     Each input gets a new folder `OUTPUT/<stem>` (`<stem>-2`, … for a repeated stem); the command
     refuses to start when any of them already exists.
     """
-    from forensic_s2f.audio.decode import load, probe
+    from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE, load, probe
+    from forensic_s2f.audio.resample import resampler_name
     from forensic_s2f.audio.vad import SileroVAD
     from forensic_s2f.provenance import software_versions
     from forensic_s2f.s2f.dataset import age_range
@@ -76,7 +81,8 @@ def predict(
     folders = prediction_folders(files, output)
     model = load_model(model_dir)
     vad = SileroVAD()  # the voice activity `case analyze` gives the model, so both estimate alike
-    settings = {"vad": vad.get_params(), "decoder": "forensic_s2f.audio.decode.load (16 kHz mono)",
+    settings = {"vad": vad.get_params(), "decoder": {"sample_rate_hz": TARGET_SAMPLE_RATE, "mixdown": "mean of channels",
+                                                     "resampler": resampler_name()},
                 "software": software_versions()}
     table = Table()
     for column in ("file", "gender", "age", "speech (s)", "warnings", "output"):
@@ -86,7 +92,7 @@ def predict(
         try:
             probe(path)  # FFmpeg reads the whole file, as `case add` does: what it refuses is refused here too
             audio = load(path)
-            source = _input_record(path)
+            source = _input_record(path, audio.info)
             try:
                 prediction = model.predict(audio.samples, audio.sample_rate, vad(audio.samples, audio.sample_rate))
             except InputError:

@@ -36,6 +36,10 @@ def test_predict_writes_outputs_and_continues_past_bad_files(cli, tmp_path):
     from forensic_s2f.audio.vad import SileroVAD
 
     assert document["settings"]["vad"] == SileroVAD().get_params()
+    # what the input was, as `case analyze` records it (a format review found only the path and hash)
+    assert document["input"]["original"] == {"media_type": "audio/flac", "codec": "flac", "sample_rate_hz": 16_000,
+                                             "channels": 1, "duration_seconds": 6.0}
+    assert document["settings"]["decoder"]["sample_rate_hz"] == 16_000 and document["settings"]["decoder"]["resampler"]
     software = document["settings"]["software"]
     assert software["fs2f"] and software["torch"]
     # the native decoders and the packaged pretrained weights, by version and SHA-256
@@ -173,7 +177,8 @@ def test_predict_records_its_input_and_never_replaces_earlier_output(cli, tmp_pa
     for name, clip in (("x", first), ("x-2", second)):
         document = json.loads((out / name / "prediction.json").read_text())
         assert document["input"] == {
-            "path": str(clip), "bytes": clip.stat().st_size, "sha256": hashlib.sha256(clip.read_bytes()).hexdigest()
+            "path": str(clip), "bytes": clip.stat().st_size, "sha256": hashlib.sha256(clip.read_bytes()).hexdigest(),
+            "original": document["input"]["original"],
         }
         assert {"gender", "age", "seconds_used", "model", "warnings"} <= set(document)
     before = _files(out)

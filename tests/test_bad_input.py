@@ -475,3 +475,25 @@ def test_a_renamed_file_is_warned_of_at_intake_and_in_the_run(cli, store_dir, tm
     assert cli("case", "analyze", "C1", "-e", "Ann").code == 0
     (recording,) = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"][0]["evidence"]
     assert any(w.startswith("the file's name ends in '.mp3', but its bytes are audio/wav") for w in recording["warnings"])
+
+
+def test_an_amr_file_with_silence_compression_frames_is_refused_for_what_it_holds(cli, store_dir, populated, tmp_path):
+    """FFmpeg's AMR decoder fails on a phone's discontinuous transmission (SID and NO_DATA
+    frames); the refusal said only 'a feature of it is not supported', or 'invalid data', which
+    reads as a corrupt file (a format review). The same speech frames without them decode."""
+    rng = np.random.default_rng(0)
+    sizes = {7: 31, 8: 5, 15: 0}  # payload bytes of the 12.2 kb/s speech mode, SID and NO_DATA (RFC 4867)
+
+    def amr(kinds: list[int]) -> bytes:
+        return b"#!AMR\n" + b"".join(bytes([kind << 3 | 4]) + rng.integers(0, 256, sizes[kind], dtype=np.uint8).tobytes()
+                                     for kind in kinds)
+
+    speech = tmp_path / "speech.amr"
+    speech.write_bytes(amr([7] * 100))
+    assert cli("case", "add", "C2", speech, "-e", "Ann").code == 0
+    before = store_snapshot(store_dir)
+    for name, pause in (("dtx.amr", [8] + [15] * 7), ("nodata.amr", [15] * 8)):
+        path = tmp_path / name
+        path.write_bytes(amr([7] * 50 + pause + [7] * 50))
+        line = _refused(cli, store_dir, before, "case", "add", "C1", path, "-e", "Ann")
+        assert name in line and "it holds 8 AMR silence-compression frames (SID or NO_DATA" in line, line

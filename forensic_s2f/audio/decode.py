@@ -549,8 +549,45 @@ def _decoder(path: Path):
     try:
         return AudioDecoder(_source(path))
     except Exception as error:  # torchcodec raises RuntimeError/ValueError with FFmpeg's text
-        reason = "no audio stream" if "best audio stream is unknown" in str(error) else _short(error)
-        raise InputError(path, f"cannot be decoded as audio ({reason})") from None
+        if "best audio stream is unknown" in str(error):
+            raise InputError(path, "cannot be decoded as audio (no audio stream)") from None
+        raise _undecodable(path, error) from None
+
+
+def _undecodable(path: Path, error: Exception) -> InputError:
+    """The one-line error for a file FFmpeg failed to decode, with FFmpeg's reason and, for an
+    AMR file, the silence-compression frames FFmpeg's decoder fails on (the same speech without
+    them decodes)."""
+    silence = amr_silence_frames(path)
+    note = (f"; it holds {silence} AMR silence-compression frames (SID or NO_DATA: a phone's discontinuous "
+            "transmission), which this FFmpeg does not decode") if silence else ""
+    return InputError(path, f"cannot be decoded as audio ({_short(error)}{note})")
+
+
+AMR_NB_MAGIC = b"#!AMR\n"
+# AMR-NB storage format (RFC 4867, section 5): each frame is a header byte (frame type in bits
+# 6-3) and that type's payload: 8 modes of speech, SID (type 8: comfort noise) and NO_DATA (15).
+AMR_NB_PAYLOAD_BYTES = {0: 12, 1: 13, 2: 15, 3: 17, 4: 19, 5: 20, 6: 26, 7: 31, 8: 5, 15: 0}
+AMR_SILENCE_TYPES = (8, 15)
+
+
+def amr_silence_frames(path: Path) -> int:
+    """How many SID and NO_DATA frames an AMR-NB file holds, read frame by frame until the end or
+    a frame type it does not know; 0 for any other file."""
+    count = 0
+    try:
+        with open(path, "rb") as handle:
+            if handle.read(len(AMR_NB_MAGIC)) != AMR_NB_MAGIC:
+                return 0
+            while header := handle.read(1):
+                kind = (header[0] >> 3) & 0x0F
+                if kind not in AMR_NB_PAYLOAD_BYTES:
+                    break
+                count += kind in AMR_SILENCE_TYPES
+                handle.seek(AMR_NB_PAYLOAD_BYTES[kind], os.SEEK_CUR)
+    except OSError:
+        return 0
+    return count
 
 
 def _short(error: Exception) -> str:
@@ -584,7 +621,7 @@ def _frames(path: Path, decoder, gaps: list[tuple[float, float]] | None = None) 
         except IndexError:  # (torchcodec's end of stream)
             return
         except Exception as error:
-            raise InputError(path, f"cannot be decoded as audio ({_short(error)})") from None
+            raise _undecodable(path, error) from None
         start = None if float(start) < NO_TIMESTAMP_SECONDS else float(start)
         if before_zero is None:  # (frames before 0 s, an encoder's priming, come first)
             start = 0.0 if start is None else start

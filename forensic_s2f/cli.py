@@ -663,6 +663,9 @@ def audit_log(
             [[r["seq"], r["ts_utc"][:19], r["examiner"], r["action"], f"{r['object_kind']} {r['object_id']}",
               r["object_sha256"][:12], r["entry_hash"][:12]] for r in records],
         ))
+        if records:  # (the table shortens hashes; --expect-head takes 32 hex digits or more)
+            out.print(_line(f"head (seq {records[-1]['seq']}): {records[-1]['entry_hash']}; every hash in full: "
+                            "--json or --format csv"))
 
 
 def _logged_details(text: str) -> Any:

@@ -558,10 +558,10 @@ def test_channels_that_hold_different_audio_are_warned_of(tmp_path):
                  + 0.001 * rng.standard_normal((t.size, 2)), rate)
         assert probe(pair).warnings == (), delay
     together = tmp_path / "together.wav"  # two parties speaking at once, their channels silent before and after
-    lead = np.zeros(rate * 2)
+    lead = np.zeros(rate * 120)  # (shared silence diluted the level difference over all frames: no warning)
     first, second = syllables, (np.sin(2 * np.pi * 2.3 * t) > 0) * rng.standard_normal(t.size) * 0.2  # (own rhythm)
     sf.write(together, np.stack([np.concatenate([lead, first, lead]), np.concatenate([lead, second, lead])], axis=1)
-             + 0.001 * rng.standard_normal((t.size + 4 * rate, 2)), rate)
+             + 0.001 * rng.standard_normal((t.size + 2 * len(lead), 2)), rate)
     (warning,) = probe(together).warnings  # (the envelopes' correlation read 0.5-0.8 for such files: no warning)
     assert warning.startswith("the 2 channels hold different audio"), warning
     right_silent = tmp_path / "right-silent.wav"
@@ -594,18 +594,36 @@ def test_a_file_whose_name_says_another_format_is_warned_of(tmp_path):
 
 def test_integer_samples_too_quiet_to_hold_speech_well_are_warned_of(tmp_path):
     """16-bit samples peaking at -60 dBFS (6 bits of levels) joined two of four speakers, with no
-    word of why (a format review); 24-bit samples at that level, or 16-bit ones at -42 dBFS, are
-    fine and are not warned of."""
+    word of why (a format review), in WAV or FLAC alike; 24-bit samples at that level, 16-bit ones
+    at -54 dBFS (7 bits, measured fine) and 8-bit ones near full scale are not warned of."""
     from forensic_s2f.audio.decode import probe
 
     voice = _voice_like(2.0)
     voice = voice / np.abs(voice).max()
-    for subtype, db, warned in (("PCM_16", -60, True), ("PCM_24", -60, False), ("PCM_16", -42, False),
-                                ("FLOAT", -60, False)):
-        path = tmp_path / f"{subtype}{db}.wav"
+    for suffix, subtype, db, warned in (("wav", "PCM_16", -60, True), ("flac", "PCM_16", -60, True),
+                                        ("wav", "PCM_24", -60, False), ("wav", "PCM_16", -54, False),
+                                        ("wav", "FLOAT", -60, False), ("wav", "PCM_U8", -3, False),
+                                        ("wav", "PCM_U8", -9, True)):
+        path = tmp_path / f"{subtype}{db}.{suffix}"
         sf.write(path, voice * 10 ** (db / 20), RATE, subtype=subtype)
         warnings = probe(path).warnings
-        assert bool(warnings) == warned, (subtype, db, warnings)
-        if warned:
-            assert warnings[0].startswith("very low level for 16-bit samples: the loudest reaches -60 dBFS, so about 6 "
-                                          "of their 16 bits are used")
+        assert bool(warnings) == warned, (suffix, subtype, db, warnings)
+        if warned and subtype == "PCM_16":
+            assert warnings[0].startswith("very low level for 16-bit samples: the loudest reaches -60 dBFS, so under 7 "
+                                          "of their 16 bits are used (6.0)"), warnings
+
+
+def test_adts_aac_behind_an_id3_tag_is_known_for_what_it_is(tmp_path):
+    """HLS and stream captures put an ID3 tag before ADTS AAC: sniffed as MP3, a .aac file was
+    recorded as audio/mpeg and called possibly renamed (a code review)."""
+    import torch
+    from torchcodec.encoders import AudioEncoder
+
+    from forensic_s2f.audio.decode import probe
+
+    plain = tmp_path / "plain.aac"
+    AudioEncoder(torch.from_numpy(_voice_like(2.0)[None]), sample_rate=RATE).to_file(str(plain))
+    tagged = tmp_path / "tagged.aac"
+    tagged.write_bytes(b"ID3\x04\x00\x00\x00\x00\x00\x0a" + bytes(10) + plain.read_bytes())
+    info = probe(tagged)
+    assert (info.media_type, info.codec) == ("audio/aac", "aac") and info.warnings == ()

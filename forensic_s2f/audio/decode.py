@@ -87,24 +87,36 @@ EXPECTED_MEDIA_TYPES = {
 # the speech. A 25.5 s recording of four s2f-pairs voices stored as 16-bit samples peaking at -42,
 # -48 and -54 dBFS (9, 8 and 7 bits of levels used) gave its 4 speakers each time; at -60 dBFS
 # (6 bits) two of them were joined (a format review). The same in 24-bit samples was analysed
-# correctly at -60 dBFS: the warning is about the samples' resolution, not the level.
-MIN_EFFECTIVE_BITS = 8
+# correctly at -60 dBFS: the warning is about the samples' resolution, not the level. Warned
+# under 7 bits, where a speaker was lost (an 8-bit file peaking under -6 dBFS is warned of too).
+MIN_EFFECTIVE_BITS = 7
 PCM_CODEC = re.compile(r"pcm_[su](8|16|24|32)(le|be)?")
+_LIBSNDFILE_BITS = {"PCM_U8": 8, "PCM_S8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
-def resolution_warnings(codec: str, peak: float) -> tuple[str, ...]:
-    """A warning when integer PCM samples (codec e.g. 'pcm_s16le') peak so low (`peak`: 1.0 =
-    full scale) that fewer than MIN_EFFECTIVE_BITS bits of their levels are used."""
+FFMPEG_INTEGER_BITS = {"u8": 8, "u8p": 8, "s16": 16, "s16p": 16, "s32": 32, "s32p": 32}
+
+
+def integer_bits(codec: str, sample_format: str | None = None) -> int | None:
+    """The bits of a stream's integer samples: from FFmpeg's name of an integer PCM codec
+    ('pcm_s16le': 16), else from the integer sample format FFmpeg decodes it to (FLAC: 's16', or
+    's32' for 24 bits, which overstates them); None for floating-point samples."""
     match = PCM_CODEC.fullmatch(codec)
-    if match is None or peak <= 0:
+    return int(match.group(1)) if match else FFMPEG_INTEGER_BITS.get(str(sample_format))
+
+
+def resolution_warnings(bits: int | None, peak: float) -> tuple[str, ...]:
+    """A warning when integer samples of `bits` bits (None: not integer samples, or not known)
+    peak so low (`peak`: 1.0 = full scale) that fewer than MIN_EFFECTIVE_BITS bits of their levels
+    are used."""
+    if bits is None or peak <= 0:
         return ()
-    bits = int(match.group(1))
     used = bits + math.log2(min(peak, 1.0))
     if used >= MIN_EFFECTIVE_BITS:
         return ()
-    return (f"very low level for {bits}-bit samples: the loudest reaches {20 * math.log10(peak):.0f} dBFS, so about "
-            f"{max(used, 0):.0f} of their {bits} bits are used and their quantisation noise is loud against the speech: "
-            "speakers may be joined or missed and estimates be off",)
+    return (f"very low level for {bits}-bit samples: the loudest reaches {20 * math.log10(peak):.0f} dBFS, so under "
+            f"{MIN_EFFECTIVE_BITS} of their {bits} bits are used ({max(used, 0):.1f}) and their quantisation noise is "
+            "loud against the speech: speakers may be joined or missed and estimates be off",)
 
 
 def name_warnings(name: str, media_type: str) -> tuple[str, ...]:
@@ -139,13 +151,14 @@ MAX_MIXDOWN_LOSS_DB = 12.0
 # of one sounding channel against another varies from moment to moment by more than this
 # (standard deviation over ENVELOPE_FRAME-sample frames of the difference of their log energies,
 # dB). On 6 recordings of s2f-pairs speech: the same sound picked up by two microphones 0-10 ms
-# apart, at other gains, over faint or -45 dBFS noise, varies by 2.2-3.6 dB (at 48 kHz, up to 20 ms
-# apart, each microphone with its own room echo of 0.3-0.6 s: 2.4-6.2 dB); two people on their
-# own channels by 14-20 dB when they speak at once, 28-63 dB when they take turns, 13.5-14 dB with
-# each one's voice leaking 15 dB down into the other's channel. (The envelopes' correlation, used
-# before, read 0.5-0.8 for two people speaking at once whose channels share silence, as a call
-# recorder's do before and after the call, and said nothing.)
+# apart, at other gains, over faint or -45 dBFS noise, varies by 1.6-3.2 dB (at 48 kHz, up to 20 ms
+# apart, each microphone with its own room echo of 0.3-0.6 s: up to 6.7 dB); two people on their
+# own channels by 14-20 dB when they speak at once (also inside 5 minutes of shared silence), over
+# 30 dB when they take turns, 14-15 dB with each one's voice leaking 15 dB down into the other's
+# channel. (The envelopes' correlation, used before, read 0.5-0.8 for two people speaking at once
+# whose channels share silence, as a call recorder's do before and after the call: no warning.)
 MAX_LEVEL_SPREAD_DB = 8.0
+ACTIVE_RANGE_DB = 30.0  # frames this far under the loudest (their 99th percentile) are left out of it
 ENVELOPE_FRAME = 512
 MIN_CHANNEL_RMS = 1e-4  # (-80 dBFS) quieter channels are silence: nothing to cancel
 
@@ -157,7 +170,8 @@ class SampleTally:
     samples that are not numbers (NaN or infinite; they become 0, silence), the largest
     magnitude (1.0 = full scale), and the energies of the channels (their mean) and of their
     mono average, whose ratio shows channels that cancel when averaged (one of them wired in
-    reverse polarity), and sums of the channels' loudness envelopes, whose correlation shows
+    reverse polarity), and the channels' loudness envelopes (log10 energy of ENVELOPE_FRAME-sample
+    frames, kept as float16: 2.7 MB for two hours of 48 kHz stereo), whose difference shows
     channels that hold different audio."""
 
     layout_warnings: tuple[str, ...] = ()  # what the file's layout called for (check_wav_layout)
@@ -168,9 +182,7 @@ class SampleTally:
     mixdown_energy: float = 0.0
     timestamp_gaps: list[tuple[float, float]] = field(default_factory=list)  # (at s of audio, gap s): see _frames
     energies: np.ndarray | None = None  # (channels,) each channel's energy
-    envelope_frames: int = 0
-    envelope_sums: np.ndarray | None = None  # (channels,)
-    envelope_products: np.ndarray | None = None  # (channels, channels)
+    envelopes: list[np.ndarray] = field(default_factory=list)  # (channels, frames) float16 per chunk
 
     def mono(self, chunk: np.ndarray) -> np.ndarray:
         """`chunk` (channels, samples) tallied and averaged to mono float32, non-finite samples set to 0."""
@@ -191,18 +203,13 @@ class SampleTally:
         return mono
 
     def _envelopes(self, chunk: np.ndarray, energies: np.ndarray) -> None:
-        """Add the chunk's channel energies and envelope sums (a chunk's last partial frame is left out)."""
-        if self.energies is None:
-            self.energies = np.zeros(len(chunk))
-            self.envelope_sums, self.envelope_products = np.zeros(len(chunk)), np.zeros((len(chunk), len(chunk)))
-        self.energies += energies
+        """Add the chunk's channel energies and envelopes (a chunk's last partial frame is left out)."""
+        self.energies = energies if self.energies is None else self.energies + energies
         frames = chunk.shape[-1] // ENVELOPE_FRAME
         if frames:
             framed = chunk[:, : frames * ENVELOPE_FRAME].reshape(len(chunk), frames, ENVELOPE_FRAME)
             envelope = np.log10(np.einsum("cfs,cfs->cf", framed, framed).astype(np.float64) / ENVELOPE_FRAME + 1e-10)
-            self.envelope_frames += frames
-            self.envelope_sums += envelope.sum(axis=1)
-            self.envelope_products += envelope @ envelope.T
+            self.envelopes.append(envelope.astype(np.float16))
 
     def sounding_channels(self) -> np.ndarray:
         """Indices of the channels louder than MIN_CHANNEL_RMS over the whole file."""
@@ -211,16 +218,21 @@ class SampleTally:
         return np.flatnonzero(np.sqrt(self.energies / max(self.samples, 1)) > MIN_CHANNEL_RMS)
 
     def largest_level_spread_db(self) -> float | None:
-        """The largest standard deviation, over envelope frames, of the level of one sounding
-        channel against another (dB); None with fewer than two sounding channels."""
+        """The largest standard deviation of the level of one sounding channel against another
+        (dB), over the frames where some channel sounds within ACTIVE_RANGE_DB of the loudest
+        frames (what all channels share, silence or steady noise, would dilute it: a call of 30 s
+        in 5 minutes of shared noise read 15 dB, in 10 minutes under 8); None with fewer than two
+        sounding channels."""
         sounding = self.sounding_channels()
-        if len(sounding) < 2 or self.envelope_frames < 2:
+        if len(sounding) < 2 or not self.envelopes:
             return None
-        mean = self.envelope_sums / self.envelope_frames
-        covariance = self.envelope_products / self.envelope_frames - np.outer(mean, mean)
-        spread = [covariance[a, a] + covariance[b, b] - 2 * covariance[a, b]
-                  for i, a in enumerate(sounding) for b in sounding[i + 1:]]
-        return 10 * float(np.sqrt(max(max(spread), 0.0)))  # (log10 energy → dB)
+        envelope = np.concatenate(self.envelopes, axis=1)[sounding].astype(np.float32)
+        loudest = envelope.max(axis=0)
+        active = envelope[:, loudest >= np.quantile(loudest, 0.99) - ACTIVE_RANGE_DB / 10]
+        if active.shape[1] < 2:
+            return None
+        return max(10 * float(np.std(active[a] - active[b]))  # (log10 energy → dB)
+                   for a in range(len(sounding)) for b in range(a + 1, len(sounding)))
 
     def warnings(self) -> tuple[str, ...]:
         found = []
@@ -260,13 +272,15 @@ class SampleTally:
 
 @dataclass(frozen=True)
 class StreamInfo:
-    """An audio stream's codec (FFmpeg's name), native rate in Hz, channel count and the
-    duration its header states (seconds; None when it states none)."""
+    """An audio stream's codec (FFmpeg's name), native rate in Hz, channel count, the duration
+    its header states (seconds; None when it states none) and the bits of its integer samples
+    (None: not integer samples, or not known)."""
 
     codec: str
     sample_rate: int
     num_channels: int
     header_seconds: float | None
+    integer_bits: int | None = None
 
 
 @dataclass(frozen=True)
@@ -294,10 +308,13 @@ def sniff_media_type(path: Path) -> str:
         return "audio/mpeg"
     if head[:2] in (b"\xff\xf1", b"\xff\xf9"):
         return "audio/aac"
-    if head[:3] == b"ID3":  # (MP3 as a rule; a tagging program may have put the tag before a FLAC stream)
+    if head[:3] == b"ID3":  # (MP3 as a rule; a tag may also open a FLAC stream, or ADTS AAC as HLS writes)
         with open(path, "rb") as handle:
             handle.seek(leading_id3v2_bytes(path))
-            return "audio/flac" if handle.read(4) == b"fLaC" else "audio/mpeg"
+            after = handle.read(4)
+        if after == b"fLaC":
+            return "audio/flac"
+        return "audio/aac" if after[:2] in (b"\xff\xf1", b"\xff\xf9") else "audio/mpeg"  # (ADTS AAC: streams, HLS)
     for offset, magic, media_type in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return media_type
@@ -685,7 +702,7 @@ def _audio_stream(path: Path) -> StreamInfo:
     if not meta.sample_rate or not meta.num_channels:
         raise InputError(path, "cannot be decoded as audio (no audio stream)")
     return _plausible(path, StreamInfo(str(meta.codec), int(meta.sample_rate), int(meta.num_channels),
-                                       meta.duration_seconds))
+                                       meta.duration_seconds, integer_bits(str(meta.codec), getattr(meta, "sample_format", None))))
 
 
 def _direct_stream(path: Path) -> StreamInfo | None:
@@ -706,7 +723,8 @@ def _direct_stream(path: Path) -> StreamInfo | None:
     codec = _LIBSNDFILE_CODECS.get((info.format, info.subtype))
     if codec is None or info.channels < 1 or not 0 < info.frames < _LIBSNDFILE_UNKNOWN_LENGTH:
         return None  # (a header that states no samples, or an unknown count, is left to FFmpeg, which reads on)
-    return StreamInfo(codec, info.samplerate, info.channels, info.frames / info.samplerate)
+    return StreamInfo(codec, info.samplerate, info.channels, info.frames / info.samplerate,
+                      _LIBSNDFILE_BITS.get(info.subtype))
 
 
 def _direct_chunks(path: Path, chunk_seconds: float = VERIFY_CHUNK_SECONDS) -> Iterator[np.ndarray]:
@@ -763,7 +781,7 @@ def _info(path: Path, meta: StreamInfo, duration_seconds: float, tally: SampleTa
         sample_rate=meta.sample_rate,
         channels=meta.num_channels,
         duration_seconds=duration_seconds,
-        warnings=tally.warnings() + resolution_warnings(meta.codec, tally.peak) + name_warnings(path.name, media_type),
+        warnings=tally.warnings() + resolution_warnings(meta.integer_bits, tally.peak) + name_warnings(path.name, media_type),
     )
 
 

@@ -26,7 +26,7 @@ PIPELINE_PACKAGES = ("pyannote.audio", "pyannote.pipeline", "lightning", "astero
 
 def pipeline_files(directory: Path, config: Path) -> dict[str, str]:
     """SHA-256 of every file the pipeline may read: each file in its directory (keyed by its path
-    there) and each file, or file in a folder, that config.yaml names by an absolute path outside
+    there; hidden ones left out) and each file, or file in a folder, that config.yaml names by an absolute path outside
     it. Two pipelines with the same config.yaml and other checkpoints diarize differently."""
     import yaml
 
@@ -44,8 +44,14 @@ def pipeline_files(directory: Path, config: Path) -> dict[str, str]:
         raise Fs2fError(f"{ENV_VAR}={directory}: config.yaml cannot be read ({error})") from None
     files = {}
     for root in [directory, *outside]:
-        for path in sorted([root] if root.is_file() else (p for p in root.rglob("*") if p.is_file())):
-            files[str(path.relative_to(directory)) if path.is_relative_to(directory) else str(path)] = sha256_file(path)
+        found = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file() and
+                                               not any(part.startswith(".") for part in p.relative_to(root).parts)]
+        for path in sorted(found):  # (hidden files, a .git folder say, are no part of the pipeline)
+            try:
+                digest = sha256_file(path)
+            except OSError as error:
+                raise Fs2fError(f"{ENV_VAR}={directory}: {path} cannot be read ({error.strerror or error})") from None
+            files[str(path.relative_to(directory)) if path.is_relative_to(directory) else str(path)] = digest
     return files
 
 

@@ -745,8 +745,8 @@ def _run(argv: list[str] | None) -> None:
     except Fs2fError as error:
         err.print(_line(f"error: {error}"))
         sys.exit(error.exit_code)
-    except Terminated as stop:
-        _exit_stopped(str(stop))
+    except Terminated as stop:  # (named by the signal received: a library may rewrite the message, as reportlab does)
+        _exit_stopped(stop_received() or str(stop))
     except Exception as error:
         if os.environ.get("FS2F_DEBUG"):
             raise

@@ -261,9 +261,10 @@ class SampleTally:
                          f"by {spread:.0f} dB from moment to moment; one sound picked up twice varies by 2-6 dB), as "
                          "when each party of a call has its own channel or a channel holds only noise or effects: they "
                          "are analysed averaged to mono; listen to each channel")
-        silent = self.channels - len(self.sounding_channels())
+        sounding = set(self.sounding_channels().tolist())
+        silent = self.channels - len(sounding)
         if self.channels > 1 and 0 < silent < self.channels:
-            names = ", ".join(str(c + 1) for c in range(self.channels) if c not in set(self.sounding_channels()))
+            names = ", ".join(str(c + 1) for c in range(self.channels) if c not in sounding)
             found.append(f"channel{'s' if silent > 1 else ''} {names} of {self.channels} hold{'' if silent > 1 else 's'} "
                          f"no sound (under {20 * np.log10(MIN_CHANNEL_RMS):.0f} dBFS): only the others are heard, "
                          "averaged with the silence")

@@ -422,6 +422,7 @@ def case_export(
 ) -> None:
     """Export a run's segments and per-speaker predictions, or the files it kept; logged as a custody event."""
     from forensic_s2f.exports import STORED_INDEX, ExportedRun, export_files, stored_files
+    from forensic_s2f.output_files import discard, place_all, refuse_taken, write_pending
 
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown format {fmt!r}: use rttm, csv, json or files")
@@ -442,21 +443,23 @@ def case_export(
             files[STORED_INDEX] = index
         else:
             files = dict(export_files(fmt, store.evidence(case_id), results, exported))
-    written = _write_new_files(output, files)
-    logged = None
-    try:  # files whose export could not be logged are removed; a stop waits for the logging to end
+    pending = write_pending(output, files)
+    try:  # the files take their names only once the export is logged; a stop waits for both to end
         with stops_held():
+            refuse_taken([item.path for item in pending])
             logged = store.record_event(case_id, name, "export", "run", str(run.id), details={
                 "format": fmt, "output": str(output.resolve()),
-                "files": [{"name": p.name, "sha256": sha} for p, sha in written]})
-    except BaseException:
-        if logged is None:
-            _remove(written)
-        raise
+                "files": [{"name": item.path.name, "sha256": item.sha256} for item in pending]})
+            taken = place_all(pending)
+    finally:
+        discard(pending)
+    if taken:
+        raise StoreError(f"{taken[0]}: appeared while the export was written and was left as it is; the export "
+                         f"is logged (`fs2f audit log {case_id}` names its files): export again into another folder")
     out.print(_line(f"run {run.id} of case {case_id} ({run.started_utc}), evidence "
                     f"{', '.join(str(r.evidence_id) for r in results)}:"))
-    for path, sha in written:
-        out.print(_line(f"{path}  sha256 {sha}"))
+    for item in pending:
+        out.print(_line(f"{item.path}  sha256 {item.sha256}"))
     out.print(_head_line(case_id, logged.entry_hash))
 
 
@@ -481,49 +484,6 @@ def case_report(
     out.print(_line(f"{report.path}  sha256 {report.sha256}"))
     out.print(_line(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
     out.print(_head_line(case_id, report.logged_head))
-
-
-def _write_new_files(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -> list[tuple[Path, str]]:
-    """Write every file or none: an existing file is never overwritten. A file is its bytes, or
-    (a vault file, its recorded SHA-256): copied a block at a time, and refused (with all the
-    files) should the copy not hash to what was recorded."""
-    import hashlib
-
-    from forensic_s2f.store.vault import copy_hashing
-
-    require_text_name(folder)
-    if folder.exists() and not folder.is_dir():
-        raise StoreError(f"{folder}: exists and is not a folder")
-    clashes = [name for name in files if os.path.lexists(folder / name)]  # (a link, even a dangling one, too)
-    if clashes:
-        raise StoreError(f"{folder / clashes[0]}: already exists; choose another --output folder")
-    written: list[tuple[Path, str]] = []
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, data in files.items():
-            path = folder / name
-            with open(path, "xb") as handle:
-                if isinstance(data, bytes):
-                    written.append((path, hashlib.sha256(data).hexdigest()))
-                    handle.write(data)
-                    continue
-                source, recorded = data
-                written.append((path, recorded))
-                if copy_hashing(source, handle)[0] != recorded:
-                    raise StoreError(f"{source}: the vault file of {name} no longer matches its recorded SHA-256; "
-                                     "nothing was exported: run `fs2f audit verify`")
-    except BaseException as error:  # (an interruption too: all or nothing)
-        _remove(written)
-        if isinstance(error, OSError):
-            raise StoreError(f"{error.filename or folder}: cannot be written ({error.strerror or error}); "
-                             "nothing was exported") from None
-        raise
-    return written
-
-
-def _remove(written: list[tuple[Path, str]]) -> None:
-    for path, _ in written:
-        path.unlink(missing_ok=True)
 
 
 def _auditor(given: str | None) -> str:

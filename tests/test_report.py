@@ -464,3 +464,16 @@ def test_the_report_holds_the_rows_its_verification_checked(cli, store_dir, tmp_
     predictions = [speaker.prediction for found in data.findings for speaker in found.speakers]
     assert len(predictions) == 2 and {"forged": True} not in predictions
     assert cli("audit", "verify", "D1").code == 1  # (the change is there, and found)
+
+
+def test_a_report_removes_the_partial_file_a_killed_report_left(cli, store_dir, tmp_path, figures_file):
+    """SIGKILL while a report was written left `.r.pdf.partial-<pid>` beside it for good; the next
+    report of that name removes it once its process has ended."""
+    import subprocess
+    import sys
+
+    make_case(cli, store_dir, tmp_path, "S1", speakers=1)
+    ended = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout)
+    (tmp_path / f".r.pdf.partial-{ended}").write_bytes(b"%PDF-1.4 half a report")
+    assert cli("case", "report", "S1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0
+    assert sorted(p.name for p in tmp_path.glob("*r.pdf*")) == ["r.pdf"]

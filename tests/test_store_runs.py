@@ -316,3 +316,87 @@ def test_a_run_s_stored_files_are_exported_only_as_recorded(cli, store_dir, tmp_
     refused = cli("case", "export", "K1", "--format", "files", "--output", tmp_path / "again", "-e", "Ann")
     assert refused.code == 2 and "no longer matches its recorded SHA-256; nothing was exported" in refused.stderr
     assert not any((tmp_path / "again").iterdir())
+
+
+def _completed_run_with_one_segment(cli, store_dir, tmp_path) -> None:
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
+    store.finish_run(run.id, "Ann", "completed")
+    store.close()
+
+
+def test_an_export_s_files_take_their_names_only_once_it_is_logged(cli, store_dir, tmp_path, monkeypatch):
+    """A kill while an export was copied or logged left files under their final names that no
+    custody event names, and a rerun into the folder was refused. Until the export is logged its
+    files are written under hidden partial names only."""
+    _completed_run_with_one_segment(cli, store_dir, tmp_path)
+    seen = []
+    record = CaseStore.record_event
+
+    def watched(self, *args, **kwargs):
+        seen.append(sorted(p.name for p in (tmp_path / "out").iterdir()))
+        return record(self, *args, **kwargs)
+
+    monkeypatch.setattr(CaseStore, "record_event", watched)
+    assert cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann").code == 0
+    assert len(seen) == 1 and len(seen[0]) == 4 and all(name.startswith(".") and ".partial-" in name for name in seen[0])
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["recordings.csv", "run.csv", "segments.csv", "speakers.csv"]
+
+
+def test_an_export_killed_before_it_was_logged_leaves_no_named_file_and_can_be_rerun(store_dir, tmp_path):
+    """SIGKILL of the process at the moment the export is logged (its files all written): the
+    folder holds no file under an export's name, the store verifies, and the rerun into the same
+    folder completes and removes the partial files the killed process left."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FS2F_HOME": str(store_dir)}
+    command = [sys.executable, "-m", "forensic_s2f.cli"]
+    assert subprocess.run([*command, "case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann"], env=env,
+                          capture_output=True, timeout=120).returncode == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
+    store.finish_run(run.id, "Ann", "completed")
+    events = len(store.custody_log("C1"))
+    store.close()
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal, sys\n"
+        "from forensic_s2f.store.case_store import CaseStore\n"
+        "CaseStore.record_event = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from forensic_s2f.cli import main\n"
+        f"main(['case', 'export', 'C1', '--format', 'json', '--output', {str(tmp_path / 'out')!r}, '-e', 'Ann'])\n")],
+        env=env, capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed
+    left = [p.name for p in (tmp_path / "out").iterdir()]
+    assert len(left) == 1 and left[0].startswith(".analysis.json.partial-"), left
+    assert subprocess.run([*command, "audit", "verify", "C1", "-e", "Aud"], env=env, capture_output=True,
+                          timeout=120).returncode == 0
+    rerun = subprocess.run([*command, "case", "export", "C1", "--format", "json", "--output", tmp_path / "out", "-e", "Ann"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["analysis.json"]
+    store = CaseStore(store_dir)
+    assert [e.action for e in store.custody_log("C1")[events:]] == ["verify", "export"]
+    store.close()
+
+
+def test_a_partial_file_of_a_running_process_is_left_alone(tmp_path):
+    """Only partial files of processes that have ended are removed: another export writing the
+    same name now keeps its file."""
+    import os
+    import subprocess
+    import sys
+
+    from forensic_s2f.output_files import remove_stale_partials
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    mine, gone = tmp_path / f".r.csv.partial-{os.getpid()}", tmp_path / f".r.csv.partial-{int(ended.stdout)}"
+    other, longer = tmp_path / f".r.csv.partial-{int(ended.stdout)}x", tmp_path / f".rr.csv.partial-{int(ended.stdout)}"
+    for path in (mine, gone, other, longer):
+        path.write_bytes(b"x")
+    remove_stale_partials(tmp_path / "r.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name, longer.name])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from forensic_s2f.config import require_outside_store
 from forensic_s2f.errors import StoreError, require_text_name, stops_held
+from forensic_s2f.output_files import partial_path, place, remove_stale_partials
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
 from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
@@ -56,9 +57,10 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     validation = load_validation_figures(validation_path)
     written_utc = utc_now()
     built = build_report(data, caveats, validation, examiner, written_utc)
-    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")  # (a kill leaves this, never a report-like file)
+    partial = partial_path(path)  # (a kill leaves this, never a report-like file)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(path)
         handle = open(partial, "xb")
     except OSError as error:
         raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
@@ -86,15 +88,10 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
 def _place(partial: Path, path: Path, artifact_id: int) -> None:
     """Give the written report its name without replacing a file that took the name meanwhile."""
     try:
-        os.link(partial, path)
+        place(partial, path)
     except FileExistsError:
         raise StoreError(f"{path}: appeared while the report was written; the report is recorded as artifact "
                          f"{artifact_id} in the store (`fs2f audit log` names it)") from None
-    except OSError:  # (a file system without hard links)
-        if path.exists():
-            raise StoreError(f"{path}: appeared while the report was written; the report is recorded as artifact "
-                             f"{artifact_id} in the store") from None
-        os.rename(partial, path)
 
 
 def _record(store: CaseStore, case_id: str, examiner: str, built: BuiltReport, run_id: int, log_head: str,

@@ -21,7 +21,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import Fs2fError, InputError, stop_received, stops_held
+from forensic_s2f.errors import Fs2fError, InputError, raise_lost_stop, stop_received, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -240,6 +240,7 @@ class CaseAnalysis:
 
     def _activity(self, run_id: int, kind: str, parameters: dict[str, Any], inputs: list[dict[str, Any]],
                   model: bool = False) -> int:
+        raise_lost_stop()
         self.on_stage(kind)
         return self.store.start_activity(
             self.case_id, kind, self.examiner, parameters, self.software, inputs,

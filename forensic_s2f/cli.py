@@ -29,8 +29,8 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
-from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, forget_stops, hold_stop, one_line,
-                                  require_text_name, stop_received, stops_held)
+from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, forget_stops, hold_stop,
+                                  keep_lost_stop, one_line, raise_lost_stop, require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
 if TYPE_CHECKING:
@@ -688,9 +688,12 @@ def main(argv: list[str] | None = None) -> None:
     for number, handler in previous.items():
         if handler is not signal.SIG_IGN:  # (a signal the caller ignores, as nohup does, stays ignored)
             signal.signal(number, _stop)
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = lambda info: keep_lost_stop(info.exc_value) or unraisable(info)
     try:
         _run(argv)
     finally:
+        sys.unraisablehook = unraisable
         if not any(signal.getsignal(number) is _stop_now for number in STOP_SIGNALS):
             for number, handler in previous.items():  # (after a stop the process is ending: a second
                 signal.signal(number, handler)         # stop still ends it at once, with its line)
@@ -702,6 +705,7 @@ def _run(argv: list[str] | None) -> None:
             app(args=argv, prog_name="fs2f", standalone_mode=True)
         finally:
             _close_stores()
+            raise_lost_stop()  # (a stop lost on the way still ends the command as stopped)
     except Fs2fError as error:
         err.print(_line(f"error: {error}"))
         sys.exit(error.exit_code)

@@ -625,6 +625,71 @@ def test_after_a_stop_a_second_one_ends_the_command_at_once_with_its_line(store_
             signal.signal(number, handler)
 
 
+def _lose_a_stop() -> None:
+    """SIGTERM whose handler runs inside an object's finaliser, where Python prints the
+    handler's exception (Terminated) and drops it, as it does in a garbage collector's or a weak
+    reference's callback."""
+    from forensic_s2f import errors
+
+    class Finalised:
+        def __del__(self) -> None:
+            os.kill(os.getpid(), signal.SIGTERM)
+            deadline = time.monotonic() + 5
+            while errors.stop_received() is None and time.monotonic() < deadline:
+                pass  # (the handler runs here, between two steps)
+
+    Finalised()
+
+
+def test_a_stop_python_dropped_in_a_finaliser_still_stops_the_command(cli, store_dir, tmp_path, monkeypatch):
+    """A stop raised in a finaliser was printed as 'Exception ignored' and lost: the command ran
+    on to its end and exited 0 (6 of about 170 stops). Now it stops at the next safe point: the
+    next block of a copy into the vault (the intake is then undone), the next step of an
+    analysis (the run is recorded as failed), or the command's end."""
+    from conftest import write_tone
+    from forensic_s2f.store import vault
+    from forensic_s2f.store.case_store import CaseStore
+
+    put_file = vault.Vault.put_file
+
+    def stop_then_copy(self, source):
+        _lose_a_stop()
+        return put_file(self, source)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(vault.Vault, "put_file", stop_then_copy)
+        result = cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann")
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n", result
+    assert cli("case", "show", "C1").code == 2  # (the intake was undone: no case)
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    start_run = CaseStore.start_run
+
+    def start_then_stop(self, *args, **kwargs):
+        run = start_run(self, *args, **kwargs)
+        _lose_a_stop()
+        return run
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CaseStore, "start_run", start_then_stop)
+        result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n", result
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+
+    summary = CaseStore.case_summary
+
+    def summary_then_stop(self, *args, **kwargs):
+        _lose_a_stop()
+        return summary(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(CaseStore, "case_summary", summary_then_stop)
+        result = cli("case", "show", "C1")
+    assert result.code == 143 and result.stderr.endswith("error: terminated (SIGTERM)\n"), result
+    assert cli("audit", "verify", "C1").code == 0
+
+
 def test_a_stop_while_another_process_holds_the_store_ends_the_wait(cli, store_dir, tmp_path, monkeypatch):
     """The export's logging holds stops (so that a logged export keeps its files); waiting there
     for another process's store lock, a stop was held until that process let go."""

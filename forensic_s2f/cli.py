@@ -431,6 +431,7 @@ def case_export(
     store = _open_store()
     with store.snapshot():  # (one state of the store: the log head printed in it is that of the rows exported)
         run = store.completed_run(case_id, run_id)
+        store.require_verified(case_id)
         steps = store.activities(case_id, run.id)
         exported = ExportedRun(case_id, run.id, run.status, run.examiner, run.started_utc, run.ended_utc,
                                json.loads(run.parameters_json), store.case_summary(case_id).head_hash,

@@ -418,3 +418,56 @@ def test_each_logging_command_gives_the_head_after_its_own_events(cli, analysed,
     added = json.loads(cli("case", "add", "C1", write_tone(tmp_path / "e1.wav", frequency=700), "-e", "Ann",
                            "--json").stdout)
     assert added["log_head_after"] == head()
+
+
+def test_a_vault_folder_replaced_by_a_link_is_found(cli, analysed, tmp_path):
+    """A link in place of the file's folder (vault/sha256/<2 hex>) passed: only the file was checked."""
+    sha = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"][0]["sha256"]
+    folder = analysed / "vault" / "sha256" / sha[:2]
+    outside = tmp_path / "outside"
+    shutil.copytree(folder, outside)  # the same bytes, for now
+    for path in folder.iterdir():
+        path.chmod(0o644)
+    shutil.rmtree(folder)
+    folder.symlink_to(outside)
+    _fails(cli, "evidence 1", "a folder of the vault file's path is a link")
+
+
+def test_an_index_or_statistics_fs2f_does_not_create_are_found(cli, analysed):
+    """A covering index of the attacker's, with ANALYZE's statistics to make queries prefer it, is
+    what report queries could be made to read instead of the table."""
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        connection.execute("CREATE INDEX ix_speaker_cover ON speaker (run_id, id, label, prediction_json)")
+        connection.execute("ANALYZE")
+    stdout = _fails(cli, "tables, indexes or views fs2f does not create are present", "ix_speaker_cover (index)",
+                    "sqlite_stat1 (table)")
+    assert "integrity check" not in stdout  # (the file itself is sound)
+    assert cli("case", "report", "C1").code != 0
+
+
+def _point_index_at(connection: sqlite3.Connection, index: str, table: str, rows: str) -> None:
+    """Give `index` (on `table`'s run_id) a b-tree built from `rows` (a SELECT of rowid, run_id),
+    by rewriting its root page in sqlite_master: the index then answers queries with entries its
+    table does not hold, while its name and SQL stay as the migrations made them."""
+    connection.execute("CREATE TABLE forged (run_id INTEGER)")
+    connection.execute(f"INSERT INTO forged (rowid, run_id) {rows}")
+    connection.execute("CREATE INDEX forged_ix ON forged (run_id)")
+    page = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = 'forged_ix'").fetchone()[0]
+    connection.execute("PRAGMA writable_schema = ON")
+    connection.execute(f"UPDATE sqlite_master SET rootpage = {page} WHERE name = '{index}' AND tbl_name = '{table}'")
+    connection.execute("DELETE FROM sqlite_master WHERE name IN ('forged', 'forged_ix')")
+    connection.execute("PRAGMA writable_schema = OFF")
+
+
+def test_an_index_forged_to_hide_rows_fails_the_integrity_check(cli, analysed, tmp_path):
+    """The segment index made to lack segment 2: every query by run reads the index, so the
+    segment is gone from what is read, and only SQLite's own check of the file sees why."""
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        _point_index_at(connection, "ix_segment_run_id", "segment", "SELECT id, run_id FROM segment WHERE id != 2")
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        assert 2 not in [row[0] for row in connection.execute("SELECT id FROM segment WHERE run_id = 1")]
+    _fails(cli, "store database", "SQLite's integrity check fails", "ix_segment_run_id")
+    assert cli("case", "report", "C1").code != 0
+    exported = cli("case", "export", "C1", "--format", "rttm", "--output", tmp_path / "out", "-e", "Ann")
+    assert exported.code != 0 and "fails verification" in exported.stderr, exported
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -291,7 +291,7 @@ def test_case_show_names_each_runs_options(cli, store_dir, tmp_path):
     assert shown.code == 0 and "fixed at 2" in " ".join(shown.stdout.split()), shown.stdout
 
 
-def test_a_run_s_stored_files_are_exported_only_as_recorded(cli, store_dir, tmp_path):
+def test_a_run_s_stored_files_are_exported_only_as_recorded(cli, store_dir, tmp_path, monkeypatch):
     """`case export --format files` copies out what a run kept in the vault, each file checked
     against its recorded SHA-256: one altered vault file and nothing is exported."""
     import csv
@@ -311,11 +311,20 @@ def test_a_run_s_stored_files_are_exported_only_as_recorded(cli, store_dir, tmp_
     face = next(a for a in store.artifacts("K1") if a.kind == "face")
     path = store.artifact_path(face)
     store.close()
-    os.chmod(path, stat.S_IWUSR | stat.S_IRUSR)
-    path.write_bytes(path.read_bytes() + b"x")
+    verify = CaseStore.require_verified
+
+    def verified_then_altered(self, case_id):  # (a change after the export's verification)
+        verify(self, case_id)
+        os.chmod(path, stat.S_IWUSR | stat.S_IRUSR)
+        path.write_bytes(path.read_bytes() + b"x")
+
+    monkeypatch.setattr(CaseStore, "require_verified", verified_then_altered)
     refused = cli("case", "export", "K1", "--format", "files", "--output", tmp_path / "again", "-e", "Ann")
     assert refused.code == 2 and "no longer matches its recorded SHA-256; nothing was exported" in refused.stderr
     assert not any((tmp_path / "again").iterdir())
+    monkeypatch.setattr(CaseStore, "require_verified", verify)
+    refused = cli("case", "export", "K1", "--format", "files", "--output", tmp_path / "third", "-e", "Ann")
+    assert refused.code == 2 and "fails verification" in refused.stderr and not (tmp_path / "third").exists()
 
 
 def _completed_run_with_one_segment(cli, store_dir, tmp_path) -> None:

@@ -164,11 +164,7 @@ def gather_report_data(store: CaseStore, case_id: str, run_id: int | None = None
 
 def _gathered(store: CaseStore, case_id: str, run_id: int | None) -> ReportData:
     run = store.completed_run(case_id, run_id)
-    findings = store.verify(case_id).findings
-    if findings:
-        first = findings[0]
-        raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "
-                         f"{first.problem}); run `fs2f audit verify {case_id}`")
+    store.require_verified(case_id)
     summary = store.case_summary(case_id)
     events = store.custody_log(case_id)
     receipts, resolved = repeat_receipts(events), resolved_paths(events)

@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from forensic_s2f.audio.decode import AudioInfo
 from forensic_s2f.errors import StoreError, stop_received
 from forensic_s2f.store import custody, integrity
 from forensic_s2f.store.custody import Finding, canonical_json, utc_now
-from forensic_s2f.store.db import (StoreLayout, open_engine, open_read_only_engine, read_snapshot, schema_triggers, session,
-                                  shared_lock, store_lock)
+from forensic_s2f.store.db import (StoreLayout, integrity_problems, open_engine, open_read_only_engine, read_schema,
+                                  read_snapshot, schema_objects, session, shared_lock, store_lock)
 from forensic_s2f.store.ids import validate_case_id
 from forensic_s2f.store.models import (Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence, RunEvidence, Segment,
                                       Speaker)
@@ -386,8 +386,7 @@ class CaseStore(RunRecords):
                                                for row in db.scalars(select(model).where(model.run_id.in_(run_ids))))]
             strays = [row for model in (RunEvidence, Speaker, Segment) for row in db.scalars(
                 select(model).where(model.evidence_id.in_(evidence_ids), model.run_id.not_in(run_ids)).order_by(model.id))]
-            triggers = {name: (table, sql) for name, table, sql in
-                        db.execute(text("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'"))}
+            schema, problems = read_schema(db), integrity_problems(db)
         index = integrity.Events(events)
         findings = custody.verify_chain(events, case_id) + integrity.check_case(case, events, index)
         for row in evidence:
@@ -404,10 +403,20 @@ class CaseStore(RunRecords):
             findings.append(Finding(case_id, f"{event.object_kind} {event.object_id}",
                                     f"logged at seq {event.seq} ({event.action}) but its row is missing",
                                     event.object_sha256 or "a row", "no row"))
-        findings += integrity.check_triggers(case_id, triggers, schema_triggers())
+        findings += integrity.check_schema(case_id, schema, schema_objects(), problems)
         findings += integrity.check_expected_heads(case_id, events, expected_heads)
         return Verification(findings, events[-1].entry_hash if events else custody.GENESIS_HASH, len(events),
                             len(evidence), len(artifacts), integrity.clock_steps_back(case_id, events))
+
+    def require_verified(self, case_id: str) -> None:
+        """A StoreError naming the first finding, unless the case passes verification: what a
+        report or an export holds must be rows that verify (a forged row, or an index forged to
+        answer queries with other rows, is refused before anything is read off it)."""
+        findings = self.verify(case_id).findings
+        if findings:
+            first = findings[0]
+            raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "
+                             f"{first.problem}); run `fs2f audit verify {case_id}`")
 
     def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact) -> list[Finding]:
         """What is wrong with the row's vault file: missing, other bytes or another size."""
@@ -415,8 +424,12 @@ class CaseStore(RunRecords):
             path = self.vault.path_of(row.sha256)
         except StoreError as error:
             return [Finding(case_id, name, "recorded SHA-256 is not a digest", "64 hex digits", str(error))]
-        if path.is_symlink():  # (its bytes would live, and could change, outside the vault)
-            return [Finding(case_id, name, "vault file is a link, not the stored file", str(path), os.readlink(path))]
+        folders = [self.vault.root / folder for folder in reversed(path.relative_to(self.vault.root).parents)]
+        for part in (*folders, path):  # (vault, vault/sha256, vault/sha256/<2 hex>, the file)
+            if part.is_symlink():  # (the bytes read would live, and could change, outside the vault)
+                problem = "vault file is a link, not the stored file" if part == path else \
+                    "a folder of the vault file's path is a link to another folder"
+                return [Finding(case_id, name, problem, str(part), os.readlink(part))]
         if not path.is_file():
             return [Finding(case_id, name, "vault file missing", str(path), "nothing")]
         findings = []

@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -144,15 +144,30 @@ def _schema_revision(database: Path) -> str | None:
 
 
 @functools.cache
-def schema_triggers() -> dict[str, tuple[str, str]]:
-    """The triggers this fs2f's migrations create (name → table, SQL), read off a new in-memory
-    database brought to head: what every store's triggers must be, word for word."""
+def schema_objects() -> dict[tuple[str, str], tuple[str, str | None]]:
+    """Everything this fs2f's migrations put in sqlite_master ((type, name) → table, SQL: tables,
+    indexes, triggers), read off a new in-memory database brought to head: what every store's
+    schema must be, word for word."""
     config = _alembic_config()
     with create_engine("sqlite://").begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
-        rows = connection.exec_driver_sql("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'trigger'")
-        return {name: (table, sql) for name, table, sql in rows}
+        return read_schema(connection)
+
+
+def read_schema(connection: Connection | Session) -> dict[tuple[str, str], tuple[str, str | None]]:
+    """A database's sqlite_master as (type, name) → (table, SQL); `connection` is an SQLAlchemy
+    connection or session."""
+    rows = connection.execute(text("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    return {(kind, name): (table, sql) for kind, name, table, sql in rows}
+
+
+def integrity_problems(connection: Connection | Session, limit: int = 10) -> list[str]:
+    """What SQLite's `PRAGMA integrity_check` finds wrong with the database file (nothing: []):
+    among it, an index whose entries no longer match its table's rows, which queries that read
+    the index would return instead of the rows."""
+    rows = [row[0] for row in connection.execute(text(f"PRAGMA integrity_check({int(limit)})"))]
+    return [] if rows == ["ok"] else rows
 
 
 def _known_revision(revision: str) -> bool:

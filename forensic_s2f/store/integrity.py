@@ -217,22 +217,39 @@ def check_results(case_id: str, results: dict[tuple[int, int], Any], orphans: li
     return findings
 
 
-def check_triggers(case_id: str, triggers: dict[str, tuple[str, str]], expected: dict[str, tuple[str, str]]) -> list[Finding]:
-    """The store's triggers (name → table and SQL, from sqlite_master) are exactly those the
-    migrations create (`expected`), word for word up to spacing: a refusing trigger given a
-    `WHEN 0` or a body that no longer raises is as good as gone, and a trigger fs2f does not
-    create could change rows as they are written."""
+def check_schema(case_id: str, schema: dict[tuple[str, str], tuple[str, str | None]],
+                 expected: dict[tuple[str, str], tuple[str, str | None]], problems: list[str]) -> list[Finding]:
+    """The store's sqlite_master ((type, name) → table, SQL) is exactly what the migrations create
+    (`expected`), word for word up to spacing, and SQLite's integrity check finds nothing
+    (`problems`). A refusing trigger given a `WHEN 0` or a body that no longer raises is as good
+    as gone; a trigger fs2f does not create could change rows as they are written; an index fs2f
+    does not create, or statistics tables (`ANALYZE`), steer queries to other indexes; and an
+    index whose entries no longer match its table (rows forged into it) answers the queries that
+    read it with the forged rows, while the checks here read the table."""
     flat = lambda sql: " ".join(str(sql).split())  # noqa: E731
-    changed = sorted(name for name, (table, sql) in expected.items()
-                     if name not in triggers or triggers[name][0] != table or flat(triggers[name][1]) != flat(sql))
-    foreign = sorted(set(triggers) - set(expected))
+    changed = sorted((key for key, (table, sql) in expected.items()
+                      if key not in schema or schema[key][0] != table or flat(schema[key][1]) != flat(sql)))
+    foreign = sorted(set(schema) - set(expected))
     findings = []
-    if changed:
-        findings.append(Finding(case_id, "store schema", "protective triggers are missing or changed (rows could be "
-                                "changed)", "as the migrations create them", ", ".join(changed)))
-    if foreign:
-        findings.append(Finding(case_id, "store schema", "triggers fs2f does not create are present (they could change "
-                                "rows as they are written)", "none", ", ".join(foreign)))
+    for label, keys in (("changed", changed), ("foreign", foreign)):
+        triggers = [name for kind, name in keys if kind == "trigger"]
+        others = [f"{name} ({kind})" for kind, name in keys if kind != "trigger"]
+        if triggers and label == "changed":
+            findings.append(Finding(case_id, "store schema", "protective triggers are missing or changed (rows could "
+                                    "be changed)", "as the migrations create them", ", ".join(triggers)))
+        if triggers and label == "foreign":
+            findings.append(Finding(case_id, "store schema", "triggers fs2f does not create are present (they could "
+                                    "change rows as they are written)", "none", ", ".join(triggers)))
+        if others and label == "changed":
+            findings.append(Finding(case_id, "store schema", "tables or indexes are missing or changed (queries could "
+                                    "read other rows than the checks)", "as the migrations create them", ", ".join(others)))
+        if others and label == "foreign":
+            findings.append(Finding(case_id, "store schema", "tables, indexes or views fs2f does not create are present "
+                                    "(indexes and ANALYZE statistics steer what queries read)", "none", ", ".join(others)))
+    if problems:
+        findings.append(Finding(case_id, "store database", "SQLite's integrity check fails (an index that no longer "
+                                "matches its table answers queries with rows the table does not hold)", "ok",
+                                _short("; ".join(problems))))
     return findings
 
 

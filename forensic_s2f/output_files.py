@@ -24,7 +24,9 @@ def partial_path(path: Path) -> Path:
 
 
 def remove_stale_partials(path: Path) -> None:
-    """Remove the partial files of `path` that processes no longer running left (a kill)."""
+    """Remove the partial files of `path` that processes no longer running left (a kill), and one
+    named with this process's id (a killed process that had the same id: this one has not yet
+    written `path`)."""
     prefix = f".{path.name}.partial-"
     try:
         names = [entry.name for entry in os.scandir(path.parent) if entry.name.startswith(prefix)]
@@ -37,6 +39,8 @@ def remove_stale_partials(path: Path) -> None:
 
 
 def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):  # (OverflowError: a number no process has)
@@ -76,20 +80,22 @@ def write_pending(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -> l
     require_text_name(folder)
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder}: exists and is not a folder")
+    for name in files:  # (first: an export killed while placing its files left some named, and these)
+        remove_stale_partials(folder / name)
     refuse_taken([folder / name for name in files])
     pending: list[PendingFile] = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
             path = folder / name
-            remove_stale_partials(path)
+            recorded = hashlib.sha256(data).hexdigest() if isinstance(data, bytes) else data[1]
+            # (listed before it is opened: a stop the moment it exists still has it removed)
+            pending.append(PendingFile(path, partial_path(path), recorded))
             with open(partial_path(path), "xb") as handle:
                 if isinstance(data, bytes):
-                    pending.append(PendingFile(path, partial_path(path), hashlib.sha256(data).hexdigest()))
                     handle.write(data)
                 else:
-                    source, recorded = data
-                    pending.append(PendingFile(path, partial_path(path), recorded))
+                    source = data[0]
                     if copy_hashing(source, handle)[0] != recorded:
                         raise StoreError(f"{source}: the vault file of {name} no longer matches its recorded "
                                          "SHA-256; nothing was exported: run `fs2f audit verify`")

@@ -438,6 +438,43 @@ def test_the_stop_signal_handlers_are_the_callers_again_after_a_command():
     assert {number: signal.getsignal(number) for number in before} == before
 
 
+_ENTRY_WITH_A_STOP = """
+import builtins, os, signal, sys
+real = builtins.__import__
+def stop_at(name, *args, **kwargs):
+    if name == "typer":
+        builtins.__import__ = real
+        os.kill(os.getpid(), signal.{stop})
+    return real(name, *args, **kwargs)
+sys.argv = ["fs2f", "case", "list"]
+builtins.__import__ = stop_at
+from forensic_s2f.entry import main
+main()
+"""
+
+
+@pytest.mark.parametrize("stop, code, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
+def test_a_stop_while_the_command_loads_ends_with_its_line(tmp_path, stop, code, said):
+    """A stop while `fs2f` imported its libraries (a tenth of a second) printed a KeyboardInterrupt
+    traceback (SIGINT) or ended with no line at all (SIGTERM)."""
+    script = _ENTRY_WITH_A_STOP.format(stop=stop)
+    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
+                           capture_output=True, text=True, timeout=120)
+    assert ended.returncode == code, ended
+    assert ended.stderr == f"error: {said} ({stop}) while fs2f was starting; nothing was done\n"
+    assert not (tmp_path / "fs2f.db").exists()
+
+
+def test_a_stop_once_the_command_has_ended_leaves_its_status(tmp_path):
+    """A stop while Python shut down after a command (its handlers given back) killed the
+    process with no line, or turned a finished command into an interrupted one."""
+    script = ("import os, signal, sys\nsys.argv = ['fs2f', 'case', 'list']\nfrom forensic_s2f.entry import main\n"
+              "try:\n    main()\nfinally:\n    os.kill(os.getpid(), signal.SIGTERM)\n")
+    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
+                           capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 0 and ended.stderr == "", ended
+
+
 def test_a_stop_signal_right_after_the_run_is_recorded_still_fails_the_run(cli, store_dir, tmp_path, monkeypatch):
     from conftest import write_tone
     """The window between the run's first record and the code that records failures."""

@@ -477,3 +477,31 @@ def test_a_report_removes_the_partial_file_a_killed_report_left(cli, store_dir, 
     (tmp_path / f".r.pdf.partial-{ended}").write_bytes(b"%PDF-1.4 half a report")
     assert cli("case", "report", "S1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0
     assert sorted(p.name for p in tmp_path.glob("*r.pdf*")) == ["r.pdf"]
+
+
+def test_a_link_that_leads_nowhere_in_place_of_the_report_is_refused_first(cli, store_dir, tmp_path, figures_file):
+    """A dangling link under the report's name passed the first check (`exists()` follows links),
+    so the report was made and recorded before the name was found taken."""
+    make_case(cli, store_dir, tmp_path, "K1", speakers=1)
+    (tmp_path / "r.pdf").symlink_to(tmp_path / "nowhere.pdf")
+    events = len(json.loads(cli("audit", "log", "K1", "--json").stdout))
+    result = cli("case", "report", "K1", "--output", tmp_path / "r.pdf", "-e", "Ann")
+    assert result.code == 2 and "r.pdf: already exists" in result.stderr, result
+    assert (tmp_path / "r.pdf").is_symlink() and not (tmp_path / "nowhere.pdf").exists()
+    assert len(json.loads(cli("audit", "log", "K1", "--json").stdout)) == events
+
+
+def test_a_stop_the_moment_the_report_s_partial_file_is_opened_leaves_nothing(cli, store_dir, tmp_path, figures_file,
+                                                                             monkeypatch):
+    """A stop between opening the partial file and the block that removes it left the file."""
+    from forensic_s2f.report import publish
+
+    make_case(cli, store_dir, tmp_path, "Q1", speakers=1)
+
+    def open_then_stop(path, mode):
+        open(path, mode).close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(publish, "open", open_then_stop, raising=False)
+    assert cli("case", "report", "Q1", "--output", tmp_path / "r.pdf", "-e", "Ann").code != 0
+    assert list(tmp_path.glob("*r.pdf*")) == []

@@ -395,7 +395,9 @@ def test_an_export_killed_before_it_was_logged_leaves_no_named_file_and_can_be_r
 
 def test_a_partial_file_of_a_running_process_is_left_alone(tmp_path):
     """Only partial files of processes that have ended are removed: another export writing the
-    same name now keeps its file."""
+    same name now keeps its file. One named with this process's id is a dead process's whose id
+    was reused (this process has not written the name yet): it blocked the write with 'File
+    exists' and stayed for good."""
     import os
     import subprocess
     import sys
@@ -403,9 +405,68 @@ def test_a_partial_file_of_a_running_process_is_left_alone(tmp_path):
     from forensic_s2f.output_files import remove_stale_partials
 
     ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    mine, gone = tmp_path / f".r.csv.partial-{os.getpid()}", tmp_path / f".r.csv.partial-{int(ended.stdout)}"
-    other, longer = tmp_path / f".r.csv.partial-{int(ended.stdout)}x", tmp_path / f".rr.csv.partial-{int(ended.stdout)}"
-    for path in (mine, gone, other, longer):
-        path.write_bytes(b"x")
-    remove_stale_partials(tmp_path / "r.csv")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name, longer.name])
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as running:
+        try:
+            alive, gone = tmp_path / f".r.csv.partial-{running.pid}", tmp_path / f".r.csv.partial-{int(ended.stdout)}"
+            other = tmp_path / f".r.csv.partial-{int(ended.stdout)}x"
+            longer = tmp_path / f".rr.csv.partial-{int(ended.stdout)}"
+            reused = tmp_path / f".r.csv.partial-{os.getpid()}"
+            for path in (alive, gone, other, longer, reused):
+                path.write_bytes(b"x")
+            remove_stale_partials(tmp_path / "r.csv")
+        finally:
+            running.kill()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, longer.name])
+
+
+def test_a_stop_the_moment_a_partial_file_is_opened_leaves_nothing(cli, store_dir, tmp_path, monkeypatch):
+    """A stop between opening a partial file and listing it for removal left the partial file."""
+    from forensic_s2f import output_files
+
+    _completed_run_with_one_segment(cli, store_dir, tmp_path)
+
+    def open_then_stop(path, mode):
+        open(path, mode).close()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output_files, "open", open_then_stop, raising=False)
+    result = cli("case", "export", "C1", "--format", "json", "--output", tmp_path / "out", "-e", "Ann")
+    assert result.code != 0
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_export_killed_while_naming_its_files_leaves_no_partial_files_after_the_next_try(store_dir, tmp_path):
+    """SIGKILL after the export was logged, with one file named: the folder kept the partial files
+    for good (the next export refused the folder before removing them). The next export into the
+    folder is refused (the logged export's names are there) and removes them."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FS2F_HOME": str(store_dir)}
+    command = [sys.executable, "-m", "forensic_s2f.cli"]
+    assert subprocess.run([*command, "case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann"], env=env,
+                          capture_output=True, timeout=120).returncode == 0
+    store = CaseStore(store_dir)
+    run = store.start_run("C1", "Ann", {}, [1])
+    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
+    store.finish_run(run.id, "Ann", "completed")
+    store.close()
+    killed = subprocess.run([sys.executable, "-c", (
+        "import os, signal\n"
+        "from forensic_s2f import output_files\n"
+        "place, named = output_files.place, []\n"
+        "def place_one(partial, path):\n"
+        "    if named: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    named.append(path); place(partial, path)\n"
+        "output_files.place = place_one\n"
+        "from forensic_s2f.cli import main\n"
+        f"main(['case', 'export', 'C1', '--format', 'csv', '--output', {str(tmp_path / 'out')!r}, '-e', 'Ann'])\n")],
+        env=env, capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed
+    left = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert len(left) == 5 and sum(".partial-" in name for name in left) == 4, left
+    rerun = subprocess.run([*command, "case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode != 0 and "already exists" in rerun.stderr, rerun.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == [name for name in left if ".partial-" not in name]

@@ -49,7 +49,7 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     path = Path(output) if output is not None else default_report_path(case_id, data.run.id)
     require_text_name(path)
     require_outside_store(path, store.layout.root)
-    if path.exists():
+    if os.path.lexists(path):  # (a link too, even one that leads nowhere)
         raise StoreError(f"{path}: already exists; choose another --output")
     if path.parent.exists() and not path.parent.is_dir():
         raise StoreError(f"{path.parent}: is not a folder")
@@ -58,19 +58,19 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
     written_utc = utc_now()
     built = build_report(data, caveats, validation, examiner, written_utc)
     partial = partial_path(path)  # (a kill leaves this, never a report-like file)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_partials(path)
-        handle = open(partial, "xb")
-    except OSError as error:
-        raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
     artifact_id = None
     try:  # the report appears under its name only once it is whole and recorded
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_partials(path)
+            handle = open(partial, "xb")
+        except OSError as error:
+            raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
         with handle:
             handle.write(built.pdf)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
+        if os.path.lexists(path):
             raise StoreError(f"{path}: already exists; choose another --output")
         with stops_held():  # (a stop waits until the report is recorded whole and in place)
             artifact_id = _record(store, case_id, examiner, built, data.run.id, data.log_head, caveats, validation,

@@ -120,6 +120,15 @@ def recording_snr_warnings(quality: QualityReport) -> list[str]:
             f"{quality.snr_method}); this speaker's estimate is less reliable than the validation figures say"]
 
 
+def speaker_warnings(inherited: list[str], predicted: list[str], estimated: bool) -> list[str]:
+    """A speaker's warnings: the recording's (`inherited`), then its estimate's (`predicted`).
+    The recording's low signal-to-noise ratio is left out where the speaker's own measure warns
+    of it, and where no estimate was made (it speaks of the estimate's reliability)."""
+    own_snr = any(warning.startswith(LOW_SNR_PREFIX) for warning in predicted)
+    return [warning for warning in inherited
+            if not ((own_snr or not estimated) and warning.startswith(RECORDING_SNR_PREFIX))] + predicted
+
+
 SET_ASIDE_SHOWN = 4  # stretches named in the warning; the rest are counted
 SET_ASIDE_WARNED_SECONDS = 0.5  # a speaker's share of set-aside speech it is warned of (s; less is left out unsaid)
 
@@ -393,8 +402,7 @@ class CaseAnalysis:
 
     def _speaker_result(self, job: _SpeakerInput, activity: int, future: Future) -> SpeakerResult:
         prediction, quality, artifacts, predicted_warnings = future.result()
-        own_snr = any(w.startswith(LOW_SNR_PREFIX) for w in predicted_warnings)  # (the speaker's own measure first)
-        warnings = [w for w in job.warnings if not (own_snr and w.startswith(RECORDING_SNR_PREFIX))] + predicted_warnings
+        warnings = speaker_warnings(job.warnings, predicted_warnings, estimated=bool(prediction))
         rows = self.store.finish_activity(activity, self.examiner, outputs=[{"warnings": warnings}], artifacts=artifacts)
         return SpeakerResult(
             label=job.label, speech_seconds=round(job.total_seconds, 3), segment_count=job.segment_count,

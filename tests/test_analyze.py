@@ -765,3 +765,18 @@ def test_a_stop_while_another_process_holds_the_store_ends_the_wait(cli, store_d
     assert waited < 10.0
     assert not any((tmp_path / "out").iterdir())  # nothing logged, nothing kept
     assert json.loads(cli("audit", "log", "C1", "--json").stdout) == before
+
+
+def test_a_speaker_without_an_estimate_is_not_warned_of_its_estimate_s_reliability():
+    """A speaker with too little speech read 'this speaker's estimate is less reliable than the
+    validation figures say' beside 'no voice-to-face estimate'."""
+    from forensic_s2f.analysis import speaker_warnings
+
+    recording = ["the recording's signal-to-noise ratio is low: estimated 4.0 dB (under 10 dB, speech vs pauses); "
+                 "this speaker's estimate is less reliable than the validation figures say", "set aside: 1.2 s"]
+    none = ["no voice-to-face estimate: only 0.4 s of speech, at least 1 s is needed"]
+    assert speaker_warnings(recording, none, estimated=False) == ["set aside: 1.2 s", *none]
+    assert speaker_warnings(recording, ["only 1.4 s of speech: low reliability"], estimated=True) == [
+        *recording, "only 1.4 s of speech: low reliability"]
+    own = ["low signal-to-noise ratio: estimated 3.0 dB (under 10 dB, blind percentile estimate)"]
+    assert speaker_warnings(recording, own, estimated=True) == ["set aside: 1.2 s", *own]

@@ -505,3 +505,34 @@ def test_a_stop_the_moment_the_report_s_partial_file_is_opened_leaves_nothing(cl
     monkeypatch.setattr(publish, "open", open_then_stop, raising=False)
     assert cli("case", "report", "Q1", "--output", tmp_path / "r.pdf", "-e", "Ann").code != 0
     assert list(tmp_path.glob("*r.pdf*")) == []
+
+
+def test_a_report_with_no_estimate_at_all_does_not_say_one_was_made(cli, store_dir, tmp_path, figures_file):
+    """Two speakers, neither estimated: the cover read 'For 0 of the 2 speakers a model estimated
+    from the voice alone the probable gender ...'."""
+    audio = write_tone(tmp_path / "none.wav", seconds=12.0, frequency=239.0)
+    assert cli("case", "add", "Z1", audio, "-e", "Ann").code == 0
+    record_first_evidence_run(store_dir, "Z1", 12.0, 2, unestimated=(0, 1))
+    _, _, pages = _report(cli, "Z1", tmp_path / "z1.pdf")
+    text = _flat(" ".join(pages))
+    assert "found 2 speakers" in text and "No voice-to-face estimate was made for any of them" in text
+    assert "For 0 of" not in text and "a model estimated from the voice alone" not in text
+
+
+def test_the_cover_says_speakers_are_not_matched_across_recordings(cli, store_dir, tmp_path):
+    """A run on two recordings read 'found 4 speakers': labels of each recording counted as people."""
+    import dataclasses
+
+    from forensic_s2f.report.data import gather_report_data
+    from forensic_s2f.report.front import summary_text
+
+    make_case(cli, store_dir, tmp_path, "M1", speakers=2)
+    store = CaseStore(store_dir)
+    try:
+        one = gather_report_data(store, "M1")
+    finally:
+        store.close()
+    assert "not matched across recordings" not in summary_text(one)
+    two = dataclasses.replace(one, findings=[*one.findings, one.findings[0]])
+    text = summary_text(two)
+    assert "found 4 speakers" in text and "one person heard in two recordings is counted in each" in text

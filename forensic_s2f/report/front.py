@@ -56,11 +56,18 @@ def summary_text(data: ReportData) -> str:
         if choice is not None:  # (a fixed count is the examiner's, not a finding)
             diarization += f", with the number of speakers in each recording {choice} by the examiner,"
         verb = "gave" if choice is not None and choice.startswith("fixed") else "found"
-        parts.append(f"{diarization} {verb} {count} speaker{'s' if count != 1 else ''} "
-                     f"({'; '.join(found)}). For {each} a model estimated from the voice alone the probable "
-                     "gender, the probable age bracket and a canonical face, with the disagreement between the "
-                     "members of a model ensemble as a measure of uncertainty.")
-        if estimated < count:
+        parts.append(f"{diarization} {verb} {count} speaker{'s' if count != 1 else ''} ({'; '.join(found)}).")
+        if len(data.findings) > 1:  # (labels are per recording: SPEAKER_00 of one is not SPEAKER_00 of another)
+            parts.append("Speakers are found in each recording on its own and not matched across recordings: one "
+                         "person heard in two recordings is counted in each, and the same label in two recordings "
+                         "need not be the same person.")
+        if estimated:
+            parts.append(f"For {each} a model estimated from the voice alone the probable gender, the probable age "
+                         "bracket and a canonical face, with the disagreement between the members of a model "
+                         "ensemble as a measure of uncertainty.")
+        if estimated == 0:
+            parts.append("No voice-to-face estimate was made for any of them (their pages in Section 3 say why).")
+        elif estimated < count:
             parts.append(f"No estimate was made for the other {count - estimated} (their pages in Section 3 say why).")
     warnings = warning_count(data)
     if warnings:

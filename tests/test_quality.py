@@ -68,6 +68,20 @@ def test_low_snr_is_warned_with_its_value():
     assert any(w.startswith("low signal-to-noise ratio: estimated 3.") for w in report.warnings())
 
 
+def test_little_speech_found_in_loud_noise_is_warned_of_as_probably_missed():
+    """Cafe noise at 5 dB: voice activity found 0.7 s of 45 s of speech, and the only warnings
+    were 'little speech' and a low SNR 'speech vs pauses' (the pauses being missed speech)."""
+    noisy = measure_quality(_tone_in_noise(-30.0, -33.0, seconds=45.0)[0], RATE, [(15.0, 15.7)])
+    assert any(w.startswith("speech probably missed in the noise: voice activity found speech in only 2 % of the "
+                            "recording (0.7 s of 45.0 s)") for w in noisy.warnings())
+    quiet = measure_quality(_tone_in_noise(-30.0, -70.0, seconds=45.0)[0], RATE, [(15.0, 15.7)])
+    assert not any("probably missed" in w for w in quiet.warnings())  # (a quiet room: the speech is all there is)
+    busy = measure_quality(_tone_in_noise(-30.0, -33.0, seconds=45.0)[0], RATE, [(15.0, 30.0)])
+    assert not any("probably missed" in w for w in busy.warnings())  # (a third of it found: no sign of a failure)
+    short = measure_quality(_tone_in_noise(-30.0, -33.0, seconds=6.0)[0], RATE, [(2.0, 2.5)])
+    assert not any("probably missed" in w for w in short.warnings())
+
+
 def test_blind_snr_without_regions_orders_clean_above_noisy():
     clean, _ = _tone_in_noise(-20.0, -60.0)
     noisy, _ = _tone_in_noise(-20.0, -25.0)

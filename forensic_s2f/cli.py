@@ -29,7 +29,8 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
-from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, forget_stops, hold_stop,
+from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, forget_stops,
+                                  hold_stop,
                                   keep_lost_stop, one_line, raise_lost_stop, require_text_name, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
@@ -419,6 +420,7 @@ def case_export(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder to write into (created if missing).")],
     run_id: Annotated[int | None, typer.Option("--run", help="Run id (default: the latest completed run).")] = None,
     examiner: ExaminerOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Export a run's segments and per-speaker predictions, or the files it kept; logged as a custody event."""
     from forensic_s2f.exports import STORED_INDEX, ExportedRun, export_files, stored_files
@@ -457,6 +459,12 @@ def case_export(
     if taken:
         raise StoreError(f"{taken[0]}: appeared while the export was written and was left as it is; the export "
                          f"is logged (`fs2f audit log {case_id}` names its files): export again into another folder")
+    if as_json:
+        _print_json({"case_id": case_id, "run_id": run.id, "run_started_utc": run.started_utc, "format": fmt,
+                     "evidence_ids": [r.evidence_id for r in results],
+                     "files": [{"path": str(item.path), "sha256": item.sha256} for item in pending],
+                     "log_head_after": logged.entry_hash})
+        return
     out.print(_line(f"run {run.id} of case {case_id} ({run.started_utc}), evidence "
                     f"{', '.join(str(r.evidence_id) for r in results)}:"))
     for item in pending:
@@ -700,10 +708,30 @@ def main(argv: list[str] | None = None) -> None:
                 signal.signal(number, handler)         # stop still ends it at once, with its line)
 
 
+def _invoke(argv: list[str] | None) -> None:
+    """Run the app; a usage error (an unknown option or command, a bad or missing value) is one
+    line naming the command, like every other error (it was a boxed block of five)."""
+    from typer._click import exceptions as click  # (typer 0.29 runs its own copy of click)
+
+    try:
+        code = app(args=argv, prog_name="fs2f", standalone_mode=False)
+    except click.NoArgsIsHelpError:  # (the help is printed already)
+        sys.exit(2)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else "fs2f"
+        raise UsageProblem(f"{command}: {error.format_message()} (`{command} --help` says what it takes)") from None
+    except click.ClickException as error:
+        raise Fs2fError(error.format_message()) from None
+    except typer.Abort:  # (end of input at a prompt)
+        sys.exit(1)
+    if isinstance(code, int) and code:  # (`typer.Exit(code)`; help and version return 0)
+        sys.exit(code)
+
+
 def _run(argv: list[str] | None) -> None:
     try:
         try:
-            app(args=argv, prog_name="fs2f", standalone_mode=True)
+            _invoke(argv)
         finally:
             _close_stores()
             raise_lost_stop()  # (a stop lost on the way still ends the command as stopped)

@@ -22,6 +22,10 @@ class Fs2fError(Exception):
     exit_code = 2
 
 
+class UsageProblem(Fs2fError):
+    """A command line fs2f cannot run: an unknown option or command, a bad or missing value."""
+
+
 class InputError(Fs2fError):
     """Bad user input: a file that is missing, empty, unreadable or not decodable audio."""
 

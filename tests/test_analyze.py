@@ -433,8 +433,10 @@ def test_the_stop_signal_handlers_are_the_callers_again_after_a_command():
     from forensic_s2f.cli import main
 
     before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    main(["version"])
+    assert {number: signal.getsignal(number) for number in before} == before
     with pytest.raises(SystemExit):
-        main(["version"])
+        main(["case", "show", "--no-such-option"])
     assert {number: signal.getsignal(number) for number in before} == before
 
 

@@ -497,3 +497,22 @@ def test_an_amr_file_with_silence_compression_frames_is_refused_for_what_it_hold
         path.write_bytes(amr([7] * 50 + pause + [7] * 50))
         line = _refused(cli, store_dir, before, "case", "add", "C1", path, "-e", "Ann")
         assert name in line and "it holds 8 AMR silence-compression frames (SID or NO_DATA" in line, line
+
+
+@pytest.mark.parametrize("args, said", [
+    (("case", "show", "C1", "--bogus"), "error: fs2f case show: No such option: --bogus"),
+    (("case", "shw"), "error: fs2f case: No such command 'shw'. Did you mean 'show'?"),
+    (("case", "add"), "error: fs2f case add: Missing argument 'case_id'."),
+    (("case", "analyze", "C1", "--num-speakers", "two"), "error: fs2f case analyze: Invalid value for '--num-speakers'"),
+])
+def test_a_command_line_fs2f_cannot_run_is_one_line(cli, store_dir, args, said):
+    """An unknown option or command, or a bad or missing value, printed a boxed block of five lines."""
+    result = cli(*args)
+    assert result.code == 2 and result.stderr.startswith(said) and result.stderr.count("\n") == 1, result
+    assert result.stdout == "" and not (store_dir / "fs2f.db").exists()
+
+
+def test_help_still_prints_and_no_arguments_still_show_it(cli):
+    assert cli("--help").code == 0
+    shown = cli("case")
+    assert shown.code == 2 and "add" in shown.stdout and "analyze" in shown.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 import sqlite3
 
 import pytest
@@ -470,3 +471,20 @@ def test_an_export_killed_while_naming_its_files_leaves_no_partial_files_after_t
                            env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode != 0 and "already exists" in rerun.stderr, rerun.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == [name for name in left if ".partial-" not in name]
+
+
+def test_an_export_prints_json_like_every_other_command(cli, store_dir, tmp_path):
+    """`case export` was the one command without --json."""
+    import hashlib
+
+    _completed_run_with_one_segment(cli, store_dir, tmp_path)
+    result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann", "--json")
+    assert result.code == 0, result
+    printed = json.loads(result.stdout)
+    assert (printed["case_id"], printed["run_id"], printed["format"], printed["evidence_ids"]) == ("C1", 1, "csv", [1])
+    assert sorted(Path(f["path"]).name for f in printed["files"]) == ["recordings.csv", "run.csv", "segments.csv",
+                                                                     "speakers.csv"]
+    for item in printed["files"]:
+        assert hashlib.sha256(Path(item["path"]).read_bytes()).hexdigest() == item["sha256"]
+    log = json.loads(cli("audit", "log", "C1", "--json").stdout)
+    assert log[-1]["action"] == "export" and log[-1]["entry_hash"] == printed["log_head_after"]

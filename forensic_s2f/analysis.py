@@ -86,7 +86,7 @@ class AnalysisOptions:
         finds without them."""
         low = self.num_speakers or self.min_speakers
         high = self.num_speakers or self.max_speakers
-        asked = (f"{self.num_speakers}" if self.num_speakers else
+        asked = (f"{low}" if low is not None and low == high else
                  f"at least {low}" if high is None else f"at most {high}" if low is None else f"{low} to {high}")
         if found == 0:
             return []
@@ -98,8 +98,8 @@ class AnalysisOptions:
             what = ("voices it would have kept apart may be joined in one speaker" if free > found else
                     "one voice may be split into several speakers")
             noun = "speaker" if asked.split()[-1] == "1" else "speakers"
-            return [f"the examiner's limit ({asked} {noun}) gave {found}; counted freely, the clustering finds {free}: "
-                    f"{what}"]
+            setting = "the count the examiner fixed" if low == high else "the examiner's limit"
+            return [f"{setting} ({asked} {noun}) gave {found}; counted freely, the clustering finds {free}: {what}"]
         return []
 
 

@@ -424,6 +424,10 @@ def test_a_speaker_count_outside_the_one_asked_for_is_warned_of():
         "the examiner's limit (at most 1 speaker) gave 1; counted freely, the clustering finds 2: voices it would have "
         "kept apart may be joined in one speaker"]
     assert AnalysisOptions(min_speakers=4).count_warnings(4, free=2)[0].endswith("one voice may be split into several speakers")
+    assert AnalysisOptions(num_speakers=2).count_warnings(2, free=3)[0].startswith(  # (it read "the examiner's limit")
+        "the count the examiner fixed (2 speakers) gave 2; counted freely, the clustering finds 3")
+    assert AnalysisOptions(min_speakers=3, max_speakers=3).count_warnings(3, free=1)[0].startswith(
+        "the count the examiner fixed (3 speakers) gave 3")
     assert AnalysisOptions(max_speakers=2).count_warnings(3) == [
         "at most 2 speakers were asked for, 3 were found: voices the clustering could not join were kept apart"]
 

@@ -73,9 +73,10 @@ def _look(stem: str) -> str:
     return unicodedata.normalize("NFKC", stem).casefold()
 
 
+SPEAKER_QUALITY = ["snr_db", "snr_method", "clipping_fraction", "effective_bandwidth_hz", "is_telephone_band"]
 SPEAKER_COLUMNS = ["run_id", "evidence_id", "file", "speaker", "speech_seconds", "segments", "seconds_used",
                    "p_female", "p_male", *(f"p_age_{bracket}" for bracket in AGE_BRACKETS), "age_estimate",
-                   "p_age_estimate_within_one", "warnings"]  # (fixed: a run without speakers still gets its header)
+                   "p_age_estimate_within_one", *SPEAKER_QUALITY, "warnings"]  # (fixed: a run without speakers still gets its header)
 
 
 def segment_table(evidence: list[Evidence], results: list[EvidenceResult], run_id: int) -> pd.DataFrame:
@@ -104,6 +105,7 @@ def speaker_table(evidence: list[Evidence], results: list[EvidenceResult], run_i
             row.update({f"p_age_{k}": v for k, v in s.prediction.get("age", {}).items()})
             row["age_estimate"] = s.prediction.get("age_estimate")
             row["p_age_estimate_within_one"] = s.prediction.get("age_estimate_within_one")
+            row.update({key: s.quality.get(key) for key in SPEAKER_QUALITY})  # (measured on the speech the model heard)
             row["warnings"] = "; ".join(s.warnings)
             rows.append(row)
     return pd.DataFrame(rows, columns=SPEAKER_COLUMNS)

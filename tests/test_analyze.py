@@ -71,6 +71,8 @@ def test_exports_rttm_csv_json_and_logs_them(sample_run, tmp_path):
     assert (tmp_path / "csv" / "segments.csv").read_text().startswith("run_id,evidence_id,file,speaker,start_seconds")
     header = (tmp_path / "csv" / "speakers.csv").read_text().splitlines()[0].split(",")
     assert {"p_female", "age_estimate", "p_age_estimate_within_one"} <= set(header)
+    speakers = list(csv.DictReader((tmp_path / "csv" / "speakers.csv").open()))  # (per-speaker quality was missing)
+    assert all(float(row["snr_db"]) > 0 and row["snr_method"] and row["effective_bandwidth_hz"] for row in speakers)
     assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["recordings.csv", "run.csv", "segments.csv",
                                                                     "speakers.csv"]
     document = json.loads((tmp_path / "json" / "analysis.json").read_text())

@@ -99,7 +99,8 @@ def record_run(store: CaseStore, case_id: str, evidence_id: int, duration: float
             *([("prediction", f"E{evidence_id}-{label}-prediction.json", json.dumps(pred).encode(), "application/json")]
               if pred else []),
         ])
-        results.append(SpeakerResult(label, seconds, 2, pred, {"snr_db": 18.5, "clipping_fraction": 0.0},
+        results.append(SpeakerResult(label, seconds, 2, pred, {"snr_db": 18.5, "snr_method": "blind percentile estimate",
+                                                               "clipping_fraction": 0.0},
                                      warnings, {row.kind: row.id for row in rows}))
     quality = {"duration_seconds": duration, "speech_seconds": sum(e - s for _, s, e in segments), "snr_db": 18.5,
                "snr_method": "speech vs pauses", "clipping_fraction": 0.0, "effective_bandwidth_hz": 7600.0,

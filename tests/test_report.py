@@ -364,6 +364,8 @@ def test_the_report_states_what_this_run_did(cli, store_dir, tmp_path, figures_f
     assert "this run did not denoise" in text and "Denoised audio" not in text
     assert "For 2 of the 3 speakers a model estimated" in text and "No estimate was made for the other 1" in text
     assert "The analysis recorded 2 warnings" in text  # SPEAKER_01's short speech, SPEAKER_02's missing estimate
+    # (a speaker's SNR is measured on its own speech, without pauses: it read as the recording's, with no method)
+    assert "18.5 dB (blind percentile estimate, on the speech given to the model)" in text
 
 
 @pytest.mark.parametrize("count, cover, caveat", [
@@ -536,3 +538,30 @@ def test_the_cover_says_speakers_are_not_matched_across_recordings(cli, store_di
     two = dataclasses.replace(one, findings=[*one.findings, one.findings[0]])
     text = summary_text(two)
     assert "found 4 speakers" in text and "one person heard in two recordings is counted in each" in text
+
+
+def test_speakers_of_one_estimated_gender_get_a_caveat_to_listen_for_a_split_voice(cli, store_dir, tmp_path):
+    """One voice split into two speakers (the commonest count error) was reported as two people
+    with no word of it beside them; nothing measured tells such a split from two people."""
+    import dataclasses
+
+    from forensic_s2f.report.caveats import case_caveats
+    from forensic_s2f.report.data import gather_report_data
+
+    make_case(cli, store_dir, tmp_path, "G1", speakers=2)
+    store = CaseStore(store_dir)
+    try:
+        data = gather_report_data(store, "G1")
+    finally:
+        store.close()
+
+    def with_genders(*males: float):
+        item = data.findings[0]
+        speakers = [dataclasses.replace(s, prediction={**s.prediction, "gender": {"female": 1 - m, "male": m}})
+                    for s, m in zip(item.speakers, males)]
+        return dataclasses.replace(data, findings=[dataclasses.replace(item, speakers=speakers)])
+
+    said = " ".join(case_caveats(with_genders(0.9, 0.8), None))
+    assert "SPEAKER_00 and SPEAKER_01 are both estimated male. The commonest error of the speaker count is one " \
+           "voice split into two speakers" in said
+    assert "are both estimated" not in " ".join(case_caveats(with_genders(0.9, 0.2), None))

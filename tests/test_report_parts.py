@@ -106,6 +106,24 @@ def test_confidence_quotes_measured_figures(tmp_path):
     assert "likely to overstate" in " ".join(confidence_statement(prediction, found, ["narrow band: 3.9 kHz"]))
     assert "unvalidated" in " ".join(confidence_statement(prediction, None))
     assert confidence_statement({}, found) == ["No estimate was made for this speaker, so no confidence applies."]
+    assert "it may leave out" not in text  # (the fixture's outer brackets score as all do)
+
+
+def test_an_outer_bracket_the_range_often_leaves_out_is_named_beside_the_estimate(tmp_path):
+    """A 60+ speaker was given the range 18-29 to 45-59; that the range held the bracket of only
+    half the 60+ validation speakers was said in Section 5 only."""
+    raw = json.loads(json.dumps(FIXTURE_VALIDATION))
+    raw["by_age"]["60+"]["age_within_one"] = 0.51
+    path = tmp_path / "validation.json"
+    write_validation(path)
+    path.write_text(json.dumps(raw))
+    found = load_validation_figures(path)
+    prediction = {"gender": {"female": 0.1, "male": 0.9}, "age": {"30-44": 0.6, "45-59": 0.4}, "seconds_used": 7.5}
+    text = " ".join(confidence_statement(prediction, found))
+    clips = raw["by_age"]["60+"]["n"]
+    assert (f"The range held the annotated bracket of only 51.0 % of the {clips} annotated 60+ in validation: it may "
+            "leave out an old speaker's.") in text
+    assert "annotated <18" not in text
 
 
 def test_the_face_figure_is_the_one_measured_at_the_speakers_amount_of_speech(tmp_path):

@@ -120,7 +120,24 @@ def case_caveats(data: ReportData, figures: ValidationFigures | None) -> list[st
                          "mix voices.")
         for speaker in item.speakers:
             found.extend(_speaker_caveats(name, speaker.label, speaker.prediction, own_warnings(item, speaker), figures))
+        found.extend(_alike_speakers(name, item.speakers))
     return found
+
+
+def _alike_speakers(name: str, speakers: list[SpeakerFindings]) -> list[str]:
+    """A caveat per gender estimated for two or more of a recording's speakers: one voice split in
+    two is the commonest count error, and such a split lies as far apart as two voices do (docs/
+    benchmarks.md), so nothing measured tells it from two people; listening does."""
+    by_gender: dict[str, list[str]] = {}
+    for speaker in speakers:
+        gender = speaker.prediction.get("gender", {})
+        if gender:
+            by_gender.setdefault(max(gender, key=gender.get), []).append(speaker.label)
+    return [f"{name}: {', '.join(labels[:-1])} and {labels[-1]} are {'both' if len(labels) == 2 else 'all'} "
+            f"estimated {gender}. The commonest error of the speaker count is one voice split into two speakers, "
+            "and nothing measured tells such a split from two people: listen to their turns before treating them "
+            "as different people."
+            for gender, labels in sorted(by_gender.items()) if len(labels) > 1]
 
 
 def own_warnings(item: EvidenceFindings, speaker: SpeakerFindings) -> list[str]:

@@ -120,11 +120,15 @@ def speaker_pages(ctx: ReportContext) -> list[Flowable]:
 def _facts(speaker: SpeakerFindings) -> Table:
     prediction, quality = speaker.prediction, speaker.quality
     model = prediction.get("model", {})
+    measured = [row for row in _quality_rows(quality) if row[0] not in ("Duration", "Net speech (voice activity)", "SNR method")]
+    if quality.get("snr_db") is not None and quality.get("snr_method"):  # (how, and on what: it reads unlike the recording's)
+        measured = [[label, text(f"{value} ({quality['snr_method']}, on the speech given to the model)", "cell")
+                     if label == "Signal-to-noise ratio (estimated)" else value] for label, value in measured]
     rows = [
         ["Speech attributed", seconds(speaker.speech_seconds)],
         ["Segments", str(speaker.segment_count)],
         ["Speech used by model", seconds(prediction.get("seconds_used"))],
-        *[row for row in _quality_rows(quality) if row[0] not in ("Duration", "Net speech (voice activity)", "SNR method")],
+        *measured,
         ["Model", text(f"{model.get('name', '-')}", "cell")],
     ]
     return grid(rows, [36 * mm, FRAME_WIDTH - 102 * mm - 36 * mm], header=False, shade_first_column=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import zlib
 
-import numpy as np
 import pandas as pd
 
 import forensic_s2f  # noqa: F401

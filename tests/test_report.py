@@ -521,19 +521,25 @@ def test_a_report_with_no_estimate_at_all_does_not_say_one_was_made(cli, store_d
     assert "For 0 of" not in text and "a model estimated from the voice alone" not in text
 
 
+def _two_speaker_case_data(cli, store_dir, tmp_path, case_id: str):
+    """The report data of a new case with a run of two speakers."""
+    from forensic_s2f.report.data import gather_report_data
+
+    make_case(cli, store_dir, tmp_path, case_id, speakers=2)
+    store = CaseStore(store_dir)
+    try:
+        return gather_report_data(store, case_id)
+    finally:
+        store.close()
+
+
 def test_the_cover_says_speakers_are_not_matched_across_recordings(cli, store_dir, tmp_path):
     """A run on two recordings read 'found 4 speakers': labels of each recording counted as people."""
     import dataclasses
 
-    from forensic_s2f.report.data import gather_report_data
     from forensic_s2f.report.front import summary_text
 
-    make_case(cli, store_dir, tmp_path, "M1", speakers=2)
-    store = CaseStore(store_dir)
-    try:
-        one = gather_report_data(store, "M1")
-    finally:
-        store.close()
+    one = _two_speaker_case_data(cli, store_dir, tmp_path, "M1")
     assert "not matched across recordings" not in summary_text(one)
     two = dataclasses.replace(one, findings=[*one.findings, one.findings[0]])
     text = summary_text(two)
@@ -546,14 +552,8 @@ def test_speakers_of_one_estimated_gender_get_a_caveat_to_listen_for_a_split_voi
     import dataclasses
 
     from forensic_s2f.report.caveats import case_caveats
-    from forensic_s2f.report.data import gather_report_data
 
-    make_case(cli, store_dir, tmp_path, "G1", speakers=2)
-    store = CaseStore(store_dir)
-    try:
-        data = gather_report_data(store, "G1")
-    finally:
-        store.close()
+    data = _two_speaker_case_data(cli, store_dir, tmp_path, "G1")
 
     def with_genders(*males: float):
         item = data.findings[0]

@@ -109,15 +109,20 @@ def test_confidence_quotes_measured_figures(tmp_path):
     assert "it may leave out" not in text  # (the fixture's outer brackets score as all do)
 
 
+def _figures_of(raw: dict, tmp_path):
+    """Validation figures read from `raw` (a changed copy of the fixture's validation.json)."""
+    path = tmp_path / "validation.json"
+    write_validation(path)
+    path.write_text(json.dumps(raw))
+    return load_validation_figures(path)
+
+
 def test_an_outer_bracket_the_range_often_leaves_out_is_named_beside_the_estimate(tmp_path):
     """A 60+ speaker was given the range 18-29 to 45-59; that the range held the bracket of only
     half the 60+ validation speakers was said in Section 5 only."""
     raw = json.loads(json.dumps(FIXTURE_VALIDATION))
     raw["by_age"]["60+"]["age_within_one"] = 0.51
-    path = tmp_path / "validation.json"
-    write_validation(path)
-    path.write_text(json.dumps(raw))
-    found = load_validation_figures(path)
+    found = _figures_of(raw, tmp_path)
     prediction = {"gender": {"female": 0.1, "male": 0.9}, "age": {"30-44": 0.6, "45-59": 0.4}, "seconds_used": 7.5}
     text = " ".join(confidence_statement(prediction, found))
     clips = raw["by_age"]["60+"]["n"]
@@ -130,10 +135,7 @@ def test_the_face_figure_is_the_one_measured_at_the_speakers_amount_of_speech(tm
     """The face sentence always quoted the whole-clip R@10, even for a speaker with 1.5 s of speech."""
     raw = json.loads(json.dumps(FIXTURE_VALIDATION))
     raw["by_seconds"]["1 s"]["R@10"] = 0.291
-    path = tmp_path / "validation.json"
-    write_validation(path)
-    path.write_text(json.dumps(raw))
-    found = load_validation_figures(path)
+    found = _figures_of(raw, tmp_path)
     short = {"gender": {"female": 0.1, "male": 0.9}, "seconds_used": 1.5}
     assert ("Face: hearing 1 s of speech from each clip, the true canonical face was among the 10 closest of 50 "
             "candidates for 29.1 % of validation clips") in " ".join(confidence_statement(short, found))

@@ -355,10 +355,9 @@ def test_an_export_s_files_take_their_names_only_once_it_is_logged(cli, store_di
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["recordings.csv", "run.csv", "segments.csv", "speakers.csv"]
 
 
-def test_an_export_killed_before_it_was_logged_leaves_no_named_file_and_can_be_rerun(store_dir, tmp_path):
-    """SIGKILL of the process at the moment the export is logged (its files all written): the
-    folder holds no file under an export's name, the store verifies, and the rerun into the same
-    folder completes and removes the partial files the killed process left."""
+def _case_with_a_run_for_subprocesses(store_dir, tmp_path) -> tuple[dict, list]:
+    """Case C1 with a completed run of one segment, added by an `fs2f` process; the environment
+    and the command line that run fs2f in another process on this store."""
     import os
     import subprocess
     import sys
@@ -371,15 +370,34 @@ def test_an_export_killed_before_it_was_logged_leaves_no_named_file_and_can_be_r
     run = store.start_run("C1", "Ann", {}, [1])
     store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
     store.finish_run(run.id, "Ann", "completed")
+    store.close()
+    return env, command
+
+
+def _export_in_a_process(env: dict, fmt: str, output: Path, patch: str):
+    """`fs2f case export C1` in another process, after `patch` (Python, with os and signal
+    imported) has changed what it runs; the finished process."""
+    import subprocess
+    import sys
+
+    script = (f"import os, signal\n{patch}from forensic_s2f.cli import main\n"
+              f"main(['case', 'export', 'C1', '--format', {fmt!r}, '--output', {str(output)!r}, '-e', 'Ann'])\n")
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=120)
+
+
+def test_an_export_killed_before_it_was_logged_leaves_no_named_file_and_can_be_rerun(store_dir, tmp_path):
+    """SIGKILL of the process at the moment the export is logged (its files all written): the
+    folder holds no file under an export's name, the store verifies, and the rerun into the same
+    folder completes and removes the partial files the killed process left."""
+    import subprocess
+
+    env, command = _case_with_a_run_for_subprocesses(store_dir, tmp_path)
+    store = CaseStore(store_dir)
     events = len(store.custody_log("C1"))
     store.close()
-    killed = subprocess.run([sys.executable, "-c", (
-        "import os, signal, sys\n"
+    killed = _export_in_a_process(env, "json", tmp_path / "out", (
         "from forensic_s2f.store.case_store import CaseStore\n"
-        "CaseStore.record_event = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
-        "from forensic_s2f.cli import main\n"
-        f"main(['case', 'export', 'C1', '--format', 'json', '--output', {str(tmp_path / 'out')!r}, '-e', 'Ann'])\n")],
-        env=env, capture_output=True, timeout=120)
+        "CaseStore.record_event = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"))
     assert killed.returncode == -9, killed
     left = [p.name for p in (tmp_path / "out").iterdir()]
     assert len(left) == 1 and left[0].startswith(".analysis.json.partial-"), left
@@ -440,30 +458,16 @@ def test_an_export_killed_while_naming_its_files_leaves_no_partial_files_after_t
     """SIGKILL after the export was logged, with one file named: the folder kept the partial files
     for good (the next export refused the folder before removing them). The next export into the
     folder is refused (the logged export's names are there) and removes them."""
-    import os
     import subprocess
-    import sys
 
-    env = {**os.environ, "FS2F_HOME": str(store_dir)}
-    command = [sys.executable, "-m", "forensic_s2f.cli"]
-    assert subprocess.run([*command, "case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann"], env=env,
-                          capture_output=True, timeout=120).returncode == 0
-    store = CaseStore(store_dir)
-    run = store.start_run("C1", "Ann", {}, [1])
-    store.record_result(run.id, "Ann", EvidenceResult(1, {}, [], [("SPEAKER_00", 0.0, 1.0)], []))
-    store.finish_run(run.id, "Ann", "completed")
-    store.close()
-    killed = subprocess.run([sys.executable, "-c", (
-        "import os, signal\n"
+    env, command = _case_with_a_run_for_subprocesses(store_dir, tmp_path)
+    killed = _export_in_a_process(env, "csv", tmp_path / "out", (
         "from forensic_s2f import output_files\n"
         "place, named = output_files.place, []\n"
         "def place_one(partial, path):\n"
         "    if named: os.kill(os.getpid(), signal.SIGKILL)\n"
         "    named.append(path); place(partial, path)\n"
-        "output_files.place = place_one\n"
-        "from forensic_s2f.cli import main\n"
-        f"main(['case', 'export', 'C1', '--format', 'csv', '--output', {str(tmp_path / 'out')!r}, '-e', 'Ann'])\n")],
-        env=env, capture_output=True, timeout=120)
+        "output_files.place = place_one\n"))
     assert killed.returncode == -9, killed
     left = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert len(left) == 5 and sum(".partial-" in name for name in left) == 4, left

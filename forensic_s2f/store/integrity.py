@@ -231,21 +231,19 @@ def check_schema(case_id: str, schema: dict[tuple[str, str], tuple[str, str | No
                       if key not in schema or schema[key][0] != table or flat(schema[key][1]) != flat(sql)))
     foreign = sorted(set(schema) - set(expected))
     findings = []
-    for label, keys in (("changed", changed), ("foreign", foreign)):
-        triggers = [name for kind, name in keys if kind == "trigger"]
-        others = [f"{name} ({kind})" for kind, name in keys if kind != "trigger"]
-        if triggers and label == "changed":
-            findings.append(Finding(case_id, "store schema", "protective triggers are missing or changed (rows could "
-                                    "be changed)", "as the migrations create them", ", ".join(triggers)))
-        if triggers and label == "foreign":
-            findings.append(Finding(case_id, "store schema", "triggers fs2f does not create are present (they could "
-                                    "change rows as they are written)", "none", ", ".join(triggers)))
-        if others and label == "changed":
-            findings.append(Finding(case_id, "store schema", "tables or indexes are missing or changed (queries could "
-                                    "read other rows than the checks)", "as the migrations create them", ", ".join(others)))
-        if others and label == "foreign":
-            findings.append(Finding(case_id, "store schema", "tables, indexes or views fs2f does not create are present "
-                                    "(indexes and ANALYZE statistics steer what queries read)", "none", ", ".join(others)))
+    for keys, triggers_wanted, expected_text, problem in (
+            (changed, True, "as the migrations create them", "protective triggers are missing or changed (rows could be "
+             "changed)"),
+            (foreign, True, "none", "triggers fs2f does not create are present (they could change rows as they are "
+             "written)"),
+            (changed, False, "as the migrations create them", "tables or indexes are missing or changed (queries could "
+             "read other rows than the checks)"),
+            (foreign, False, "none", "tables, indexes or views fs2f does not create are present (indexes and ANALYZE "
+             "statistics steer what queries read)")):
+        names = [name if kind == "trigger" else f"{name} ({kind})" for kind, name in keys
+                 if (kind == "trigger") == triggers_wanted]
+        if names:
+            findings.append(Finding(case_id, "store schema", problem, expected_text, ", ".join(names)))
     if problems:
         findings.append(Finding(case_id, "store database", "SQLite's integrity check fails (an index that no longer "
                                 "matches its table answers queries with rows the table does not hold)", "ok",

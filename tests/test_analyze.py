@@ -467,7 +467,8 @@ def test_a_stop_while_the_command_loads_ends_with_its_line(tmp_path, stop, code,
     traceback (SIGINT) or ended with no line at all (SIGTERM)."""
     script = _ENTRY_WITH_A_STOP.format(stop=stop)
     ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
-                           capture_output=True, text=True, timeout=120)
+                           capture_output=True, text=True, timeout=120,  # (a background job inherits SIGINT ignored)
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert ended.returncode == code, ended
     assert ended.stderr == f"error: {said} ({stop}) while fs2f was starting; nothing was done\n"
     assert not (tmp_path / "fs2f.db").exists()

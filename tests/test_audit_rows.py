@@ -471,3 +471,36 @@ def test_an_index_forged_to_hide_rows_fails_the_integrity_check(cli, analysed, t
     exported = cli("case", "export", "C1", "--format", "rttm", "--output", tmp_path / "out", "-e", "Ann")
     assert exported.code != 0 and "fails verification" in exported.stderr, exported
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_a_rollback_journal_beside_the_database_is_refused_and_left_alone(cli, analysed):
+    """fs2f stores keep a write-ahead log, never a rollback journal. A hand-made hot journal beside
+    an honest fs2f.db passed a read-only verification (`immutable` ignores it), and the next
+    command that wrote rolled the database back to the state the journal held."""
+    journal = analysed / "fs2f.db-journal"
+    journal.write_bytes(bytes.fromhex("d9d505f920a163d7") + bytes(504))  # (a journal header's magic)
+    database = (analysed / "fs2f.db").read_bytes()
+    for args in (("audit", "verify", "C1", "--read-only"), ("audit", "verify", "C1"), ("case", "show", "C1"),
+                 ("case", "analyze", "C1", "-e", "Ann")):
+        result = cli(*args)
+        assert result.code != 0 and "fs2f.db-journal: a rollback journal" in result.stderr, (args, result)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert (analysed / "fs2f.db").read_bytes() == database and journal.stat().st_size == 512
+    journal.unlink()
+    assert cli("audit", "verify", "C1", "--read-only").code == 0
+
+
+def test_a_database_that_is_a_link_is_refused(cli, analysed, tmp_path):
+    """SQLite keeps the write-ahead log beside the file a link points to, where the read-only
+    check (which looked beside the link) did not see a pending log."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (analysed / "fs2f.db").rename(elsewhere / "fs2f.db")
+    (analysed / "fs2f.db").symlink_to(elsewhere / "fs2f.db")
+    before = (elsewhere / "fs2f.db").read_bytes()
+    for args in (("audit", "verify", "C1", "--read-only"), ("audit", "verify", "C1"), ("case", "list")):
+        result = cli(*args)
+        assert result.code != 0 and "fs2f.db: a symbolic link" in result.stderr, (args, result)
+        assert "Traceback" not in result.stderr
+    assert (elsewhere / "fs2f.db").read_bytes() == before
+    assert sorted(path.name for path in elsewhere.iterdir()) == ["fs2f.db"]

@@ -117,6 +117,23 @@ def _read_only_uri(database: Path) -> str:
     return f"{database.resolve().as_uri()}?mode=ro"
 
 
+def _refuse_unsafe_files(database: Path) -> None:
+    """Refuse a store whose database SQLite would read otherwise than fs2f checks it: `fs2f.db`
+    as a symbolic link (SQLite keeps its write-ahead log and journal beside the file the link
+    points to, out of sight of the checks made beside the link), or a rollback journal with
+    content beside it (fs2f stores keep a write-ahead log and never write one: a read-only
+    reading ignores it, the next command that writes would roll the database back to the state
+    it holds)."""
+    if database.is_symlink():
+        raise StoreError(f"{database}: a symbolic link (to {os.readlink(database)}), not a file: a store's database "
+                         "must be its own file; nothing was read or changed")
+    journal = database.with_name(database.name + "-journal")
+    if journal.is_symlink() or (journal.exists() and journal.stat().st_size > 0):
+        raise StoreError(f"{journal}: a rollback journal beside the store's database, which fs2f never writes (it "
+                         f"keeps a write-ahead log); SQLite would roll {database.name} back to the state it holds. Move "
+                         "it out of the store (keep it as an exhibit) and verify the store; nothing was read or changed")
+
+
 def _schema_revision(database: Path) -> str | None:
     """The store schema's Alembic revision (None for a new, empty database), read with plain
     SELECTs so that a file which is not an fs2f store is refused before anything (even the WAL
@@ -239,6 +256,7 @@ def open_engine(layout: StoreLayout, create: bool) -> Engine:
 
     With `create=False` a missing store is an error instead of being made.
     """
+    _refuse_unsafe_files(layout.database)
     if not layout.exists():
         if not create:
             raise StoreError(f"no case store at {layout.root} (add evidence to a case first)")
@@ -262,6 +280,7 @@ def _vault_holds_files(layout: StoreLayout) -> bool:
 def open_read_only_engine(layout: StoreLayout) -> Engine:
     """An engine that reads the store and can write nothing (no lock file, no journal, no
     migration): for auditing a write-protected copy. The schema must be this fs2f's."""
+    _refuse_unsafe_files(layout.database)
     if not layout.exists():
         raise StoreError(f"no case store at {layout.root}")
     current = _schema_revision(layout.database)

@@ -423,7 +423,7 @@ def case_export(
 ) -> None:
     """Export a run's segments and per-speaker predictions, or the files it kept; logged as a custody event."""
     from forensic_s2f.exports import STORED_INDEX, ExportedRun, export_files, stored_files
-    from forensic_s2f.output_files import discard, place_all, refuse_taken, write_pending
+    from forensic_s2f.output_files import PendingFile, discard, place_all, refuse_taken, write_pending
 
     if fmt not in EXPORT_FORMATS:
         raise StoreError(f"unknown format {fmt!r}: use rttm, csv, json or files")
@@ -445,8 +445,9 @@ def case_export(
             files[STORED_INDEX] = index
         else:
             files = dict(export_files(fmt, store.evidence(case_id), results, exported))
-    pending = write_pending(output, files)
+    pending: list[PendingFile] = []
     try:  # the files take their names only once the export is logged; a stop waits for both to end
+        write_pending(output, files, pending)
         with stops_held():
             refuse_taken([item.path for item in pending])
             logged = store.record_event(case_id, name, "export", "run", str(run.id), details={
@@ -717,7 +718,7 @@ def _invoke(argv: list[str] | None) -> None:
     except click.NoArgsIsHelpError:  # (the help is printed already)
         sys.exit(2)
     except click.UsageError as error:
-        command = error.ctx.command_path if error.ctx is not None else "fs2f"
+        command = error.ctx.command_path if error.ctx is not None else _command_path(argv)
         raise UsageProblem(f"{command}: {error.format_message()} (`{command} --help` says what it takes)") from None
     except click.ClickException as error:
         raise Fs2fError(error.format_message()) from None
@@ -727,7 +728,26 @@ def _invoke(argv: list[str] | None) -> None:
         sys.exit(code)
 
 
+def _command_path(argv: list[str] | None) -> str:
+    """The command that `argv` names (`fs2f case add`), for a usage error click gives without one
+    (an option missing its value)."""
+    command, path = typer.main.get_command(app), ["fs2f"]
+    for word in sys.argv[1:] if argv is None else argv:
+        command = getattr(command, "commands", {}).get(word)
+        if command is None:
+            break
+        path.append(word)
+    return " ".join(path)
+
+
 def _run(argv: list[str] | None) -> None:
+    try:
+        _run_and_report(argv)
+    except Terminated as stop:  # (a stop while the outcome's line was printed: it ends as stopped)
+        _exit_stopped(stop_received() or str(stop))
+
+
+def _run_and_report(argv: list[str] | None) -> None:
     try:
         try:
             _invoke(argv)

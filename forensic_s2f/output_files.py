@@ -29,7 +29,8 @@ def remove_stale_partials(path: Path) -> None:
     written `path`)."""
     prefix = f".{path.name}.partial-"
     try:
-        names = [entry.name for entry in os.scandir(path.parent) if entry.name.startswith(prefix)]
+        names = [entry.name for entry in os.scandir(path.parent)  # (a folder so named is no file fs2f left)
+                 if entry.name.startswith(prefix) and not entry.is_dir(follow_symlinks=False)]
     except OSError:  # (no folder yet: nothing left there)
         return
     for name in names:
@@ -72,18 +73,19 @@ class PendingFile:
     sha256: str
 
 
-def write_pending(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -> list[PendingFile]:
-    """Write every file under its partial name in `folder`, or none. A file is its bytes, or (a vault
-    file, its recorded SHA-256): copied a block at a time, and refused (with all the files) should
-    the copy not hash to what was recorded. A name that exists in `folder` (a link, even a dangling
-    one, too) is refused before anything is written."""
+def write_pending(folder: Path, files: dict[str, bytes | tuple[Path, str]], pending: list[PendingFile]) -> None:
+    """Write every file under its partial name in `folder`, or none, listing each in `pending`
+    before it is opened (the caller removes them with `discard` however it ends: a stop the
+    moment this returns still has them removed). A file is its bytes, or (a vault file, its
+    recorded SHA-256): copied a block at a time, and refused (with all the files) should the copy
+    not hash to what was recorded. A name that exists in `folder` (a link, even a dangling one,
+    too) is refused before anything is written."""
     require_text_name(folder)
     if folder.exists() and not folder.is_dir():
         raise StoreError(f"{folder}: exists and is not a folder")
     for name in files:  # (first: an export killed while placing its files left some named, and these)
         remove_stale_partials(folder / name)
     refuse_taken([folder / name for name in files])
-    pending: list[PendingFile] = []
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for name, data in files.items():
@@ -107,7 +109,6 @@ def write_pending(folder: Path, files: dict[str, bytes | tuple[Path, str]]) -> l
             raise StoreError(f"{error.filename or folder}: cannot be written ({error.strerror or error}); "
                              "nothing was exported") from None
         raise
-    return pending
 
 
 def refuse_taken(paths: list[Path]) -> None:

@@ -789,3 +789,24 @@ def test_a_speaker_without_an_estimate_is_not_warned_of_its_estimate_s_reliabili
         *recording, "only 1.4 s of speech: low reliability"]
     own = ["low signal-to-noise ratio: estimated 3.0 dB (under 10 dB, blind percentile estimate)"]
     assert speaker_warnings(recording, own, estimated=True) == ["set aside: 1.2 s", *own]
+
+
+def test_a_stop_while_the_error_line_is_printed_ends_as_stopped_without_a_traceback(cli, store_dir, monkeypatch):
+    """A stop signal's handler runs between any two steps, also while a command's error line is
+    printed: its Terminated escaped the error handlers and ended in a traceback."""
+    from forensic_s2f import cli as cli_module
+    from forensic_s2f.errors import Terminated
+
+    printed = cli_module.err.print
+    calls = []
+
+    def stopped_once(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            raise Terminated("SIGTERM")
+        printed(*args, **kwargs)
+
+    monkeypatch.setattr(cli_module.err, "print", stopped_once)
+    result = cli("case", "show", "NO-SUCH-CASE")
+    assert result.code == 128 + 15 and result.stderr.strip() == "error: terminated (SIGTERM)", result
+    assert "no case store" in str(calls[0])

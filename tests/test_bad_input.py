@@ -504,6 +504,7 @@ def test_an_amr_file_with_silence_compression_frames_is_refused_for_what_it_hold
     (("case", "shw"), "error: fs2f case: No such command 'shw'. Did you mean 'show'?"),
     (("case", "add"), "error: fs2f case add: Missing argument 'case_id'."),
     (("case", "analyze", "C1", "--num-speakers", "two"), "error: fs2f case analyze: Invalid value for '--num-speakers'"),
+    (("case", "add", "C1", "e.wav", "--examiner"), "error: fs2f case add: Option '--examiner' requires an argument"),
 ])
 def test_a_command_line_fs2f_cannot_run_is_one_line(cli, store_dir, args, said):
     """An unknown option or command, or a bad or missing value, printed a boxed block of five lines."""

@@ -492,3 +492,38 @@ def test_an_export_prints_json_like_every_other_command(cli, store_dir, tmp_path
         assert hashlib.sha256(Path(item["path"]).read_bytes()).hexdigest() == item["sha256"]
     log = json.loads(cli("audit", "log", "C1", "--json").stdout)
     assert log[-1]["action"] == "export" and log[-1]["entry_hash"] == printed["log_head_after"]
+
+
+def test_a_stop_the_moment_the_partial_files_are_written_leaves_nothing(cli, store_dir, tmp_path, monkeypatch):
+    """A stop between `write_pending` returning and the export's clean-up taking hold left every
+    partial file in the output folder."""
+    from forensic_s2f import output_files
+
+    _completed_run_with_one_segment(cli, store_dir, tmp_path)
+    write_pending = output_files.write_pending
+
+    def write_then_stop(*args):
+        write_pending(*args)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output_files, "write_pending", write_then_stop)
+    result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann")
+    assert result.code != 0
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_a_folder_named_like_a_partial_file_is_left_alone(cli, store_dir, tmp_path):
+    """A folder whose name matched a dead process's partial file ended the export with
+    'internal error: IsADirectoryError'."""
+    import subprocess
+    import sys
+
+    _completed_run_with_one_segment(cli, store_dir, tmp_path)
+    ended = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                               text=True).stdout)
+    folder = tmp_path / "out" / f".run.csv.partial-{ended}"
+    folder.mkdir(parents=True)
+    (folder / "kept.txt").write_text("an analyst's notes")
+    result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann")
+    assert result.code == 0, result
+    assert (folder / "kept.txt").read_text() == "an analyst's notes" and (tmp_path / "out" / "run.csv").is_file()

@@ -30,7 +30,8 @@ from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, forget_stops,
-                                  hold_stop, keep_lost_stop, one_line, raise_lost_stop, stop_received, stops_held)
+                                  hold_stop, keep_lost_stop, mark_command_ended, one_line, raise_lost_stop,
+                                  stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
 if TYPE_CHECKING:
@@ -702,6 +703,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _run(argv)
     finally:
+        mark_command_ended()
         sys.unraisablehook = unraisable
         if not any(signal.getsignal(number) is _stop_now for number in STOP_SIGNALS):
             for number, handler in previous.items():  # (after a stop the process is ending: a second

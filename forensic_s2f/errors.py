@@ -63,6 +63,7 @@ _held_stops: list[int] = []  # stop signals that arrived while held
 
 _received_stops: list[int] = []  # stop signals this process has received (see `stop_received`)
 _lost_stops: list[int] = []  # stop signals whose Terminated Python discarded (see `keep_lost_stop`)
+_ended: list[bool] = []  # one entry once the command has ended (see `command_ended`)
 
 
 def stop_received() -> str | None:
@@ -77,6 +78,18 @@ def forget_stops() -> None:
     """Start a command afresh (`fs2f`'s entry point, which tests call several times in one process)."""
     _received_stops.clear()
     _lost_stops.clear()
+    _ended.clear()
+
+
+def mark_command_ended() -> None:
+    """For the command as it ends, before it gives back the stop handlers it found."""
+    _ended.append(True)
+
+
+def command_ended() -> bool:
+    """True once the command has ended: for the entry point's handlers, which a stop reaches
+    before the command has put its own in place (nothing done yet) and after it has ended."""
+    return bool(_ended)
 
 
 def hold_stop(signal_number: int) -> bool:

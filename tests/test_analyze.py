@@ -810,3 +810,32 @@ def test_a_stop_while_the_error_line_is_printed_ends_as_stopped_without_a_traceb
     result = cli("case", "show", "NO-SUCH-CASE")
     assert result.code == 128 + 15 and result.stderr.strip() == "error: terminated (SIGTERM)", result
     assert "no case store" in str(calls[0])
+
+
+def test_a_stop_after_loading_before_the_command_s_handlers_ends_with_its_line(tmp_path):
+    """Between the command's loading and its handlers taking over, a stop was ignored: the
+    command then ran to its end as if no stop had come."""
+    script = ("import os, signal, sys\nsys.argv = ['fs2f', 'case', 'list']\nfrom forensic_s2f import cli\n"
+              "real = cli.main\n"
+              "def stopped_before_its_handlers(argv=None):\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    real(argv)\n"
+              "cli.main = stopped_before_its_handlers\nfrom forensic_s2f.entry import main\nmain()\n")
+    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
+                           capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 143, ended
+    assert ended.stderr == "error: terminated (SIGTERM) while fs2f was starting; nothing was done\n"
+
+
+def test_a_stop_while_python_shuts_down_after_the_command_leaves_its_status(tmp_path):
+    """Python sets a signal it has a handler for back to the default action as it shuts down: a
+    stop then (about 3 in 100 stops sent as the command ended) killed the process with no line.
+    Here stops come without pause from the moment the command has ended until the process is gone."""
+    script = ("import os, signal, subprocess, sys, time\nsys.argv = ['fs2f', 'case', 'show', 'NONE']\n"
+              "from forensic_s2f.entry import main\n"
+              "try:\n    main()\nexcept SystemExit as ended:\n    code = ended.code\n"
+              "subprocess.Popen(['sh', '-c', f'while kill -TERM {os.getpid()} 2>/dev/null; do :; done'],\n"
+              "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+              "time.sleep(0.3)\nsys.exit(code)\n")
+    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
+                           capture_output=True, text=True, timeout=120)
+    assert ended.returncode == 2 and ended.stderr.startswith("error: no case store"), ended

@@ -461,14 +461,19 @@ main()
 """
 
 
+def _python(script: str, store, **options) -> subprocess.CompletedProcess:
+    """`script` run by this Python in a process of its own, with `store` as the case store."""
+    return subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(store)},
+                          capture_output=True, text=True, timeout=120, **options)
+
+
 @pytest.mark.parametrize("stop, code, said", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")])
 def test_a_stop_while_the_command_loads_ends_with_its_line(tmp_path, stop, code, said):
     """A stop while `fs2f` imported its libraries (a tenth of a second) printed a KeyboardInterrupt
     traceback (SIGINT) or ended with no line at all (SIGTERM)."""
     script = _ENTRY_WITH_A_STOP.format(stop=stop)
-    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
-                           capture_output=True, text=True, timeout=120,  # (a background job inherits SIGINT ignored)
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    ended = _python(script, tmp_path,  # (a background job inherits SIGINT ignored)
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert ended.returncode == code, ended
     assert ended.stderr == f"error: {said} ({stop}) while fs2f was starting; nothing was done\n"
     assert not (tmp_path / "fs2f.db").exists()
@@ -479,8 +484,7 @@ def test_a_stop_once_the_command_has_ended_leaves_its_status(tmp_path):
     process with no line, or turned a finished command into an interrupted one."""
     script = ("import os, signal, sys\nsys.argv = ['fs2f', 'case', 'list']\nfrom forensic_s2f.entry import main\n"
               "try:\n    main()\nfinally:\n    os.kill(os.getpid(), signal.SIGTERM)\n")
-    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
-                           capture_output=True, text=True, timeout=120)
+    ended = _python(script, tmp_path)
     assert ended.returncode == 0 and ended.stderr == "", ended
 
 
@@ -820,8 +824,7 @@ def test_a_stop_after_loading_before_the_command_s_handlers_ends_with_its_line(t
               "def stopped_before_its_handlers(argv=None):\n    os.kill(os.getpid(), signal.SIGTERM)\n"
               "    real(argv)\n"
               "cli.main = stopped_before_its_handlers\nfrom forensic_s2f.entry import main\nmain()\n")
-    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
-                           capture_output=True, text=True, timeout=120)
+    ended = _python(script, tmp_path)
     assert ended.returncode == 143, ended
     assert ended.stderr == "error: terminated (SIGTERM) while fs2f was starting; nothing was done\n"
 
@@ -836,6 +839,5 @@ def test_a_stop_while_python_shuts_down_after_the_command_leaves_its_status(tmp_
               "subprocess.Popen(['sh', '-c', f'while kill -TERM {os.getpid()} 2>/dev/null; do :; done'],\n"
               "                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
               "time.sleep(0.3)\nsys.exit(code)\n")
-    ended = subprocess.run([sys.executable, "-c", script], env={**os.environ, "FS2F_HOME": str(tmp_path)},
-                           capture_output=True, text=True, timeout=120)
+    ended = _python(script, tmp_path)
     assert ended.returncode == 2 and ended.stderr.startswith("error: no case store"), ended

@@ -29,8 +29,8 @@ from rich.text import Text
 from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
-from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, forget_stops,
-                                  hold_stop, keep_lost_stop, mark_command_ended, one_line, raise_lost_stop,
+from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, command_ended,
+                                  forget_stops, hold_stop, keep_lost_stop, mark_command_ended, one_line, raise_lost_stop,
                                   stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
@@ -217,9 +217,11 @@ def _head_line(case_id: str, head: str) -> str:
 @case_app.command("list")
 def case_list(as_json: JsonOption = False) -> None:
     """List the cases in the store."""
-    from forensic_s2f.store.db import StoreLayout
+    from forensic_s2f.store.db import StoreLayout, refuse_unsafe_files
 
-    summaries = _open_for_reading().list_cases() if StoreLayout(store_home()).exists() else []
+    layout = StoreLayout(store_home())
+    refuse_unsafe_files(layout.database)  # (a link leading nowhere is no empty store)
+    summaries = _open_for_reading().list_cases() if layout.exists() else []
     records = [
         {"case_id": s.case.id, "title": s.case.title, "created_utc": s.case.created_utc,
          "created_by": s.case.created_by, "evidence": s.evidence_count, "custody_events": s.event_count,
@@ -678,6 +680,8 @@ def _stop(signal_number: int, _frame: Any) -> None:
     was doing (a run as failed) and removes what it half wrote. A second stop signal ends the
     process at once, as SIGKILL would (every store write is one SQLite transaction). While stops
     are held (`errors.stops_held`: a store write), the signal waits for the end of the hold."""
+    if command_ended():  # (a stop as the command gives back its handlers: its status stands)
+        return
     for number in STOP_SIGNALS:
         if signal.getsignal(number) is _stop:
             signal.signal(number, _stop_now)

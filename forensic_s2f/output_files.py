@@ -133,4 +133,13 @@ def place_all(pending: list[PendingFile]) -> list[Path]:
 def discard(pending: list[PendingFile]) -> None:
     """Remove the partial files (those placed keep their own names)."""
     for item in pending:
-        item.partial.unlink(missing_ok=True)
+        remove_partial(item.partial)
+
+
+def remove_partial(partial: Path) -> None:
+    """Remove this process's partial file; a folder of that name, which kept the file from being
+    written, is no file fs2f wrote and stays."""
+    try:
+        partial.unlink(missing_ok=True)
+    except IsADirectoryError:
+        pass

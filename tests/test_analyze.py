@@ -488,6 +488,17 @@ def test_a_stop_once_the_command_has_ended_leaves_its_status(tmp_path):
     assert ended.returncode == 0 and ended.stderr == "", ended
 
 
+def test_a_stop_as_the_command_gives_back_its_handlers_leaves_its_status(tmp_path):
+    """A stop after the command had ended but before it gave back the handlers it found raised
+    Terminated out of the entry point: a traceback and status 1 for a command that succeeded."""
+    script = ("import os, signal, sys\nsys.argv = ['fs2f', 'case', 'list']\nimport forensic_s2f.cli as cli\n"
+              "ended = cli.mark_command_ended\n"
+              "def end_then_stop():\n    ended()\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "cli.mark_command_ended = end_then_stop\nfrom forensic_s2f.entry import main\nmain()\n")
+    ended = _python(script, tmp_path)
+    assert ended.returncode == 0 and ended.stderr == "", ended
+
+
 def test_a_stop_signal_right_after_the_run_is_recorded_still_fails_the_run(cli, store_dir, tmp_path, monkeypatch):
     from conftest import write_tone
     """The window between the run's first record and the code that records failures."""

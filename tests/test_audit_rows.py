@@ -481,7 +481,7 @@ def test_a_rollback_journal_beside_the_database_is_refused_and_left_alone(cli, a
     journal.write_bytes(bytes.fromhex("d9d505f920a163d7") + bytes(504))  # (a journal header's magic)
     database = (analysed / "fs2f.db").read_bytes()
     for args in (("audit", "verify", "C1", "--read-only"), ("audit", "verify", "C1"), ("case", "show", "C1"),
-                 ("case", "analyze", "C1", "-e", "Ann")):
+                 ("case", "list"), ("case", "analyze", "C1", "-e", "Ann")):
         result = cli(*args)
         assert result.code != 0 and "fs2f.db-journal: a rollback journal" in result.stderr, (args, result)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -504,3 +504,15 @@ def test_a_database_that_is_a_link_is_refused(cli, analysed, tmp_path):
         assert "Traceback" not in result.stderr
     assert (elsewhere / "fs2f.db").read_bytes() == before
     assert sorted(path.name for path in elsewhere.iterdir()) == ["fs2f.db"]
+
+
+def test_a_database_that_is_a_link_leading_nowhere_is_refused(cli, store_dir, tmp_path):
+    """`case list` took a store whose fs2f.db is a link to a missing file for an empty store
+    (status 0, no cases); every command refuses it, as it refuses any link there."""
+    store_dir.mkdir(parents=True, exist_ok=True)
+    (store_dir / "fs2f.db").symlink_to(tmp_path / "moved" / "fs2f.db")
+    for args in (("case", "list"), ("case", "list", "--json"), ("case", "show", "C1"), ("audit", "verify", "C1")):
+        result = cli(*args)
+        assert result.code == 2 and "fs2f.db: a symbolic link" in result.stderr, (args, result)
+        assert result.stderr.count("\n") == 1 and result.stdout == "", (args, result)
+    assert sorted(path.name for path in store_dir.iterdir()) == ["fs2f.db"] and not (tmp_path / "moved").exists()

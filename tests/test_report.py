@@ -481,6 +481,23 @@ def test_a_report_removes_the_partial_file_a_killed_report_left(cli, store_dir, 
     assert sorted(p.name for p in tmp_path.glob("*r.pdf*")) == ["r.pdf"]
 
 
+def test_a_folder_named_like_this_process_s_partial_report_is_refused_and_left_alone(cli, store_dir, tmp_path,
+                                                                                     figures_file):
+    """A folder named like the partial file this very process writes ended the report with
+    'internal error: IsADirectoryError' (removing the partial file met the folder)."""
+    import os
+
+    make_case(cli, store_dir, tmp_path, "F1", speakers=1)
+    folder = tmp_path / f".r.pdf.partial-{os.getpid()}"
+    folder.mkdir()
+    (folder / "kept.txt").write_text("an analyst's notes")
+    events = len(json.loads(cli("audit", "log", "F1", "--json").stdout))
+    line = _one_line_error(cli("case", "report", "F1", "--output", tmp_path / "r.pdf", "-e", "Ann"))
+    assert line.startswith(f"error: {folder}: cannot be written (File exists)"), line
+    assert (folder / "kept.txt").read_text() == "an analyst's notes" and not (tmp_path / "r.pdf").exists()
+    assert len(json.loads(cli("audit", "log", "F1", "--json").stdout)) == events
+
+
 def test_a_link_that_leads_nowhere_in_place_of_the_report_is_refused_first(cli, store_dir, tmp_path, figures_file):
     """A dangling link under the report's name passed the first check (`exists()` follows links),
     so the report was made and recorded before the name was found taken."""

@@ -527,3 +527,21 @@ def test_a_folder_named_like_a_partial_file_is_left_alone(cli, store_dir, tmp_pa
     result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann")
     assert result.code == 0, result
     assert (folder / "kept.txt").read_text() == "an analyst's notes" and (tmp_path / "out" / "run.csv").is_file()
+
+
+def test_a_folder_named_like_this_process_s_partial_file_is_refused_and_left_alone(cli, store_dir, tmp_path):
+    """A folder named like the partial file this very process writes ended the export with
+    'internal error: IsADirectoryError' (removing the partial file met the folder)."""
+    import os
+
+    _completed_run_with_one_segment(cli, store_dir, tmp_path)
+    folder = tmp_path / "out" / f".run.csv.partial-{os.getpid()}"
+    folder.mkdir(parents=True)
+    (folder / "kept.txt").write_text("an analyst's notes")
+    events = len(json.loads(cli("audit", "log", "C1", "--json").stdout))
+    result = cli("case", "export", "C1", "--format", "csv", "--output", tmp_path / "out", "-e", "Ann")
+    assert result.code == 2 and result.stderr.count("\n") == 1, result
+    assert result.stderr.startswith(f"error: {folder}: cannot be written (File exists)"), result
+    assert (folder / "kept.txt").read_text() == "an analyst's notes"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [folder.name]
+    assert len(json.loads(cli("audit", "log", "C1", "--json").stdout)) == events

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from forensic_s2f.config import require_outside_store
 from forensic_s2f.errors import StoreError, require_text_name, stops_held
-from forensic_s2f.output_files import partial_path, place, remove_stale_partials
+from forensic_s2f.output_files import partial_path, place, remove_partial, remove_stale_partials
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
 from forensic_s2f.report.caveats import CAVEATS_DIR, load_caveats
@@ -65,7 +65,7 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
             remove_stale_partials(path)
             handle = open(partial, "xb")
         except OSError as error:
-            raise StoreError(f"{path}: cannot be written ({error.strerror or error})") from None
+            raise StoreError(f"{error.filename or path}: cannot be written ({error.strerror or error})") from None
         with handle:
             handle.write(built.pdf)
             handle.flush()
@@ -80,7 +80,7 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
                                                  "path": str(path.resolve())})
             _place(partial, path, artifact_id)
     finally:
-        partial.unlink(missing_ok=True)
+        remove_partial(partial)
     return PublishedReport(path=path, report_id=built.report_id, sha256=built.sha256, run_id=data.run.id,
                            artifact_id=artifact_id, log_head=data.log_head, logged_head=logged.entry_hash)
 

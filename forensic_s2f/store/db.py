@@ -117,7 +117,7 @@ def _read_only_uri(database: Path) -> str:
     return f"{database.resolve().as_uri()}?mode=ro"
 
 
-def _refuse_unsafe_files(database: Path) -> None:
+def refuse_unsafe_files(database: Path) -> None:
     """Refuse a store whose database SQLite would read otherwise than fs2f checks it: `fs2f.db`
     as a symbolic link (SQLite keeps its write-ahead log and journal beside the file the link
     points to, out of sight of the checks made beside the link), or a rollback journal with
@@ -256,7 +256,7 @@ def open_engine(layout: StoreLayout, create: bool) -> Engine:
 
     With `create=False` a missing store is an error instead of being made.
     """
-    _refuse_unsafe_files(layout.database)
+    refuse_unsafe_files(layout.database)
     if not layout.exists():
         if not create:
             raise StoreError(f"no case store at {layout.root} (add evidence to a case first)")
@@ -280,7 +280,7 @@ def _vault_holds_files(layout: StoreLayout) -> bool:
 def open_read_only_engine(layout: StoreLayout) -> Engine:
     """An engine that reads the store and can write nothing (no lock file, no journal, no
     migration): for auditing a write-protected copy. The schema must be this fs2f's."""
-    _refuse_unsafe_files(layout.database)
+    refuse_unsafe_files(layout.database)
     if not layout.exists():
         raise StoreError(f"no case store at {layout.root}")
     current = _schema_revision(layout.database)

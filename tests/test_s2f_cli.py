@@ -169,6 +169,20 @@ def test_predict_prints_file_names_as_they_are(cli, tmp_path, monkeypatch):
     assert result.code == 0 and "[b]x.flac" in result.stdout, result
 
 
+def test_predict_keeps_inputs_named_with_dots_only_inside_the_output_folder(cli, tmp_path):
+    """'...flac' has the stem '..': its outputs went to the output folder's parent; '..flac' (the
+    stem '.') wrote them loose in the output folder."""
+    _clips(tmp_path / "in", "..flac", "...flac")
+    parent = tmp_path / "parent"
+    parent.mkdir()
+    result = cli("model", "predict", tmp_path / "in" / "..flac", tmp_path / "in" / "...flac", "--output",
+                 parent / "out")
+    assert result.code == 0, result
+    assert sorted(p.name for p in parent.iterdir()) == ["out"]
+    assert sorted(p.name for p in (parent / "out").iterdir()) == ["_.", "_.."]
+    assert all((parent / "out" / name / "prediction.json").is_file() for name in ("_.", "_.."))
+
+
 def test_predict_records_its_input_and_never_replaces_earlier_output(cli, tmp_path):
     first, second, other = _clips(tmp_path, "a/x.flac", "b/x.flac", "c/y.flac")
     out = tmp_path / "out"

@@ -94,7 +94,7 @@ def uncertainty_image(face_std: np.ndarray) -> np.ndarray:
 
 
 def prediction_folders(files: Sequence[Path], output: Path) -> list[Path]:
-    """The new folder under `output` for each input: its stem, then `<stem>-2`, `-3`, … for a stem
+    """The new folder under `output` for each input: its stem (`_` before a stem of dots only), then `<stem>-2`, `-3`, … for a stem
     already taken by an earlier input of the same call.
 
     Raises Fs2fError naming `output` when it exists and is not a folder, or naming the first target
@@ -107,15 +107,22 @@ def prediction_folders(files: Sequence[Path], output: Path) -> list[Path]:
     folders: list[Path] = []
     used: set[str] = set()
     for path in files:
-        name, suffix = Path(path).stem, 2
+        stem = _folder_stem(Path(path))
+        name, suffix = stem, 2
         while name in used:
-            name, suffix = f"{Path(path).stem}-{suffix}", suffix + 1
+            name, suffix = f"{stem}-{suffix}", suffix + 1
         used.add(name)
         folder = output / name
         if folder.exists() or folder.is_symlink():
             raise Fs2fError(f"{folder}: already exists; nothing was written (choose a new output folder)")
         folders.append(folder)
     return folders
+
+
+def _folder_stem(path: Path) -> str:
+    """The file's stem, as a folder name under the output: a stem of dots only (`..wav`, `...wav`)
+    would name the output folder itself or its parent, so it takes a leading `_`."""
+    return path.stem if path.stem.strip(".") else f"_{path.stem}"
 
 
 def write_prediction(prediction: Prediction, out_dir: Path, source: dict[str, Any] | None = None) -> dict[str, Path]:

@@ -517,3 +517,38 @@ def test_help_still_prints_and_no_arguments_still_show_it(cli):
     assert cli("--help").code == 0
     shown = cli("case")
     assert shown.code == 2 and "add" in shown.stdout and "analyze" in shown.stdout
+
+
+@pytest.mark.parametrize("change", ["cut short", "replaced", "rewritten"])
+def test_a_file_that_changes_after_its_audio_is_checked_is_refused(cli, store_dir, populated, tmp_path, monkeypatch,
+                                                                   change):
+    """Every file named is checked as audio before any is copied into the vault: one cut short,
+    replaced by another file or rewritten (same size) in between was stored as evidence with the
+    check of the file it had been (exit 0; `audit verify` OK), found out only when analysed."""
+    from forensic_s2f.audio import decode
+
+    victim, later = write_tone(tmp_path / "victim.wav", seconds=3.0), write_tone(tmp_path / "later.wav", seconds=2.0)
+    probe = decode.probe
+
+    def probe_then_change(path):
+        info = probe(path)
+        if path == later:  # (the victim is checked; before it is copied, it changes)
+            if change == "cut short":
+                os.truncate(victim, victim.stat().st_size // 2)
+            elif change == "replaced":
+                os.replace(write_tone(tmp_path / "other.wav", seconds=3.0, frequency=330.0), victim)
+            else:
+                data = bytearray(victim.read_bytes())
+                data[-100:] = bytes(100)
+                victim.write_bytes(bytes(data))
+        return info
+
+    monkeypatch.setattr(decode, "probe", probe_then_change)
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", victim, later, "-e", "Ann")
+    assert f"{victim}: changed while it was taken in" in line and "nothing was added" in line, line
+    monkeypatch.setattr(decode, "probe", probe)  # (taken in again, the file is checked as it now is)
+    retaken = cli("case", "add", "C1", victim, later, "-e", "Ann")
+    if change == "cut short":
+        assert retaken.code == 2 and "truncated" in retaken.stderr, retaken
+    else:
+        assert retaken.code == 0, retaken

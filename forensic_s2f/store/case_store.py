@@ -31,15 +31,17 @@ from forensic_s2f.store.ids import validate_case_id
 from forensic_s2f.store.models import (Activity, AnalysisRun, Artifact, Case, CustodyEvent, Evidence, RunEvidence, Segment,
                                       Speaker)
 from forensic_s2f.store.runs import RunRecords, stored_results
-from forensic_s2f.store.vault import StoredObject, Vault, copy_hashing, sha256_file
+from forensic_s2f.store.vault import FileState, StoredObject, Vault, copy_hashing, sha256_file
 
 
 @dataclass(frozen=True)
 class IncomingFile:
-    """A file already probed as whole audio, waiting to be ingested."""
+    """A file already probed as whole audio, waiting to be ingested; `checked` is its state
+    before it was probed (a file that changes before its copy is in the vault is refused)."""
 
     path: Path
     info: AudioInfo
+    checked: FileState
 
 
 @dataclass
@@ -188,7 +190,7 @@ class CaseStore(RunRecords):
                 custody.append(db, case_id, examiner, "case-open", "case", case_id,
                                details={"title": title, "created_utc": case.created_utc})
             for incoming in files:
-                stored = self.vault.put_file(incoming.path)
+                stored = self.vault.put_file(incoming.path, incoming.checked)
                 if stored.created:
                     created.append(stored)
                 existing = db.scalars(

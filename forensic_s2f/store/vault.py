@@ -30,6 +30,25 @@ class StoredObject:
     created: bool
 
 
+@dataclass(frozen=True)
+class FileState:
+    """What tells that a file's bytes changed, without reading them: its device and inode, size
+    (bytes), and modification and status-change times (nanoseconds). Taken before a file is
+    checked as audio and again once it is copied into the vault: a file cut short, written to or
+    replaced in between differs."""
+
+    device: int
+    inode: int
+    size_bytes: int
+    modified_ns: int
+    changed_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> FileState:
+        status = os.stat(path)
+        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
 def _is_hex(name: str, length: int) -> bool:
     """Whether `name` is `length` lower-case hex digits (a digest, or a part of one)."""
     return len(name) == length and all(c in "0123456789abcdef" for c in name)
@@ -69,8 +88,10 @@ class Vault:
             raise StoreError(f"not a SHA-256 digest: {sha256!r}")
         return self.root / "sha256" / sha256[:2] / sha256[2:]
 
-    def put_file(self, source: Path) -> StoredObject:
-        """Copy `source` into the vault, streaming; verify the copy; make it read-only."""
+    def put_file(self, source: Path, checked: FileState | None = None) -> StoredObject:
+        """Copy `source` into the vault, streaming; verify the copy; make it read-only. With
+        `checked` (the file's state when its content was checked), a copy of a file that has
+        changed since is refused (InputError)."""
         staging = self.root / "tmp"
         staging.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=staging, prefix="incoming-")
@@ -80,6 +101,10 @@ class Vault:
                 expected, size = copy_hashing(source, out)
                 out.flush()
                 os.fsync(out.fileno())
+            if checked is not None and (FileState.of(source) != checked or size != checked.size_bytes):
+                raise InputError(source, f"changed while it was taken in (checked as {checked.size_bytes} bytes, "
+                                         f"copied as {size}; written to, cut short or replaced meanwhile): nothing "
+                                         "was added; take it in again once nothing writes it")
             if sha256_file(temp_path) != expected:
                 raise InputError(source, "the copy in the vault does not match the original (I/O error?)")
             return self._place(temp_path, expected, size)

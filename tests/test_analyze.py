@@ -670,9 +670,9 @@ def test_after_a_stop_a_second_one_ends_the_command_at_once_with_its_line(store_
     before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     copy = vault.Vault.put_file
 
-    def stopped_copy(self, source):
+    def stopped_copy(self, source, checked=None):
         os.kill(os.getpid(), signal.SIGTERM)  # (SIGINT may be ignored here: a shell's background job)
-        return copy(self, source)
+        return copy(self, source, checked)
 
     monkeypatch.setattr(vault.Vault, "put_file", stopped_copy)
     try:
@@ -713,9 +713,9 @@ def test_a_stop_python_dropped_in_a_finaliser_still_stops_the_command(cli, store
 
     put_file = vault.Vault.put_file
 
-    def stop_then_copy(self, source):
+    def stop_then_copy(self, source, checked=None):
         _lose_a_stop()
-        return put_file(self, source)
+        return put_file(self, source, checked)
 
     with monkeypatch.context() as patched:
         patched.setattr(vault.Vault, "put_file", stop_then_copy)

@@ -35,10 +35,7 @@ from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError
 from forensic_s2f.numbers import percent_text
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from forensic_s2f.audio.decode import AudioInfo
-    from forensic_s2f.store.case_store import CaseStore, IncomingFile
+    from forensic_s2f.store.case_store import CaseStore
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
 # the collector, or the interpreter spends about 0.7 s scanning them on the way out.
@@ -150,22 +147,6 @@ def _evidence_table(title: str, evidence: list) -> Table:
     )
 
 
-def _checked_file(path: Path, probe: Callable[[Path], AudioInfo]) -> IncomingFile:
-    """`path` probed as whole audio, with its state before the probe: a file that changes before
-    its copy is in the vault is refused, never recorded with another file's check."""
-    from forensic_s2f.store.case_store import IncomingFile
-    from forensic_s2f.store.vault import FileState
-
-    try:
-        checked = FileState.of(path)
-    except OSError:
-        checked = None  # (probe names what is wrong with it)
-    info = probe(path)
-    if checked is None:
-        raise InputError(path, "appeared while it was checked; take it in again")
-    return IncomingFile(path=path, info=info, checked=checked)
-
-
 @case_app.command("add")
 def case_add(
     case_id: Annotated[str, typer.Argument(help="Case id: letters, digits, '.', '_', '-'.")],
@@ -178,26 +159,32 @@ def case_add(
 ) -> None:
     """Ingest evidential recordings into a case (created on first use)."""
     from forensic_s2f.audio.decode import probe
+    from forensic_s2f.store.case_store import IncomingFile
     from forensic_s2f.store.ids import validate_case_id
+    from forensic_s2f.store.vault import FileState
 
     validate_case_id(case_id)
     name = examiner_name(examiner)
     for option, value in (("--source", source), ("--note", note), ("--title", title)):
         require_text(option, value)
     named: dict[tuple[int, int], Path] = {}
-    for path in files:  # (one file named twice, by any path, was logged as two receipts)
+    checked: dict[Path, FileState] = {}  # (each file's state before its check: one that changes before
+    for path in files:                    # its copy is in the vault is refused, see `Vault.put_file`)
         try:
-            identity = os.stat(path)
+            checked[path] = FileState.of(path)
         except OSError:
             continue  # (probe names what is wrong with it)
-        first = named.setdefault((identity.st_dev, identity.st_ino), path)
-        if first is not path:
+        first = named.setdefault((checked[path].device, checked[path].inode), path)
+        if first is not path:  # (one file named twice, by any path, was logged as two receipts)
             raise InputError(path, f"the same file as {first}, named twice on the command line")
     incoming = []
     with _progress() as progress:
         task = progress.add_task("verifying audio", total=len(files))
         for path in files:
-            incoming.append(_checked_file(path, probe))
+            info = probe(path)
+            if path not in checked:
+                raise InputError(path, "appeared while it was checked; take it in again")
+            incoming.append(IncomingFile(path=path, info=info, checked=checked[path]))
             progress.advance(task)
     store = _open_store(create=True)
     result = store.ingest(case_id, incoming, examiner=name, source=source, note=note, title=title)

@@ -94,8 +94,8 @@ def uncertainty_image(face_std: np.ndarray) -> np.ndarray:
 
 
 def prediction_folders(files: Sequence[Path], output: Path) -> list[Path]:
-    """The new folder under `output` for each input: its stem (`_` before a stem of dots only), then `<stem>-2`, `-3`, … for a stem
-    already taken by an earlier input of the same call.
+    """The new folder under `output` for each input: its stem (`_` before a stem of dots only),
+    then `<stem>-2`, `-3`, … for a stem already taken by an earlier input of the same call.
 
     Raises Fs2fError naming `output` when it exists and is not a folder, or naming the first target
     that already exists (folder, file or link, even a dangling one): predictions never replace

@@ -477,6 +477,26 @@ def test_a_renamed_file_is_warned_of_at_intake_and_in_the_run(cli, store_dir, tm
     assert any(w.startswith("the file's name ends in '.mp3', but its bytes are audio/wav") for w in recording["warnings"])
 
 
+def test_digital_silence_is_taken_in_with_a_warning_and_its_run_says_no_speech_once(cli, store_dir, tmp_path):
+    """A file of zeros is evidence like any other (taken in, exit 0), but the examiner is told at
+    intake that it holds no sound; it was taken in without a word. The run says it once."""
+    import json
+
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros((3 * 16_000, 2), np.float32), 16_000)
+    added = cli("case", "add", "C1", silent, "-e", "Ann", "--json")
+    assert added.code == 0, added
+    (evidence,) = json.loads(added.stdout)["added"]
+    assert json.loads(added.stdout)["warnings"] == {str(silent): [
+        "every sample is zero (digital silence): the file holds no sound, so analysis will find no speech in it"]}
+    plain = cli("case", "add", "C1", write_tone(tmp_path / "tone.wav", seconds=3.0), "-e", "Ann")
+    assert plain.code == 0 and "warning" not in plain.stdout, plain.stdout
+    assert cli("case", "analyze", "C1", "-e", "Ann", "--evidence", str(evidence["id"])).code == 0
+    (recording,) = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"][0]["evidence"]
+    assert recording["warnings"] == ["no speech detected"]
+    assert cli("audit", "verify", "C1").code == 0
+
+
 def test_an_amr_file_with_silence_compression_frames_is_refused_for_what_it_holds(cli, store_dir, populated, tmp_path):
     """FFmpeg's AMR decoder fails on a phone's discontinuous transmission (SID and NO_DATA
     frames); the refusal said only 'a feature of it is not supported', or 'invalid data', which

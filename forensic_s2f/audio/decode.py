@@ -12,7 +12,7 @@ import re
 import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -794,7 +794,8 @@ def probe(path: Path) -> AudioInfo:
     pcm_f24le and 'samples not numbers', while the analysis's libsndfile read it exactly); any
     other file by FFmpeg, which checks a compressed stream more strictly than libsndfile (a FLAC
     stream whose last frame a tag overwrote). Raises InputError for files that are missing,
-    empty, not audio, truncated or corrupt.
+    empty, not audio, truncated or corrupt. A file whose every sample is zero is warned of
+    (here only, for intake: its analysis warns of no speech).
     """
     path = Path(path)
     check_readable_file(path)
@@ -805,7 +806,11 @@ def probe(path: Path) -> AudioInfo:
         meta, chunks = _audio_stream(path), iter_chunks(path, gaps=tally.timestamp_gaps)
     for chunk in chunks:
         tally.mono(chunk)
-    return _info(path, meta, tally.samples / float(meta.sample_rate), tally)
+    info = _info(path, meta, tally.samples / float(meta.sample_rate), tally)
+    if tally.peak > 0:
+        return info
+    return replace(info, warnings=info.warnings + (
+        "every sample is zero (digital silence): the file holds no sound, so analysis will find no speech in it",))
 
 
 def load(path: Path, sample_rate: int = TARGET_SAMPLE_RATE) -> DecodedAudio:

@@ -81,7 +81,7 @@ def clip_speech(all_clips: list[Clip]) -> dict[str, list[tuple[float, float]]]:
     path = CACHE / "clip_speech.json"
     if path.is_file():
         return {k: [tuple(r) for r in v] for k, v in json.loads(path.read_text()).items()}
-    vad = SileroVAD(level_dbfs=None, remove_dc=False)  # each clip as recorded: the reference of every earlier run
+    vad = SileroVAD(level_dbfs=None, remove_dc=False, quiet_threshold=None)  # each clip as recorded: the reference of every earlier run
     regions = {c.clip_id: vad(_clip_audio(c), RATE) for c in all_clips}
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(regions))

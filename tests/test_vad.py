@@ -7,7 +7,9 @@ import pytest
 
 import forensic_s2f  # noqa: F401  (offline settings before pyannote)
 from forensic_s2f.audio.decode import load
+from forensic_s2f.audio.quality import speech_snr_db
 from forensic_s2f.audio.vad import SileroVAD, speech_seconds
+from forensic_s2f.diarize.overlap_training import pink_noise
 from conftest import with_bang as bang
 
 
@@ -90,18 +92,37 @@ def test_a_dc_offset_leaves_the_regions_as_they_were(sample, vad):
     assert as_recorded(samples + np.float32(0.02), rate) != as_recorded(samples, rate)
 
 
-def test_a_bang_in_a_quiet_recording_leaves_its_speech_raised(sample, vad):
+def test_speech_is_found_at_the_quiet_threshold_only_in_quiet_recordings(sample, vad):
+    """The sample's speech stands about 37 dB above its pauses: it is found at the quiet
+    threshold (0.4), which takes in more of it than 0.5. Under pink noise 10 dB below the speech
+    the threshold stays 0.5, where 0.4 would find other regions."""
+    samples, rate, _ = sample
+    one, low = SileroVAD(quiet_threshold=None), SileroVAD(threshold=0.4, quiet_threshold=None)
+    assert speech_snr_db(samples, rate, one(samples, rate)) >= vad.quiet_snr_db == 15.0
+    assert vad(samples, rate) == low(samples, rate)
+    assert speech_seconds(vad(samples, rate)) > speech_seconds(one(samples, rate))
+    noise = pink_noise(len(samples), np.random.default_rng(0))
+    power = np.mean(samples[samples != 0] ** 2)
+    noisy = (samples + noise * np.sqrt(power / np.mean(noise**2) / 10)).astype(np.float32)
+    assert speech_snr_db(noisy, rate, one(noisy, rate)) < vad.quiet_snr_db
+    assert vad(noisy, rate) == one(noisy, rate) != low(noisy, rate)
+    assert vad.get_params()["quiet_threshold"] == 0.4 and "quiet_threshold" not in one.get_params()
+
+
+def test_a_bang_in_a_quiet_recording_leaves_its_speech_raised(sample):
     """The loud level was the loudest frames': a bang near full scale set it, so a quiet recording
     with a bang was heard about as recorded. At -45 dB with a 0.2 s bang, silero then found 6.2 s
-    of the sample's 22.5 s of speech. A sound must now fill a quarter of a second to set the level."""
+    of the sample's 22.5 s of speech. A sound must now fill a quarter of a second to set the level.
+    (One threshold on both sides: the quiet threshold finds much of that speech unraised too.)"""
     samples, rate, _ = sample
+    vad = SileroVAD(quiet_threshold=None)
     for db in (-30, -45):
         quiet = (samples * np.float32(10 ** (db / 20))).astype(np.float32)
         for seconds in (0.05, 0.2):
             banged = bang(quiet, rate, 15.0, seconds)
             assert vad.gain(banged, rate) > 0.5 * vad.gain(quiet, rate)
             found = speech_seconds(vad(banged, rate))
-            assert found > speech_seconds(SileroVAD(level_dbfs=None)(banged, rate)) + 1.0
+            assert found > speech_seconds(SileroVAD(level_dbfs=None, quiet_threshold=None)(banged, rate)) + 1.0
             assert found == pytest.approx(speech_seconds(vad(quiet, rate)), abs=1.0)
 
 

@@ -178,6 +178,14 @@ def measure_quality(
     )
 
 
+def speech_snr_db(samples: Samples, sample_rate: int, speech_regions: Sequence[tuple[float, float]]) -> float | None:
+    """The SNR (dB) `measure_quality` reports for these speech regions, alone (None: no signal
+    or no speech)."""
+    samples = as_samples(samples)
+    power = _frame_power(samples, sample_rate)
+    return _snr(power, _frame_mask(speech_regions, _frame_count(len(samples), sample_rate)))[0]
+
+
 def clipping_fraction(samples: Samples) -> float:
     """Fraction of samples on flat tops at the recording's peak magnitude (a clipped waveform),
     read in blocks: a run of peak samples may span two blocks."""

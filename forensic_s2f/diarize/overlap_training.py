@@ -48,7 +48,7 @@ def training_clips(data_dir: Path, keep: Callable[[str], bool] = lambda clip_id:
     files = sorted((Path(data_dir) / "audio").glob("*.flac"))
     if not files:
         raise InputError(Path(data_dir), "no audio/*.flac clips to train on")
-    vad = SileroVAD(level_dbfs=None, remove_dc=False)  # each clip as recorded: the labels the shipped detector learned from
+    vad = SileroVAD(level_dbfs=None, remove_dc=False, quiet_threshold=None)  # each clip as recorded: the labels the shipped detector learned from
     clips = []
     for path in files:
         if not keep(path.stem):

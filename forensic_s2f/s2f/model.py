@@ -270,8 +270,10 @@ def load_model(path: Path | None = None) -> Speech2FaceModel:
         validation = read_json_object(directory / VALIDATION_FILE)
     try:
         params = config["params"]
-        # a model trained before the VAD levelled its input (and took DC out) heard every clip as recorded
-        vad_params = {"level_dbfs": None, "remove_dc": False, **{k: v for k, v in params["vad"].items() if k != "model"}}
+        # a model trained before the VAD levelled its input (and took DC out, and had a quiet threshold)
+        # heard every clip as recorded, at one threshold
+        vad_params = {"level_dbfs": None, "remove_dc": False, "quiet_threshold": None,
+                      **{k: v for k, v in params["vad"].items() if k != "model"}}
         model = Speech2FaceModel(
             vad=SileroVAD(**vad_params),
             encoder=encoder_from_params(params["encoder"]),

@@ -157,12 +157,10 @@ def measure_quality(
     """
     samples = as_samples(samples)
     duration = len(samples) / float(sample_rate)
-    speech_mask = _frame_mask(speech_regions, _frame_count(len(samples), sample_rate))
     speech_seconds = None
     if speech_regions is not None:
         speech_seconds = float(sum(max(0.0, min(e, duration) - max(s, 0.0)) for s, e in speech_regions))
-    power = _frame_power(samples, sample_rate)
-    snr_db, snr_method = _snr(power, speech_mask)
+    snr_db, snr_method = _snr_of(samples, sample_rate, speech_regions)
     bandwidth = _effective_bandwidth(samples, sample_rate, speech_regions)
     return QualityReport(
         duration_seconds=duration,
@@ -181,9 +179,14 @@ def measure_quality(
 def speech_snr_db(samples: Samples, sample_rate: int, speech_regions: Sequence[tuple[float, float]]) -> float | None:
     """The SNR (dB) `measure_quality` reports for these speech regions, alone (None: no signal
     or no speech)."""
-    samples = as_samples(samples)
+    return _snr_of(as_samples(samples), sample_rate, speech_regions)[0]
+
+
+def _snr_of(samples: Samples, sample_rate: int,
+            speech_regions: Sequence[tuple[float, float]] | None) -> tuple[float | None, str]:
+    """SNR in dB and how it was estimated (`_snr`), from the samples' frame powers."""
     power = _frame_power(samples, sample_rate)
-    return _snr(power, _frame_mask(speech_regions, _frame_count(len(samples), sample_rate)))[0]
+    return _snr(power, _frame_mask(speech_regions, _frame_count(len(samples), sample_rate)))
 
 
 def clipping_fraction(samples: Samples) -> float:

@@ -9,7 +9,9 @@ settings that do best on the other folds. The overlap detector is cross-validate
 fold's conversations are scored with a detector trained (by `overlap_training`, the shipped
 recipe) on the clips of the other folds only; the five detectors are cached under
 $FS2F_BENCH_CACHE. "fs2f, no overlap detector" is the pipeline without it (the resegmenter's
-own rule at speaker changes). Per-speaker gender agreement uses the shipped face model.
+own rule at speaker changes). Per-speaker gender agreement uses the shipped face model. "95% CI"
+is a bootstrap interval of the DER over draws of the conversations scored (`Score.der_interval`):
+run other draws with `--seed`.
 
     PYTHONPATH=. python benchmarks/diarization.py --conversations 20
 """
@@ -57,11 +59,13 @@ class Score:
     overlap_found: float = 0.0  # seconds the hypothesis marks as overlapped
     overlap_true: float = 0.0  # seconds the reference marks as overlapped
     overlap_both: float = 0.0  # seconds both mark
+    per_conversation: list = field(default_factory=list)  # (error seconds, scored seconds) of each conversation
 
     def add(self, reference: Annotation, hypothesis: Annotation, seconds: float, audio_seconds: float) -> dict:
         detail = DiarizationErrorRate(collar=0.25, skip_overlap=False)(reference, hypothesis, detailed=True)
         for key in self.components:
             self.components[key] += detail[key]
+        self.per_conversation.append((detail["total"] * der_of(detail), detail["total"]))
         self.exact += int(len(hypothesis.labels()) == len(reference.labels()))
         self.count += 1
         self.seconds += seconds
@@ -78,12 +82,27 @@ class Score:
         parts = [f"{100 * der:6.2f}"] + [
             f"{100 * self.components[k] / total:5.2f}" for k in ("missed detection", "false alarm", "confusion")
         ]
+        low, high = self.der_interval()
+        parts.append(f"{100 * low:5.1f}-{100 * high:<5.1f}")
         parts.append(f"{100 * self.exact / max(self.count, 1):6.1f}")
         parts.append(f"{self.seconds / max(self.audio_seconds, 1e-9):.4f}")
         gender = f"{100 * self.gender_hits / self.gender_total:5.1f}" if self.gender_total else "  n/a"
         overlap = (f"{100 * self.overlap_both / max(self.overlap_found, 1e-9):5.1f}  "
                    f"{100 * self.overlap_both / max(self.overlap_true, 1e-9):5.1f}")
         return "  ".join(parts + [gender, overlap])
+
+
+    def der_interval(self, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+        """95 % interval of the pooled DER (a fraction) over draws of conversations: the 2.5th and
+        97.5th percentiles of the DER of `resamples` bootstrap resamples of the conversations
+        scored (seeded). One conversation of little speech and many errors moves a 20-conversation
+        figure by points (docs/benchmarks.md, "A second draw of conversations")."""
+        if not self.per_conversation:
+            return float("nan"), float("nan")
+        errors, totals = np.array(self.per_conversation).T
+        drawn = np.random.default_rng(seed).integers(0, len(errors), (resamples, len(errors)))
+        ders = errors[drawn].sum(axis=1) / np.maximum(totals[drawn].sum(axis=1), 1e-9)
+        return float(np.percentile(ders, 2.5)), float(np.percentile(ders, 97.5))
 
 
 def der_of(detail: dict) -> float:
@@ -326,7 +345,7 @@ def main() -> None:
                 score.add(conversation.reference, hypothesis, time.perf_counter() - start, len(samples) / RATE)
 
     print("\nsettings chosen per fold (on the other folds):", chosen_settings)
-    print(f"\n{'condition':<10} {'system':<26}  DER %  miss    FA   conf  count%  RTF     gender%  "
+    print(f"\n{'condition':<10} {'system':<26}  DER %  miss    FA   conf  95% CI       count%  RTF     gender%  "
           "overlap precision% recall%")
     for (condition, name), score in table.items():
         print(f"{condition:<10} {name:<26} {score.row()}")

@@ -36,6 +36,7 @@ from forensic_s2f.numbers import percent_text
 
 if TYPE_CHECKING:
     from forensic_s2f.store.case_store import CaseStore
+    from forensic_s2f.store.custody import Finding
 
 # What is left at exit is mostly the libraries' own objects (torch, scipy, …): exempt them from
 # the collector, or the interpreter spends about 0.7 s scanning them on the way out.
@@ -258,6 +259,7 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
     evidence = store.evidence(case_id)
     events = store.custody_log(case_id)
     receipts, resolved = repeat_receipts(events), resolved_paths(events)
+    findings = store.verify(case_id, rehash=False).findings
     if as_json:
         runs = []
         for r in store.runs(case_id):
@@ -272,7 +274,10 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
             "evidence": [{**_evidence_record(e), "resolved_path": resolved.get(e.id),
                           "received_again": receipts.get(e.id, [])} for e in evidence],
             "runs": runs,
+            "verification": {"passed": not findings, "findings": len(findings), "vault_rehashed": False,
+                             "first": f"{findings[0].object}: {findings[0].problem}" if findings else None},
         })
+        _warn_unverified(case_id, findings)
         return
     out.print(_line(f"case {summary.case.id}  {summary.case.title}".rstrip()))
     out.print(_line(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
@@ -296,6 +301,19 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
                 for recording in recordings:
                     for warning in recording["warnings"]:
                         out.print(_line(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
+    if not findings:
+        out.print(_line(f"rows agree with the {summary.event_count} custody events; vault files present at their "
+                        f"recorded sizes (`fs2f audit verify {case_id}` also re-hashes them)"))
+    _warn_unverified(case_id, findings)
+
+
+def _warn_unverified(case_id: str, findings: list[Finding]) -> None:
+    """`case show`'s warning (stderr) for a case that fails verification: it shows the rows as
+    stored, but they are not what the custody log recorded."""
+    if findings:
+        err.print(_line(f"warning: case {case_id!r} fails verification ({len(findings)} findings, first: "
+                        f"{findings[0].object}: {findings[0].problem}); what is shown is not what the custody log "
+                        f"recorded: run `fs2f audit verify {case_id}`"))
 
 
 def _options_text(parameters_json: str) -> str:

@@ -53,6 +53,40 @@ def test_a_flipped_gender_estimate_is_found(cli, analysed):
     assert cli("case", "report", "C1").code != 0  # no report of forged findings
 
 
+def test_case_show_says_whether_the_rows_it_shows_verify(cli, analysed, monkeypatch):
+    """An analyst reading a case with `case show` is told when its rows are not what the custody
+    log recorded (reports and exports refuse such a case); vault files are not re-read there."""
+    from forensic_s2f.store import case_store
+
+    def no_rehash(path):
+        raise AssertionError(f"case show re-read {path}")
+
+    monkeypatch.setattr(case_store, "sha256_file", no_rehash)
+    honest = cli("case", "show", "C1")
+    assert honest.code == 0 and honest.stderr == "", honest
+    assert "rows agree with the" in " ".join(honest.stdout.split())
+    assert json.loads(cli("case", "show", "C1", "--json").stdout)["verification"] == {
+        "passed": True, "findings": 0, "vault_rehashed": False, "first": None}
+    with sqlite3.connect(analysed / "fs2f.db") as connection:
+        speech = connection.execute("SELECT speech_seconds FROM speaker WHERE id = 1").fetchone()[0]
+    _tamper(analysed, f"UPDATE speaker SET speech_seconds = {speech + 30.0} WHERE id = 1")
+    for args in (("case", "show", "C1"), ("case", "show", "C1", "--json")):
+        shown = cli(*args)
+        assert shown.code == 0, shown
+        assert shown.stderr.startswith("warning: case 'C1' fails verification (") and shown.stderr.count("\n") == 1
+        assert "stored findings differ from the custody log" in shown.stderr and "fs2f audit verify C1" in shown.stderr
+        assert "rows agree with the" not in " ".join(shown.stdout.split())
+    verification = json.loads(cli("case", "show", "C1", "--json").stdout)["verification"]
+    assert verification["passed"] is False and verification["findings"] >= 1
+
+
+def test_case_show_warns_of_a_missing_vault_file(cli, analysed):
+    evidence = json.loads(cli("case", "show", "C1", "--json").stdout)["evidence"][0]
+    (analysed / "vault" / "sha256" / evidence["sha256"][:2] / evidence["sha256"][2:]).unlink()
+    shown = cli("case", "show", "C1")
+    assert shown.code == 0 and "fails verification" in shown.stderr and "vault file missing" in shown.stderr, shown
+
+
 @pytest.mark.parametrize("statement", [
     "DELETE FROM segment WHERE id = 2",
     "UPDATE segment SET end_seconds = end_seconds + 0.5 WHERE id = 1",

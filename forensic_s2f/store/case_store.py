@@ -369,12 +369,14 @@ class CaseStore(RunRecords):
             self.get_case(db, case_id)
             return list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
 
-    def verify(self, case_id: str, expected_heads: Sequence[str] = ()) -> Verification:
+    def verify(self, case_id: str, expected_heads: Sequence[str] = (), rehash: bool = True) -> Verification:
         """Recompute the case's chain, check every row of the case against the events that
         logged it (`store/integrity.py`) and re-hash every vault object it references; all read
         in one transaction, so the head reported is the head checked. `expected_heads`: entry
         hashes (or their first 32+ hex digits) once seen as the head, which the chain must still
-        hold: a chain rolled back to before one of them is otherwise consistent."""
+        hold: a chain rolled back to before one of them is otherwise consistent. `rehash` False:
+        vault files are checked for presence and size only (`case show`: seconds, not the
+        minutes that re-reading hours of audio takes)."""
         with self._read() as db:
             case = self.get_case(db, case_id)
             events = list(db.scalars(select(CustodyEvent).where(CustodyEvent.case_id == case_id).order_by(CustodyEvent.id)))
@@ -392,9 +394,11 @@ class CaseStore(RunRecords):
         index = integrity.Events(events)
         findings = custody.verify_chain(events, case_id) + integrity.check_case(case, events, index)
         for row in evidence:
-            findings += integrity.check_evidence(row, index) + self._vault_findings(case_id, f"evidence {row.id} ({row.original_filename})", row)
+            findings += integrity.check_evidence(row, index) + self._vault_findings(
+                case_id, f"evidence {row.id} ({row.original_filename})", row, rehash)
         for row in artifacts:
-            findings += integrity.check_artifact(row, index) + self._vault_findings(case_id, f"artifact {row.id} ({row.label})", row)
+            findings += integrity.check_artifact(row, index) + self._vault_findings(
+                case_id, f"artifact {row.id} ({row.label})", row, rehash)
         for row in activities:
             findings += integrity.check_activity(row, index)
         for row in runs:
@@ -420,8 +424,8 @@ class CaseStore(RunRecords):
             raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "
                              f"{first.problem}); run `fs2f audit verify {case_id}`")
 
-    def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact) -> list[Finding]:
-        """What is wrong with the row's vault file: missing, other bytes or another size."""
+    def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact, rehash: bool = True) -> list[Finding]:
+        """What is wrong with the row's vault file: missing, other bytes (`rehash`) or another size."""
         try:
             path = self.vault.path_of(row.sha256)
         except StoreError as error:
@@ -435,7 +439,7 @@ class CaseStore(RunRecords):
         if not path.is_file():
             return [Finding(case_id, name, "vault file missing", str(path), "nothing")]
         findings = []
-        actual = sha256_file(path)
+        actual = sha256_file(path) if rehash else row.sha256
         if actual != row.sha256:
             findings.append(Finding(case_id, name, "vault file's SHA-256 does not match", row.sha256, actual))
         size = path.stat().st_size

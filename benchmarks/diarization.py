@@ -91,7 +91,6 @@ class Score:
                    f"{100 * self.overlap_both / max(self.overlap_true, 1e-9):5.1f}")
         return "  ".join(parts + [gender, overlap])
 
-
     def der_interval(self, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
         """95 % interval of the pooled DER (a fraction) over draws of conversations: the 2.5th and
         97.5th percentiles of the DER of `resamples` bootstrap resamples of the conversations

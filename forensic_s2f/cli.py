@@ -310,9 +310,10 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
 def _warn_unverified(case_id: str, findings: list[Finding]) -> None:
     """`case show`'s warning (stderr) for a case that fails verification: it shows the rows as
     stored, but they are not what the custody log recorded."""
+    from forensic_s2f.store.case_store import failure_summary
+
     if findings:
-        err.print(_line(f"warning: case {case_id!r} fails verification ({len(findings)} findings, first: "
-                        f"{findings[0].object}: {findings[0].problem}); what is shown is not what the custody log "
+        err.print(_line(f"warning: {failure_summary(case_id, findings)}; what is shown is not what the custody log "
                         f"recorded: run `fs2f audit verify {case_id}`"))
 
 

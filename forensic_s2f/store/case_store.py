@@ -420,9 +420,7 @@ class CaseStore(RunRecords):
         answer queries with other rows, is refused before anything is read off it)."""
         findings = self.verify(case_id).findings
         if findings:
-            first = findings[0]
-            raise StoreError(f"case {case_id!r} fails verification ({len(findings)} findings, first: {first.object}: "
-                             f"{first.problem}); run `fs2f audit verify {case_id}`")
+            raise StoreError(f"{failure_summary(case_id, findings)}; run `fs2f audit verify {case_id}`")
 
     def _vault_findings(self, case_id: str, name: str, row: Evidence | Artifact, rehash: bool = True) -> list[Finding]:
         """What is wrong with the row's vault file: missing, other bytes (`rehash`) or another size."""
@@ -532,6 +530,13 @@ def repeat_receipts(events: list[CustodyEvent]) -> dict[int, list[dict[str, Any]
                 **({"resolved_path": details["resolved_path"]} if "resolved_path" in details else {}),
                 "examiner": event.examiner, "received_utc": event.ts_utc})
     return receipts
+
+
+def failure_summary(case_id: str, findings: Sequence[Finding]) -> str:
+    """How a case that fails verification is named where its rows are refused or shown: the
+    number of findings and the first one."""
+    return (f"case {case_id!r} fails verification ({len(findings)} findings, first: {findings[0].object}: "
+            f"{findings[0].problem})")
 
 
 def receipt_text(receipt: dict[str, Any]) -> str:

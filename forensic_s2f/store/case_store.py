@@ -437,8 +437,7 @@ class CaseStore(RunRecords):
         if not path.is_file():
             return [Finding(case_id, name, "vault file missing", str(path), "nothing")]
         findings = []
-        actual = sha256_file(path) if rehash else row.sha256
-        if actual != row.sha256:
+        if rehash and (actual := sha256_file(path)) != row.sha256:
             findings.append(Finding(case_id, name, "vault file's SHA-256 does not match", row.sha256, actual))
         size = path.stat().st_size
         if size != row.size_bytes:

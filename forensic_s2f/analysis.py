@@ -21,7 +21,7 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import Fs2fError, InputError, raise_lost_stop, stop_received, stops_held
+from forensic_s2f.errors import Fs2fError, InputError, note_recorded, raise_lost_stop, stop_received, stops_held
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -228,14 +228,20 @@ class CaseAnalysis:
         self.store.check_vault_copies(evidence)
         # A stop signal (Ctrl-C, SIGTERM) is held while the run's first record is written: arriving
         # between that record and `run` being set, it left the run 'running' for good.
-        run = None
+        # The run's last record is written with stops held too: a stop while it waits for the store's
+        # lock fails the run (it was left 'running'), one during the write ends the command after it.
+        run, completed = None, False
         try:
             with stops_held():
                 run = self.store.start_run(self.case_id, self.examiner, self.parameters(), [e.id for e in evidence])
             for item in evidence:
                 self.store.record_result(run.id, self.examiner, self._evidence(run.id, item))
+            with stops_held():
+                self.store.finish_run(run.id, self.examiner, "completed")
+                completed = True
+                note_recorded(f"run {run.id} of case {self.case_id} was recorded as completed")
         except BaseException as error:  # recorded as failed (with the steps it cut short), then passed on unchanged
-            if run is None:
+            if run is None or completed:
                 raise
             stop = stop_received()  # (an error after a stop is the stop's doing: see `stop_received`)
             reason = f"Terminated: {stop}" if stop is not None else f"{type(error).__name__}: {error}"
@@ -244,7 +250,6 @@ class CaseAnalysis:
                     self.store.finish_activity(activity.id, self.examiner, outputs=[{"error": reason}], status="failed")
             self.store.finish_run(run.id, self.examiner, "failed", reason)
             raise
-        self.store.finish_run(run.id, self.examiner, "completed")
         return run.id
 
     def _activity(self, run_id: int, kind: str, parameters: dict[str, Any], inputs: list[dict[str, Any]],

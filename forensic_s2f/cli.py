@@ -30,8 +30,8 @@ from forensic_s2f import __version__
 from forensic_s2f.cli_model import model_app
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, command_ended,
-                                  forget_stops, hold_stop, keep_lost_stop, mark_command_ended, one_line, raise_lost_stop,
-                                  stop_received, stops_held)
+                                  forget_stops, hold_stop, keep_lost_stop, mark_command_ended, note_recorded, one_line,
+                                  raise_lost_stop, recorded_before_stop, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
 if TYPE_CHECKING:
@@ -188,7 +188,9 @@ def case_add(
             incoming.append(IncomingFile(path=path, info=info, checked=checked[path]))
             progress.advance(task)
     store = _open_store(create=True)
-    result = store.ingest(case_id, incoming, examiner=name, source=source, note=note, title=title)
+    with stops_held():  # (a stop that comes as the evidence is recorded ends the command saying so)
+        result = store.ingest(case_id, incoming, examiner=name, source=source, note=note, title=title)
+        note_recorded(_intake_outcome(case_id, result))
     warned = {str(f.path): list(f.info.warnings) for f in incoming if f.info.warnings}
     if as_json:
         _print_json({
@@ -210,6 +212,13 @@ def case_add(
     for path, existing in result.duplicates:
         out.print(_line(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
     out.print(_head_line(case_id, store.case_summary(case_id).head_hash))
+
+
+def _intake_outcome(case_id: str, result: Any) -> str:
+    """What an intake recorded, for a stop's line: "evidence 1, 2 was recorded in case C1"."""
+    if not result.added:
+        return f"nothing new was recorded in case {case_id} (identical bytes already there)"
+    return f"evidence {', '.join(str(e.id) for e in result.added)} was recorded in case {case_id}"
 
 
 def _head_line(case_id: str, head: str) -> str:
@@ -481,6 +490,8 @@ def case_export(
                 "format": fmt, "output": str(output.resolve()),
                 "files": [{"name": item.path.name, "sha256": item.sha256} for item in pending]})
             taken = place_all(pending)
+            if not taken:
+                note_recorded(f"the {fmt} export of run {run.id} was written to {output} and logged in case {case_id}")
     finally:
         discard(pending)
     if taken:
@@ -803,8 +814,11 @@ def _run_and_report(argv: list[str] | None) -> None:
 
 
 def _exit_stopped(signal_name: str) -> None:
-    """The stop's line and exit status (128 + the signal's number)."""
-    err.print(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name})")
+    """The stop's line and exit status (128 + the signal's number); the line says what the command
+    had recorded in full when the stop came (`errors.note_recorded`)."""
+    recorded = recorded_before_stop()
+    after = f" after {recorded}" if recorded is not None else ""
+    err.print(_line(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}"))
     sys.exit(128 + signal.Signals[signal_name].value)
 
 

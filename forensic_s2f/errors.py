@@ -64,6 +64,7 @@ _held_stops: list[int] = []  # stop signals that arrived while held
 _received_stops: list[int] = []  # stop signals this process has received (see `stop_received`)
 _lost_stops: list[int] = []  # stop signals whose Terminated Python discarded (see `keep_lost_stop`)
 _ended: list[bool] = []  # one entry once the command has ended (see `command_ended`)
+_recorded: list[str] = []  # what the command had recorded in full when a stop ended it (see `note_recorded`)
 
 
 def stop_received() -> str | None:
@@ -79,6 +80,21 @@ def forget_stops() -> None:
     _received_stops.clear()
     _lost_stops.clear()
     _ended.clear()
+    _recorded.clear()
+
+
+def note_recorded(outcome: str) -> None:
+    """For a command whose outcome is now recorded in full (`outcome` says what, as in "run 3 of
+    case C1 was recorded as completed"): a stop that ends the command after this says so. Call it
+    inside the `stops_held` block that holds the outcome's last write, after that write: a stop
+    that arrived during the write is raised as the block ends, and the command used to end with
+    only "error: interrupted", though what it was asked to do was done."""
+    _recorded.append(outcome)
+
+
+def recorded_before_stop() -> str | None:
+    """The outcome the command had recorded in full (`note_recorded`), or None."""
+    return _recorded[-1] if _recorded else None
 
 
 def mark_command_ended() -> None:

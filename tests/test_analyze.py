@@ -622,7 +622,8 @@ def test_a_stop_during_a_large_copy_into_the_vault_ends_the_copy(cli, store_dir,
 def test_a_stop_while_an_output_is_being_recorded_keeps_it_whole(cli, store_dir, tmp_path, monkeypatch, command):
     """A stop held by the store write that records an export or a report was raised once the
     write ended, and the command then removed the files the custody log names (export), or left
-    the report step 'running' for good and removed the PDF (report). Recorded is kept."""
+    the report step 'running' for good and removed the PDF (report). Recorded is kept, and the
+    stop's line says what was recorded."""
     from conftest import write_tone
 
     from forensic_s2f.store import custody
@@ -645,16 +646,19 @@ def test_a_stop_while_an_output_is_being_recorded_keeps_it_whole(cli, store_dir,
     args = ("--format", "json", "--output", output) if command == "export" else ("--output", output)
     result = cli("case", command, "C1", *args, "-e", "Ann")
     monkeypatch.setattr(custody, "append", append)
-    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    assert result.code == 143 and result.stderr.startswith("error: terminated (SIGTERM) after ")
     store = CaseStore(store_dir)
     log = store.custody_log("C1")
     if command == "export":
         files = json.loads(log[-1].details_json)["files"]
         assert log[-1].action == "export" and files
         assert all(sha256_file(output / f["name"]) == f["sha256"] for f in files)
+        assert result.stderr.endswith(f"after the json export of run 1 was written to {output} and logged in case C1\n")
     else:
         assert [(a.kind, a.status) for a in store.activities("C1") if a.kind == "report"] == [("report", "completed")]
         assert log[-1].action == "report" and log[-1].object_sha256 == sha256_file(output)
+        report_id = json.loads(log[-1].details_json)["report_id"]
+        assert result.stderr.endswith(f"after report {report_id} was written to {output} and recorded in case C1\n")
     store.close()
     assert cli("audit", "verify", "C1").code == 0
 
@@ -852,3 +856,83 @@ def test_a_stop_while_python_shuts_down_after_the_command_leaves_its_status(tmp_
               "time.sleep(0.3)\nsys.exit(code)\n")
     ended = _python(script, tmp_path)
     assert ended.returncode == 2 and ended.stderr.startswith("error: no case store"), ended
+
+
+def test_a_stop_while_the_completed_run_waits_for_the_store_fails_the_run(cli, store_dir, tmp_path, monkeypatch):
+    """A stop that came while the run's last record ('completed') waited for another command's
+    lock on the store ended the wait and left the run 'running'. It is now recorded as failed."""
+    import fcntl
+
+    from conftest import write_tone
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    finish_run = CaseStore.finish_run
+    waited = []
+
+    def finish_while_another_holds_the_lock(self, run_id, examiner, status, error=""):
+        if status == "completed" and not waited:
+            holder = open(store_dir / ".fs2f.lock", "a+")  # (another open file: another command's lock)
+            fcntl.flock(holder, fcntl.LOCK_EX)
+            waited.append(status)
+            threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGTERM)).start()
+            threading.Timer(0.6, holder.close).start()  # (closing the file lets go of its lock)
+        return finish_run(self, run_id, examiner, status, error)
+
+    monkeypatch.setattr(CaseStore, "finish_run", finish_while_another_holds_the_lock)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert waited == ["completed"]
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM)\n"
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
+    assert cli("audit", "verify", "C1").code == 0
+
+
+def test_a_stop_as_the_run_is_recorded_completed_says_the_run_was_completed(cli, store_dir, tmp_path, monkeypatch):
+    """A stop that came while the run's last record was written waited for the write, then ended
+    the command with only "error: terminated", though the run was complete: the line now says so,
+    and the run stays completed (no 'failed' record after its 'completed' one)."""
+    from conftest import write_tone
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    finish_run = CaseStore.finish_run
+
+    def finish_then_stop(self, run_id, examiner, status, error=""):
+        run = finish_run(self, run_id, examiner, status, error)
+        os.kill(os.getpid(), signal.SIGTERM)
+        (lambda: None)()  # (a call: Python runs the pending handler here)
+        return run
+
+    monkeypatch.setattr(CaseStore, "finish_run", finish_then_stop)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code == 143
+    assert result.stderr == "error: terminated (SIGTERM) after run 1 of case C1 was recorded as completed\n"
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [(run["status"], run["error"]) for run in shown["runs"]] == [("completed", "")]
+    log = json.loads(cli("audit", "log", "C1", "--json").stdout)
+    assert [e["details"]["status"] for e in log if e["action"] == "analysis-end"] == ["completed"]
+    assert cli("audit", "verify", "C1").code == 0
+
+
+def test_a_stop_as_evidence_is_recorded_says_it_was_recorded(cli, store_dir, tmp_path, monkeypatch):
+    from conftest import write_tone
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    ingest = CaseStore.ingest
+
+    def ingest_then_stop(self, *args, **kwargs):
+        result = ingest(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        (lambda: None)()
+        return result
+
+    monkeypatch.setattr(CaseStore, "ingest", ingest_then_stop)
+    result = cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann")
+    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM) after evidence 1 was recorded in case C1\n"
+    monkeypatch.setattr(CaseStore, "ingest", ingest)
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [e["id"] for e in shown["evidence"]] == [1]

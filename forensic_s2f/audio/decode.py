@@ -475,6 +475,8 @@ def states_exact_duration(path: Path, codec: str) -> bool:
 def check_readable_file(path: Path) -> None:
     """Refuse what is not a non-empty, readable regular file with a UTF-8 name, naming the reason."""
     if not path.exists():
+        if path.is_symlink():  # (a link whose target is missing, or a loop of links)
+            raise InputError(path, f"is a symbolic link that leads to no file ({_link_failure(path)})")
         raise InputError(path, "no such file")
     require_text_name(path)
     if path.is_dir():
@@ -491,6 +493,15 @@ def check_readable_file(path: Path) -> None:
         raise InputError(path, f"cannot be read ({error.strerror or error})") from None
     if size == 0:
         raise InputError(path, "is empty (0 bytes)")
+
+
+def _link_failure(path: Path) -> str:
+    """Why following the symbolic link `path` fails, in the system's words."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        return error.strerror or str(error)
+    return "its target went away"
 
 
 def _source(path: Path) -> str | BoundedFile:

@@ -344,7 +344,8 @@ def test_tags_of_other_formats_around_a_flac_stream_are_left_out_and_named(tmp_p
     stated items are no items are still refused."""
     import struct
 
-    from forensic_s2f.audio.decode import probe, sniff_media_type
+    from forensic_s2f.audio.container import sniff_media_type
+    from forensic_s2f.audio.decode import probe
     from forensic_s2f.errors import InputError
 
     plain = tmp_path / "plain.flac"

@@ -21,35 +21,12 @@ def annotation_to_rttm(annotation: Annotation, uri: str) -> str:
     return "".join(lines)
 
 
-def annotation_to_records(annotation: Annotation) -> list[dict]:
-    """One dict per segment (start, end, duration, speaker, overlapped), in time order."""
-    overlap = annotation.get_overlap()
-    records = []
-    for segment, _, label in annotation.itertracks(yield_label=True):
-        overlapped = sum(s.duration for s in overlap.crop(segment, mode="intersection"))
-        records.append(
-            {
-                "start": round(segment.start, 3),
-                "end": round(segment.end, 3),
-                "duration": round(segment.duration, 3),
-                "speaker": str(label),
-                "overlapped_seconds": round(overlapped, 3),
-            }
-        )
-    return records
-
-
 def overlap_fraction(annotation: Annotation) -> float:
     """Share of speech time where two or more speakers talk at once (0 when there is no speech)."""
     speech = annotation.get_timeline().support().duration()
     if speech == 0.0:
         return 0.0
     return annotation.get_overlap().duration() / speech
-
-
-def speech_seconds_by_speaker(annotation: Annotation) -> dict[str, float]:
-    """Total speech time of each speaker, overlapped parts included."""
-    return {str(label): float(annotation.label_duration(label)) for label in annotation.labels()}
 
 
 def solo_regions(annotation: Annotation, speaker: str) -> list[tuple[float, float]]:

@@ -88,11 +88,6 @@ class PCAFaceModel:
         flat = np.asarray(coefficients, np.float32) @ self.components_ + self.mean_
         return np.clip(flat, 0.0, 1.0).reshape(len(flat), self.size, self.size, 3)
 
-    def pixel_std(self, coefficient_variance: np.ndarray) -> np.ndarray:
-        """Per-pixel standard deviation (size, size, 3) implied by independent coefficient variances (k,)."""
-        var = (np.asarray(coefficient_variance, np.float32)[:, None] * self.components_**2).sum(axis=0)
-        return np.sqrt(var).reshape(self.size, self.size, 3)
-
     def arrays(self) -> dict[str, np.ndarray]:
         return {
             "face_mean": self.mean_,

@@ -7,30 +7,26 @@ Every listing command takes `--json`. Expected failures (`Fs2fError`) print one 
 from __future__ import annotations
 
 import atexit
-import csv
 import errno
 import gc
-import getpass
-import io
 import json
 import os
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from forensic_s2f import __version__
+from forensic_s2f.cli_audit import audit_app
 from forensic_s2f.cli_model import model_app
+from forensic_s2f.cli_terminal import (ExaminerOption, JsonOption, close_stores, err, head_line, open_for_reading,
+                                       open_store, out, plain_line, print_json, progress_bar, text_table)
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, command_ended,
-                                  forget_stops, hold_stop, keep_lost_stop, mark_command_ended, note_recorded, one_line,
+                                  forget_stops, hold_stop, keep_lost_stop, mark_command_ended, note_recorded,
                                   raise_lost_stop, recorded_before_stop, stop_received, stops_held)
 from forensic_s2f.numbers import percent_text
 
@@ -47,75 +43,9 @@ app = typer.Typer(
     help="Forensic case analysis: evidence vault, chain of custody, diarization, voice-to-face estimates.",
 )
 case_app = typer.Typer(no_args_is_help=True, help="Open cases, ingest evidence, analyse, report.")
-audit_app = typer.Typer(no_args_is_help=True, help="The auditor's side: verify the store, read the custody log.")
 app.add_typer(case_app, name="case")
 app.add_typer(audit_app, name="audit")
 app.add_typer(model_app, name="model")
-
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-ExaminerOption = Annotated[str | None, typer.Option("--examiner", "-e", help="Examiner's name (default: $FS2F_EXAMINER).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables and text.")]
-
-
-OPEN_STORES: list = []  # closed when the command ends, so SQLite folds its write-ahead log into fs2f.db
-
-
-def _open_store(create: bool = False, read_only: bool = False):
-    from forensic_s2f.store.case_store import CaseStore
-
-    store = CaseStore(store_home(), create=create, read_only=read_only)
-    OPEN_STORES.append(store)
-    return store
-
-
-def _open_for_reading(read_only: bool = False):
-    """The store for a command that only reads: read-only when asked, or when its folder cannot be
-    written (a write-protected copy given to an auditor)."""
-    home = store_home()
-    return _open_store(read_only=read_only or (home.is_dir() and not os.access(home, os.W_OK)))
-
-
-ReadOnlyOption = Annotated[bool, typer.Option(
-    "--read-only", help="Write nothing to the store (no lock file, no journal, no log event); taken by "
-                        "itself when the store's folder cannot be written.")]
-
-
-def _close_stores() -> None:
-    """Close every store the command opened: the last connection to close checkpoints the
-    write-ahead log (fs2f.db-wal) into fs2f.db and removes it, so that a copy of fs2f.db alone is
-    the whole store."""
-    while OPEN_STORES:
-        OPEN_STORES.pop().close()
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
-
-
-def _line(text: str) -> Text:
-    """`text` as printed: plain (no rich markup) and on one line, with control and format
-    characters written as escapes (a right-to-left override in a file name would reorder what
-    the terminal shows)."""
-    return Text(one_line(text))
-
-
-def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in columns:
-        table.add_column(column, overflow="fold")  # (a long name is folded onto more lines, never cut)
-    for row in rows:
-        table.add_row(*(_line("" if cell is None else str(cell)) for cell in row))
-    return table
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=err, transient=True, disable=not err.is_terminal,
-    )
-
 
 def _evidence_record(evidence) -> dict[str, Any]:
     return {
@@ -137,7 +67,7 @@ def _evidence_record(evidence) -> dict[str, Any]:
 
 
 def _evidence_table(title: str, evidence: list) -> Table:
-    return _table(
+    return text_table(
         title,
         ["id", "file", "format", "duration (s)", "bytes", "sha256", "ingested (UTC)"],
         [
@@ -179,7 +109,7 @@ def case_add(
         if first is not path:  # (one file named twice, by any path, was logged as two receipts)
             raise InputError(path, f"the same file as {first}, named twice on the command line")
     incoming = []
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("verifying audio", total=len(files))
         for path in files:
             info = probe(path)
@@ -187,13 +117,13 @@ def case_add(
                 raise InputError(path, "appeared while it was checked; take it in again")
             incoming.append(IncomingFile(path=path, info=info, checked=checked[path]))
             progress.advance(task)
-    store = _open_store(create=True)
+    store = open_store(create=True)
     with stops_held():  # (a stop that comes as the evidence is recorded ends the command saying so)
         result = store.ingest(case_id, incoming, examiner=name, source=source, note=note, title=title)
         note_recorded(_intake_outcome(case_id, result))
     warned = {str(f.path): list(f.info.warnings) for f in incoming if f.info.warnings}
     if as_json:
-        _print_json({
+        print_json({
             "case_id": case_id,
             "case_created": result.case_created,
             "added": [_evidence_record(e) for e in result.added],
@@ -203,15 +133,15 @@ def case_add(
         })
         return
     if result.case_created:
-        out.print(_line(f"opened case {case_id}"))
+        out.print(plain_line(f"opened case {case_id}"))
     if result.added:
         out.print(_evidence_table(f"ingested into {case_id}", result.added))
     for path, warnings in warned.items():
         for warning in warnings:
-            out.print(_line(f"{path}: warning: {warning}"))
+            out.print(plain_line(f"{path}: warning: {warning}"))
     for path, existing in result.duplicates:
-        out.print(_line(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
-    out.print(_head_line(case_id, store.case_summary(case_id).head_hash))
+        out.print(plain_line(f"{path}: identical bytes already in case {case_id} as evidence {existing.id} (sha256 {existing.sha256}); not added again"))
+    out.print(head_line(case_id, store.case_summary(case_id).head_hash))
 
 
 def _intake_outcome(case_id: str, result: Any) -> str:
@@ -221,14 +151,6 @@ def _intake_outcome(case_id: str, result: Any) -> str:
     return f"evidence {', '.join(str(e.id) for e in result.added)} was recorded in case {case_id}"
 
 
-def _head_line(case_id: str, head: str) -> str:
-    """The case's custody-log head once a command's own events are in: a head printed before
-    them (a report's pinned head, the head a verification checked) does not cover them. Kept
-    outside the store, `audit verify --expect-head` later shows the log still holds it."""
-    return _line(f"custody log of {case_id} now ends at head {head}: keep it outside the store for "
-                 f"`fs2f audit verify {case_id} --expect-head`")
-
-
 @case_app.command("list")
 def case_list(as_json: JsonOption = False) -> None:
     """List the cases in the store."""
@@ -236,7 +158,7 @@ def case_list(as_json: JsonOption = False) -> None:
 
     layout = StoreLayout(store_home())
     refuse_unsafe_files(layout.database)  # (a link leading nowhere is no empty store)
-    summaries = _open_for_reading().list_cases() if layout.exists() else []
+    summaries = open_for_reading().list_cases() if layout.exists() else []
     records = [
         {"case_id": s.case.id, "title": s.case.title, "created_utc": s.case.created_utc,
          "created_by": s.case.created_by, "evidence": s.evidence_count, "custody_events": s.event_count,
@@ -244,9 +166,9 @@ def case_list(as_json: JsonOption = False) -> None:
         for s in summaries
     ]
     if as_json:
-        _print_json(records)
+        print_json(records)
         return
-    out.print(_table(
+    out.print(text_table(
         f"cases in {store_home()}", ["case", "title", "created (UTC)", "by", "evidence", "events", "log head"],
         [[r["case_id"], r["title"], r["created_utc"], r["created_by"], r["evidence"], r["custody_events"], r["log_head"][:16]] for r in records],
     ))
@@ -255,7 +177,7 @@ def case_list(as_json: JsonOption = False) -> None:
 @case_app.command("show")
 def case_show(case_id: str, as_json: JsonOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
-    store = _open_for_reading()
+    store = open_for_reading()
     with store.snapshot():  # (one state of the store, whatever is written meanwhile)
         _show_case(store, case_id, as_json)
 
@@ -276,7 +198,7 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
             runs.append({"run_id": r.id, "status": r.status, "started_utc": r.started_utc, "ended_utc": r.ended_utc,
                          "examiner": r.examiner, "evidence_ids": json.loads(r.evidence_ids_json), "error": r.error,
                          "parameters": json.loads(r.parameters_json), "speakers": speakers, "evidence": recordings})
-        _print_json({
+        print_json({
             "case_id": summary.case.id, "title": summary.case.title, "created_utc": summary.case.created_utc,
             "created_by": summary.case.created_by, "custody_events": summary.event_count,
             "log_head": summary.head_hash,
@@ -288,19 +210,19 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
         })
         _warn_unverified(case_id, findings)
         return
-    out.print(_line(f"case {summary.case.id}  {summary.case.title}".rstrip()))
-    out.print(_line(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
-                   f"{summary.event_count} custody events, log head {summary.head_hash}"))
+    out.print(plain_line(f"case {summary.case.id}  {summary.case.title}".rstrip()))
+    out.print(plain_line(f"opened {summary.case.created_utc} by {summary.case.created_by}; "
+                         f"{summary.event_count} custody events, log head {summary.head_hash}"))
     out.print(_evidence_table("evidence", evidence))
     for evidence_id, path in resolved.items():
-        out.print(_line(f"evidence {evidence_id}: the path given led to {path}, the file read"))
+        out.print(plain_line(f"evidence {evidence_id}: the path given led to {path}, the file read"))
     for evidence_id, received in receipts.items():
         for receipt in received:
-            out.print(_line(f"evidence {evidence_id} received again: {receipt_text(receipt)}"))
+            out.print(plain_line(f"evidence {evidence_id} received again: {receipt_text(receipt)}"))
     runs = store.runs(case_id)
     if runs:
-        out.print(_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence",
-                                           "options"], [
+        out.print(text_table("analysis runs", ["run", "status", "started (UTC)", "ended (UTC)", "examiner", "evidence",
+                                               "options"], [
             [r.id, shown_status(r.status), r.started_utc[:19], (r.ended_utc or "-")[:19], r.examiner,
              ", ".join(map(str, json.loads(r.evidence_ids_json))), _options_text(r.parameters_json)] for r in runs]))
         for run in runs:
@@ -309,10 +231,10 @@ def _show_case(store: CaseStore, case_id: str, as_json: bool) -> None:
                 out.print(_speakers_table(f"speakers in run {run.id}", speakers))
                 for recording in recordings:
                     for warning in recording["warnings"]:
-                        out.print(_line(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
+                        out.print(plain_line(f"run {run.id}, evidence {recording['evidence_id']}: warning: {warning}"))
     if not findings:
-        out.print(_line(f"rows agree with the {summary.event_count} custody events; vault files present at their "
-                        f"recorded sizes (`fs2f audit verify {case_id}` also re-hashes them)"))
+        out.print(plain_line(f"rows agree with the {summary.event_count} custody events; vault files present at their "
+                             f"recorded sizes (`fs2f audit verify {case_id}` also re-hashes them)"))
     _warn_unverified(case_id, findings)
 
 
@@ -322,8 +244,8 @@ def _warn_unverified(case_id: str, findings: list[Finding]) -> None:
     from forensic_s2f.store.case_store import failure_summary
 
     if findings:
-        err.print(_line(f"warning: {failure_summary(case_id, findings)}; what is shown is not what the custody log "
-                        f"recorded: run `fs2f audit verify {case_id}`"))
+        err.print(plain_line(f"warning: {failure_summary(case_id, findings)}; what is shown is not what the custody log "
+                             f"recorded: run `fs2f audit verify {case_id}`"))
 
 
 def _options_text(parameters_json: str) -> str:
@@ -382,7 +304,7 @@ def _run_rows(store, case_id: str, run_id: int) -> tuple[list[dict[str, Any]], l
 
 
 def _speakers_table(title: str, rows: list[dict[str, Any]]) -> Table:
-    return _table(title, ["evidence", "speaker", "speech (s)", "segments", "gender", "age bracket", "warnings"], [
+    return text_table(title, ["evidence", "speaker", "speech (s)", "segments", "gender", "age bracket", "warnings"], [
         [f"{r['evidence_id']} {r['file']}", r["speaker"], f"{r['speech_seconds']:.1f}", r["segments"],
          _top(r["gender"]), _age(r), "; ".join(r["warnings"]) or "-"] for r in rows])
 
@@ -404,7 +326,7 @@ def case_analyze(
     from forensic_s2f.analysis import AnalysisOptions, CaseAnalysis
 
     name = examiner_name(examiner)
-    store = _open_store()
+    store = open_store()
     evidence = store.evidence(case_id)
     if evidence_ids:
         unknown = sorted(set(evidence_ids) - {e.id for e in evidence})
@@ -416,7 +338,7 @@ def case_analyze(
     options = AnalysisOptions(denoise=not no_denoise, num_speakers=num_speakers, min_speakers=min_speakers,
                               max_speakers=max_speakers)
     options.validate()
-    with _progress() as progress:
+    with progress_bar() as progress:
         tasks: dict[str, Any] = {}
 
         def on_stage(stage: str) -> None:
@@ -431,15 +353,15 @@ def case_analyze(
         run_id = analysis.run(evidence)
     rows, recordings = _run_rows(store, case_id, run_id)
     if as_json:
-        _print_json({"case_id": case_id, "run_id": run_id, "speakers": rows, "evidence": recordings,
-                     "log_head_after": store.case_summary(case_id).head_hash})
+        print_json({"case_id": case_id, "run_id": run_id, "speakers": rows, "evidence": recordings,
+                    "log_head_after": store.case_summary(case_id).head_hash})
         return
-    out.print(_line(f"run {run_id} of case {case_id} completed"))
+    out.print(plain_line(f"run {run_id} of case {case_id} completed"))
     for recording in recordings:
         for warning in recording["warnings"]:
-            out.print(_line(f"evidence {recording['evidence_id']}: warning: {warning}"))
+            out.print(plain_line(f"evidence {recording['evidence_id']}: warning: {warning}"))
     out.print(_speakers_table(f"speakers found in run {run_id}", rows))
-    out.print(_head_line(case_id, store.case_summary(case_id).head_hash))
+    out.print(head_line(case_id, store.case_summary(case_id).head_hash))
 
 
 EXPORT_FORMATS = ("rttm", "csv", "json", "files")
@@ -465,7 +387,7 @@ def case_export(
         raise StoreError(f"unknown format {fmt!r}: use rttm, csv, json or files")
     name = examiner_name(examiner)
     require_outside_store(output)
-    store = _open_store()
+    store = open_store()
     with store.snapshot():  # (one state of the store: the log head printed in it is that of the rows exported)
         run = store.completed_run(case_id, run_id)
         store.require_verified(case_id)
@@ -498,16 +420,16 @@ def case_export(
         raise StoreError(f"{taken[0]}: appeared while the export was written and was left as it is; the export "
                          f"is logged (`fs2f audit log {case_id}` names its files): export again into another folder")
     if as_json:
-        _print_json({"case_id": case_id, "run_id": run.id, "run_started_utc": run.started_utc, "format": fmt,
-                     "evidence_ids": [r.evidence_id for r in results],
-                     "files": [{"path": str(item.path), "sha256": item.sha256} for item in pending],
-                     "log_head_after": logged.entry_hash})
+        print_json({"case_id": case_id, "run_id": run.id, "run_started_utc": run.started_utc, "format": fmt,
+                    "evidence_ids": [r.evidence_id for r in results],
+                    "files": [{"path": str(item.path), "sha256": item.sha256} for item in pending],
+                    "log_head_after": logged.entry_hash})
         return
-    out.print(_line(f"run {run.id} of case {case_id} ({run.started_utc}), evidence "
-                    f"{', '.join(str(r.evidence_id) for r in results)}:"))
+    out.print(plain_line(f"run {run.id} of case {case_id} ({run.started_utc}), evidence "
+                         f"{', '.join(str(r.evidence_id) for r in results)}:"))
     for item in pending:
-        out.print(_line(f"{item.path}  sha256 {item.sha256}"))
-    out.print(_head_line(case_id, logged.entry_hash))
+        out.print(plain_line(f"{item.path}  sha256 {item.sha256}"))
+    out.print(head_line(case_id, logged.entry_hash))
 
 
 @case_app.command("report")
@@ -522,166 +444,15 @@ def case_report(
     from forensic_s2f.report.publish import publish_report
 
     name = examiner_name(examiner)
-    report = publish_report(_open_store(), case_id, name, output, run_id)
+    report = publish_report(open_store(), case_id, name, output, run_id)
     if as_json:
-        _print_json({"case_id": case_id, "run_id": report.run_id, "report_id": report.report_id,
-                     "path": str(report.path), "sha256": report.sha256, "artifact_id": report.artifact_id,
-                     "custody_log_head": report.log_head, "log_head_after": report.logged_head})
+        print_json({"case_id": case_id, "run_id": report.run_id, "report_id": report.report_id,
+                    "path": str(report.path), "sha256": report.sha256, "artifact_id": report.artifact_id,
+                    "custody_log_head": report.log_head, "log_head_after": report.logged_head})
         return
-    out.print(_line(f"{report.path}  sha256 {report.sha256}"))
-    out.print(_line(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
-    out.print(_head_line(case_id, report.logged_head))
-
-
-def _auditor(given: str | None) -> str:
-    """Who verifies: the option, $FS2F_EXAMINER, else the operating-system user (recorded as
-    `os-user:<name>`); a name given that cannot be recorded is refused, never replaced."""
-    if not (given or os.environ.get("FS2F_EXAMINER") or "").strip():
-        return f"os-user:{getpass.getuser()}"
-    return examiner_name(given)
-
-
-@audit_app.command("verify")
-def audit_verify(
-    case_id: Annotated[str | None, typer.Argument(help="Case to verify.")] = None,
-    all_cases: Annotated[bool, typer.Option("--all", help="Verify every case in the store.")] = False,
-    expect_head: Annotated[list[str] | None, typer.Option(
-        "--expect-head", help="A head hash an earlier verification, report or export showed (at least its first 32 "
-                              "hex digits; repeatable): fail unless the chain still holds that event. A log rolled "
-                              "back, or rebuilt, to before it chains correctly otherwise.")] = None,
-    examiner: ExaminerOption = None,
-    as_json: JsonOption = False,
-    read_only: ReadOnlyOption = False,
-) -> None:
-    """Recompute the custody chain, check every row against the events that logged it and re-hash every vault file;
-    exit 1 on any finding. The verification is logged, unless the store is read-only."""
-    if bool(case_id) == all_cases:
-        raise StoreError("name one CASE_ID or pass --all")
-    if expect_head and all_cases:
-        raise StoreError("--expect-head names a head of one case: give CASE_ID, not --all")
-    store = _open_for_reading(read_only)
-    case_ids = store.all_case_ids() if all_cases else [case_id]
-    auditor = _auditor(examiner)
-    report, failures = [], {}
-    for cid in case_ids:
-        entry, failures[cid] = _verify_case(store, cid, auditor, expect_head or (), all_cases)
-        report.append(entry)
-    for cid in store.caseless_ids() if all_cases else []:
-        entry, failures[cid] = _failed_case(cid, "rows name this case, but its case row is missing (deleted, or the "
-                                                 "rows were planted)")
-        report.append(entry)
-    if as_json:
-        _print_json(report)
-    else:
-        for entry in report:
-            if entry["ok"]:
-                out.print(_line(f"{entry['case_id']}: OK — {entry['events_checked']} custody events chain correctly, "
-                               f"every vault file matches; head {entry['verified_head']}"))
-            for line in failures[entry["case_id"]]:
-                out.print(_line(line))
-            if entry["log_head_after"] is not None:
-                out.print(_head_line(entry["case_id"], entry["log_head_after"]))
-    if store.read_only:
-        err.print(_line(f"note: {store.layout.root} was read without writing: this verification is not logged"))
-    for path in store.unreferenced_vault_objects() if all_cases else []:  # (on stderr: --json output keeps its shape)
-        err.print(_line(f"note: {path}: a vault file no case records (left by an interrupted command, or "
-                       "by records taken out of the database, as when an older copy of it is put back: "
-                       "`--expect-head` tells)"))
-    if not all(entry["ok"] for entry in report):
-        raise typer.Exit(1)
-
-
-def _verify_case(store, case_id: str, auditor: str, expect_head: Sequence[str],
-                 going_on: bool) -> tuple[dict[str, Any], list[str]]:
-    """One case's entry of `audit verify` and its FAIL lines; the verification is logged unless
-    the store is read-only. `going_on` (--all): a case whose rows cannot even be read is a failed
-    entry, not the end of the command."""
-    from sqlalchemy.exc import DatabaseError
-
-    try:
-        checked = store.verify(case_id, expect_head)
-    except (StoreError, TypeError, ValueError, DatabaseError) as error:  # (rows altered beyond reading)
-        if isinstance(error, StoreError) and not going_on:
-            raise
-        problem = str(error) if isinstance(error, StoreError) else \
-            f"cannot be checked ({type(error).__name__}: {error}): the database was altered"
-        return _failed_case(case_id, problem)
-    findings = checked.findings
-    for note in checked.clock_notes:  # (on stderr: clocks are set back, so not a failure, but an auditor should know)
-        err.print(_line(f"note: {note}"))
-    event = None if store.read_only else store.record_event(
-        case_id, auditor, "verify", "case", case_id,
-        details={"findings": len(findings), "verified_head": checked.head_hash,
-                 "events_checked": checked.events_checked, "evidence": checked.evidence_count,
-                 "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
-    )
-    return ({"case_id": case_id, "ok": not findings, "verified_head": checked.head_hash,
-             "events_checked": checked.events_checked, "verification_event_seq": event.seq if event is not None else None,
-             "log_head_after": event.entry_hash if event is not None else None,
-             "findings": [f.__dict__ for f in findings]}, ["FAIL " + finding.line() for finding in findings])
-
-
-def _failed_case(case_id: str, problem: str) -> tuple[dict[str, Any], list[str]]:
-    return ({"case_id": case_id, "ok": False, "verified_head": None, "events_checked": 0,
-             "verification_event_seq": None, "log_head_after": None,
-             "findings": [{"case_id": case_id, "object": "case", "problem": problem, "expected": "", "found": ""}]},
-            [f"FAIL {case_id}: {problem}"])
-
-
-LOG_COLUMNS = ["seq", "ts_utc", "examiner", "action", "object_kind", "object_id", "object_sha256",
-               "details", "prev_hash", "entry_hash"]
-
-
-@audit_app.command("log")
-def audit_log(
-    case_id: str,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json.")] = "table",
-    as_json: JsonOption = False,
-    read_only: ReadOnlyOption = False,
-) -> None:
-    """Print a case's custody log."""
-    if as_json and fmt not in ("table", "json"):
-        raise StoreError(f"--json and --format {fmt} ask for two formats: give one")
-    fmt = "json" if as_json else fmt
-    if fmt not in ("table", "csv", "json"):
-        raise StoreError(f"unknown format {fmt!r}: use table, csv or json")
-    events = _open_for_reading(read_only).custody_log(case_id)
-    records = [
-        {"seq": e.seq, "ts_utc": e.ts_utc, "examiner": e.examiner, "action": e.action,
-         "object_kind": e.object_kind, "object_id": e.object_id, "object_sha256": e.object_sha256,
-         "details": _logged_details(e.details_json), "prev_hash": e.prev_hash, "entry_hash": e.entry_hash}
-        for e in events
-    ]
-    if fmt == "json":
-        _print_json(records)
-    elif fmt == "csv":
-        from forensic_s2f.exports import spreadsheet_safe
-
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=LOG_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for record in records:  # (text cells guarded as the CSV exports guard them: see exports.spreadsheet_safe)
-            row = {**record, "details": json.dumps(record["details"], sort_keys=True, ensure_ascii=False)}
-            writer.writerow({key: spreadsheet_safe(value) for key, value in row.items()})
-        sys.stdout.write(buffer.getvalue())
-    else:
-        out.print(_table(
-            f"custody log of {case_id}", ["seq", "time (UTC)", "examiner", "action", "object", "sha256", "entry hash"],
-            [[r["seq"], r["ts_utc"][:19], r["examiner"], r["action"], f"{r['object_kind']} {r['object_id']}",
-              r["object_sha256"][:12], r["entry_hash"][:12]] for r in records],
-        ))
-        if records:  # (the table shortens hashes; --expect-head takes 32 hex digits or more)
-            out.print(_line(f"head (seq {records[-1]['seq']}): {records[-1]['entry_hash']}; every hash in full: "
-                            "--json or --format csv"))
-
-
-def _logged_details(text: str) -> Any:
-    """An event's details; text that does not parse (only a changed row holds such; `audit verify`
-    names it) is shown as it is stored."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return {"unparseable details_json": text}
+    out.print(plain_line(f"{report.path}  sha256 {report.sha256}"))
+    out.print(plain_line(f"report {report.report_id} of run {report.run_id}; pins custody-log head {report.log_head}"))
+    out.print(head_line(case_id, report.logged_head))
 
 
 @app.command("version")
@@ -793,10 +564,10 @@ def _run_and_report(argv: list[str] | None) -> None:
         try:
             _invoke(argv)
         finally:
-            _close_stores()
+            close_stores()
             raise_lost_stop()  # (a stop lost on the way still ends the command as stopped)
     except Fs2fError as error:
-        err.print(_line(f"error: {error}"))
+        err.print(plain_line(f"error: {error}"))
         sys.exit(error.exit_code)
     except Terminated as stop:  # (named by the signal received: a library may rewrite the message, as reportlab does)
         _exit_stopped(stop_received() or str(stop))
@@ -807,9 +578,9 @@ def _run_and_report(argv: list[str] | None) -> None:
             _exit_stopped(stop)
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
-            err.print(_line(f"error: {refusal}"))
+            err.print(plain_line(f"error: {refusal}"))
             sys.exit(2)
-        err.print(_line(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
+        err.print(plain_line(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
         sys.exit(3)
 
 
@@ -818,7 +589,7 @@ def _exit_stopped(signal_name: str) -> None:
     had recorded in full when the stop came (`errors.note_recorded`)."""
     recorded = recorded_before_stop()
     after = f" after {recorded}" if recorded is not None else ""
-    err.print(_line(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}"))
+    err.print(plain_line(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}"))
     sys.exit(128 + signal.Signals[signal_name].value)
 
 

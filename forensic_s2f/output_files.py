@@ -106,8 +106,9 @@ def write_pending(folder: Path, files: dict[str, bytes | tuple[Path, str]], pend
     except BaseException as error:  # (an interruption too: all or nothing)
         discard(pending)
         if isinstance(error, OSError):
-            raise StoreError(f"{error.filename or folder}: cannot be written ({error.strerror or error}); "
-                             "nothing was exported") from None
+            writing = pending[-1].path if pending else folder  # (a failed write names no file: the one being written)
+            raise StoreError(f"{error.filename or writing}: cannot be written ({error.strerror or error}); "
+                             "nothing was written") from None
         raise
 
 

@@ -271,7 +271,7 @@ def test_write_prediction_never_replaces_nor_writes_through_links(model, clip, t
     folder = tmp_path / "out"
     written = write_prediction(prediction, folder)
     first = {path.name: path.read_bytes() for path in written.values()}
-    with pytest.raises(Fs2fError, match="face.png: already exists; not replaced"):
+    with pytest.raises(Fs2fError, match="face.png: already exists"):
         write_prediction(prediction, folder)
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == first
     outside = tmp_path / "outside.json"
@@ -279,9 +279,35 @@ def test_write_prediction_never_replaces_nor_writes_through_links(model, clip, t
     linked = tmp_path / "linked"
     linked.mkdir()
     (linked / "prediction.json").symlink_to(outside)
-    with pytest.raises(Fs2fError, match="prediction.json: already exists; not replaced"):
+    with pytest.raises(Fs2fError, match="prediction.json: already exists"):
         write_prediction(prediction, linked)
     assert outside.read_text() == "not yours\n"
+    assert [path.name for path in linked.iterdir()] == ["prediction.json"]  # (the three images were written first)
+
+
+def test_write_prediction_writes_all_four_files_or_none(model, clip, tmp_path, monkeypatch):
+    """A full disk (or a stop) after some of the files were written left those files, and the
+    next try then refused the folder because they were there."""
+    import errno
+
+    from forensic_s2f import output_files
+
+    prediction = model.predict(*clip)
+    synced = []
+
+    def disk_full_at_the_third(descriptor):
+        synced.append(descriptor)
+        if len(synced) == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output_files.os, "fsync", disk_full_at_the_third)
+    folder = tmp_path / "out"
+    with pytest.raises(Fs2fError, match=r"members.png: cannot be written \(No space left on device\); nothing was written"):
+        write_prediction(prediction, folder)
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    assert sorted(path.name for path in write_prediction(prediction, folder).values()) == sorted(
+        path.name for path in folder.iterdir())
 
 
 def test_shipped_card_is_the_documented_one(model):

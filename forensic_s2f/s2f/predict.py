@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from forensic_s2f.errors import Fs2fError
+from forensic_s2f.errors import Fs2fError, stops_held
+from forensic_s2f.output_files import PendingFile, discard, place_all, write_pending
 
 UNCERTAINTY_FULL_SCALE = 0.15  # per-pixel std (intensity in [0, 1]) drawn as the hottest colour
 
@@ -126,11 +127,14 @@ def _folder_stem(path: Path) -> str:
 
 
 def write_prediction(prediction: Prediction, out_dir: Path, source: dict[str, Any] | None = None) -> dict[str, Path]:
-    """Write the four files into `out_dir` (created if needed); returns {name: path}.
+    """Write the four files into `out_dir` (created if needed), all of them or none; returns
+    {name: path}.
 
     source: what the input was (cli_model's `_input_record`), written first in prediction.json as "input" (None: no
-    "input" key). Each file is created new: an existing file or link in its place is never
-    replaced nor written through (Fs2fError naming it).
+    "input" key). Each file is written whole under a hidden partial name and the four take their
+    names together, with stop signals held (`output_files`): a stop, a full disk or a name that
+    is taken (a file or a link, never replaced nor written through: Fs2fError naming it) leaves
+    none of them, where a set cut short used to stay and block the next try.
     """
     out_dir = Path(out_dir)
     paths = {
@@ -146,15 +150,16 @@ def write_prediction(prediction: Prediction, out_dir: Path, source: dict[str, An
         "members": _png(np.concatenate(prediction.member_faces, axis=1)),
         "prediction": (json.dumps(document, indent=2) + "\n").encode(),
     }
+    pending: list[PendingFile] = []
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for name, path in paths.items():
-            with open(path, "xb") as handle:
-                handle.write(contents[name])
-    except FileExistsError as error:
-        raise Fs2fError(f"{error.filename}: already exists; not replaced") from None
-    except OSError as error:
-        raise Fs2fError(f"{error.filename or out_dir}: cannot write the prediction ({error.strerror or error})") from None
+        write_pending(out_dir, {paths[name].name: data for name, data in contents.items()}, pending)
+        with stops_held():
+            taken = place_all(pending)
+    finally:
+        discard(pending)
+    if taken:
+        raise Fs2fError(f"{taken[0]}: appeared while the prediction was written and was left as it is; "
+                        f"{len(pending) - len(taken)} of the {len(pending)} files took their names")
     return paths
 
 

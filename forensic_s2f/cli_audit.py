@@ -16,7 +16,7 @@ import typer
 from forensic_s2f.cli_terminal import (ExaminerOption, JsonOption, ReadOnlyOption, err, head_line, open_for_reading,
                                        out, plain_line, print_json, text_table)
 from forensic_s2f.config import examiner_name
-from forensic_s2f.errors import StoreError
+from forensic_s2f.errors import StoreError, note_recorded, stops_held
 
 audit_app = typer.Typer(no_args_is_help=True, help="The auditor's side: verify the store, read the custody log.")
 
@@ -97,12 +97,17 @@ def _verify_case(store, case_id: str, auditor: str, expect_head: Sequence[str],
     findings = checked.findings
     for note in checked.clock_notes:  # (on stderr: clocks are set back, so not a failure, but an auditor should know)
         err.print(plain_line(f"note: {note}"))
-    event = None if store.read_only else store.record_event(
-        case_id, auditor, "verify", "case", case_id,
-        details={"findings": len(findings), "verified_head": checked.head_hash,
-                 "events_checked": checked.events_checked, "evidence": checked.evidence_count,
-                 "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
-    )
+    event = None
+    if not store.read_only:
+        with stops_held():  # (a stop as the verification is logged ends the command saying so)
+            event = store.record_event(
+                case_id, auditor, "verify", "case", case_id,
+                details={"findings": len(findings), "verified_head": checked.head_hash,
+                         "events_checked": checked.events_checked, "evidence": checked.evidence_count,
+                         "artifacts": checked.artifact_count, "problems": [f.line() for f in findings[:50]]},
+            )
+            note_recorded(f"the verification of case {case_id} was logged as event {event.seq} "
+                          f"({len(findings)} findings; `fs2f audit log {case_id}` shows it)")
     return ({"case_id": case_id, "ok": not findings, "verified_head": checked.head_hash,
              "events_checked": checked.events_checked, "verification_event_seq": event.seq if event is not None else None,
              "log_head_after": event.entry_hash if event is not None else None,

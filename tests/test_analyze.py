@@ -936,3 +936,28 @@ def test_a_stop_as_evidence_is_recorded_says_it_was_recorded(cli, store_dir, tmp
     monkeypatch.setattr(CaseStore, "ingest", ingest)
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [e["id"] for e in shown["evidence"]] == [1]
+
+
+def test_a_stop_as_a_verification_is_logged_says_it_was_logged(cli, store_dir, tmp_path, monkeypatch):
+    """The auditor sees no result, but the log holds the verification: the line says so."""
+    from conftest import write_tone
+
+    from forensic_s2f.store.case_store import CaseStore
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    record_event = CaseStore.record_event
+
+    def record_then_stop(self, *args, **kwargs):
+        event = record_event(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        (lambda: None)()
+        return event
+
+    monkeypatch.setattr(CaseStore, "record_event", record_then_stop)
+    result = cli("audit", "verify", "C1", "-e", "Auditor A")
+    monkeypatch.setattr(CaseStore, "record_event", record_event)
+    assert result.code == 143 and result.stdout == ""
+    assert result.stderr == ("error: terminated (SIGTERM) after the verification of case C1 was logged as event 3 "
+                             "(0 findings; `fs2f audit log C1` shows it)\n")
+    log = json.loads(cli("audit", "log", "C1", "--json").stdout)
+    assert (log[-1]["seq"], log[-1]["action"], log[-1]["details"]["findings"]) == (3, "verify", 0)

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
+from forensic_s2f.cli_terminal import err, out
 from forensic_s2f.config import require_outside_store
 from forensic_s2f.errors import Fs2fError, InputError, one_line
 from forensic_s2f.numbers import probability_text
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
 
 model_app = typer.Typer(help="The Speech2Face model: predict, info, train, evaluate, train-overlap.", no_args_is_help=True)
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # (as cli.out)
-err = Console(stderr=True)
 ECAPA_HELP = (
     "Local SpeechBrain ECAPA folder (hyperparams.yaml, embedding_model.ckpt) to use as the voice "
     "encoder instead of the shipped GE2E; recorded with its file hashes."

@@ -38,7 +38,8 @@ def _ecapa_encoder(directory: Path | None) -> ECAPAEncoder | None:
 
 def _progress() -> Progress:
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True,
+        disable=not err.is_terminal,  # (off a terminal it left an empty line before an error's one line)
     )
 
 

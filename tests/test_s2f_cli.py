@@ -269,3 +269,14 @@ def test_unreadable_weights_matching_their_manifest_are_one_line_errors(cli, tmp
             _refused(result, named)
             assert reason in result.stderr
         assert not (tmp_path / f"out-{folder.name}").exists()
+
+
+def test_train_and_evaluate_on_a_folder_without_pairs_are_one_line_errors(cli, tmp_path):
+    """Off a terminal the progress display left an empty line on stderr before the error."""
+    folder = tmp_path / "not-pairs"
+    folder.mkdir()
+    for args in (("model", "evaluate", "--data", folder), ("model", "train", "--data", folder, "--output", tmp_path / "w")):
+        result = cli(*args)
+        assert result.code == 2 and result.stdout == ""
+        assert result.stderr == f"error: {folder}: not a voice–face pair folder (no labels.csv)\n"
+    assert not (tmp_path / "w").exists()

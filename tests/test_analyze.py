@@ -889,24 +889,31 @@ def test_a_stop_while_the_completed_run_waits_for_the_store_fails_the_run(cli, s
     assert cli("audit", "verify", "C1").code == 0
 
 
+def _stop_once_written(monkeypatch, method: str):
+    """Make CaseStore.`method` send this process SIGTERM once it has written, as a stop that came
+    during its write would be raised (held until the write ends); returns the method as it was."""
+    from forensic_s2f.store.case_store import CaseStore
+
+    original = getattr(CaseStore, method)
+
+    def then_stop(self, *args, **kwargs):
+        value = original(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        (lambda: None)()  # (a call: Python runs the pending handler here)
+        return value
+
+    monkeypatch.setattr(CaseStore, method, then_stop)
+    return original
+
+
 def test_a_stop_as_the_run_is_recorded_completed_says_the_run_was_completed(cli, store_dir, tmp_path, monkeypatch):
     """A stop that came while the run's last record was written waited for the write, then ended
     the command with only "error: terminated", though the run was complete: the line now says so,
     and the run stays completed (no 'failed' record after its 'completed' one)."""
     from conftest import write_tone
 
-    from forensic_s2f.store.case_store import CaseStore
-
     assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
-    finish_run = CaseStore.finish_run
-
-    def finish_then_stop(self, run_id, examiner, status, error=""):
-        run = finish_run(self, run_id, examiner, status, error)
-        os.kill(os.getpid(), signal.SIGTERM)
-        (lambda: None)()  # (a call: Python runs the pending handler here)
-        return run
-
-    monkeypatch.setattr(CaseStore, "finish_run", finish_then_stop)
+    _stop_once_written(monkeypatch, "finish_run")
     result = cli("case", "analyze", "C1", "-e", "Ann")
     assert result.code == 143
     assert result.stderr == "error: terminated (SIGTERM) after run 1 of case C1 was recorded as completed\n"
@@ -922,15 +929,7 @@ def test_a_stop_as_evidence_is_recorded_says_it_was_recorded(cli, store_dir, tmp
 
     from forensic_s2f.store.case_store import CaseStore
 
-    ingest = CaseStore.ingest
-
-    def ingest_then_stop(self, *args, **kwargs):
-        result = ingest(self, *args, **kwargs)
-        os.kill(os.getpid(), signal.SIGTERM)
-        (lambda: None)()
-        return result
-
-    monkeypatch.setattr(CaseStore, "ingest", ingest_then_stop)
+    ingest = _stop_once_written(monkeypatch, "ingest")
     result = cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann")
     assert result.code == 143 and result.stderr == "error: terminated (SIGTERM) after evidence 1 was recorded in case C1\n"
     monkeypatch.setattr(CaseStore, "ingest", ingest)
@@ -945,15 +944,7 @@ def test_a_stop_as_a_verification_is_logged_says_it_was_logged(cli, store_dir, t
     from forensic_s2f.store.case_store import CaseStore
 
     assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
-    record_event = CaseStore.record_event
-
-    def record_then_stop(self, *args, **kwargs):
-        event = record_event(self, *args, **kwargs)
-        os.kill(os.getpid(), signal.SIGTERM)
-        (lambda: None)()
-        return event
-
-    monkeypatch.setattr(CaseStore, "record_event", record_then_stop)
+    record_event = _stop_once_written(monkeypatch, "record_event")
     result = cli("audit", "verify", "C1", "-e", "Auditor A")
     monkeypatch.setattr(CaseStore, "record_event", record_event)
     assert result.code == 143 and result.stdout == ""

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from forensic_s2f.cli_terminal import err, out
+from forensic_s2f.cli_terminal import out, progress_bar
 from forensic_s2f.config import require_outside_store
 from forensic_s2f.errors import Fs2fError, InputError, one_line
 from forensic_s2f.numbers import probability_text
@@ -34,13 +33,6 @@ def _ecapa_encoder(directory: Path | None) -> ECAPAEncoder | None:
     from forensic_s2f.s2f.ecapa import ECAPAEncoder
 
     return ECAPAEncoder(directory)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True,
-        disable=not err.is_terminal,  # (off a terminal it left an empty line before an error's one line)
-    )
 
 
 def _input_record(path: Path, info: AudioInfo) -> dict[str, Any]:
@@ -149,7 +141,7 @@ def train(
     require_outside_store(output)
     require_new_folder(output)
     encoder = _ecapa_encoder(ecapa_dir)
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("embedding clips", total=None)
         model = train_model(
             data,
@@ -179,7 +171,7 @@ def train_overlap(
 
     require_outside_store(output)
     require_new_folder(output)
-    with _progress() as bar:
+    with progress_bar() as bar:
         task = bar.add_task("reading clips", total=None)
         clips = training_clips(data)
         network, record = train_overlap_network(
@@ -224,7 +216,7 @@ def evaluate(
                 f"{attach_to}: its voice encoder differs from the one evaluated "
                 "(pass the same --ecapa-dir the model was trained with, or none for GE2E)"
             )
-    with _progress() as bar:
+    with progress_bar() as bar:
         tasks: dict[str, Any] = {}
 
         def step(stage: str, done: int, total: int) -> None:

@@ -21,7 +21,8 @@ import numpy as np
 
 from forensic_s2f.audio.decode import TARGET_SAMPLE_RATE
 from forensic_s2f.audio.pcm import PcmWriter, Samples, pcm_sha256
-from forensic_s2f.errors import Fs2fError, InputError, note_recorded, raise_lost_stop, stop_received, stops_held
+from forensic_s2f.errors import (Fs2fError, InputError, note_failed, note_recorded, raise_lost_stop, stop_received,
+                                 stops_held)
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.store.case_store import CaseStore
 from forensic_s2f.store.custody import canonical_json
@@ -249,6 +250,7 @@ class CaseAnalysis:
                 if activity.status == "running":
                     self.store.finish_activity(activity.id, self.examiner, outputs=[{"error": reason}], status="failed")
             self.store.finish_run(run.id, self.examiner, "failed", reason)
+            note_failed(f"run {run.id} of case {self.case_id} was recorded as failed")
             raise
         return run.id
 

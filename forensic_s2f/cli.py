@@ -27,7 +27,8 @@ from forensic_s2f.cli_terminal import (ExaminerOption, JsonOption, close_stores,
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, command_ended,
                                   forget_stops, hold_stop, keep_lost_stop, mark_command_ended, note_recorded,
-                                  raise_lost_stop, recorded_before_stop, stop_received, stops_held)
+                                  raise_lost_stop, recorded_as_failed, recorded_before_stop, stop_received,
+                                  stops_held)
 from forensic_s2f.numbers import percent_text
 
 if TYPE_CHECKING:
@@ -567,7 +568,7 @@ def _run_and_report(argv: list[str] | None) -> None:
             close_stores()
             raise_lost_stop()  # (a stop lost on the way still ends the command as stopped)
     except Fs2fError as error:
-        err.print(plain_line(f"error: {error}"))
+        err.print(plain_line(_with_failure(f"error: {error}")))
         sys.exit(error.exit_code)
     except Terminated as stop:  # (named by the signal received: a library may rewrite the message, as reportlab does)
         _exit_stopped(stop_received() or str(stop))
@@ -578,18 +579,28 @@ def _run_and_report(argv: list[str] | None) -> None:
             _exit_stopped(stop)
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
-            err.print(plain_line(f"error: {refusal}"))
+            err.print(plain_line(_with_failure(f"error: {refusal}")))
             sys.exit(2)
-        err.print(plain_line(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)"))
+        err.print(plain_line(_with_failure(f"internal error: {type(error).__name__}: {error} "
+                                           "(set FS2F_DEBUG=1 for a traceback)")))
         sys.exit(3)
+
+
+def _with_failure(line: str) -> str:
+    """An error line, followed by what the command recorded as failed as the error ended it
+    (`errors.note_failed`), as in "; run 3 of case C1 was recorded as failed"."""
+    failed = recorded_as_failed()
+    return f"{line}; {failed}" if failed is not None else line
 
 
 def _exit_stopped(signal_name: str) -> None:
     """The stop's line and exit status (128 + the signal's number); the line says what the command
-    had recorded in full when the stop came (`errors.note_recorded`)."""
+    had recorded in full when the stop came (`errors.note_recorded`), or what it recorded as
+    failed (`errors.note_failed`)."""
     recorded = recorded_before_stop()
     after = f" after {recorded}" if recorded is not None else ""
-    err.print(plain_line(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}"))
+    stopped = f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}"
+    err.print(plain_line(_with_failure(stopped)))
     sys.exit(128 + signal.Signals[signal_name].value)
 
 

@@ -65,6 +65,7 @@ _received_stops: list[int] = []  # stop signals this process has received (see `
 _lost_stops: list[int] = []  # stop signals whose Terminated Python discarded (see `keep_lost_stop`)
 _ended: list[bool] = []  # one entry once the command has ended (see `command_ended`)
 _recorded: list[str] = []  # what the command had recorded in full when a stop ended it (see `note_recorded`)
+_failed: list[str] = []  # what the command recorded as failed as an error or a stop ended it (see `note_failed`)
 
 
 def stop_received() -> str | None:
@@ -81,6 +82,7 @@ def forget_stops() -> None:
     _lost_stops.clear()
     _ended.clear()
     _recorded.clear()
+    _failed.clear()
 
 
 def note_recorded(outcome: str) -> None:
@@ -95,6 +97,19 @@ def note_recorded(outcome: str) -> None:
 def recorded_before_stop() -> str | None:
     """The outcome the command had recorded in full (`note_recorded`), or None."""
     return _recorded[-1] if _recorded else None
+
+
+def note_failed(outcome: str) -> None:
+    """For a command that recorded its work as failed as an error or a stop ended it (`outcome`
+    says what, as in "run 3 of case C1 was recorded as failed"): the command's error line says
+    so. It used to say only what ended the command, as in "error: terminated (SIGTERM)", and the
+    examiner had to look in the store to learn whether anything was recorded."""
+    _failed.append(outcome)
+
+
+def recorded_as_failed() -> str | None:
+    """What the command recorded as failed (`note_failed`), or None."""
+    return _failed[-1] if _failed else None
 
 
 def mark_command_ended() -> None:

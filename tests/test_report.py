@@ -290,6 +290,31 @@ def test_a_report_that_cannot_be_recorded_leaves_no_file(cli, store_dir, tmp_pat
     assert cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann").code == 0  # (the name is free)
 
 
+def test_a_report_whose_step_fails_says_the_step_was_recorded_as_failed(cli, store_dir, tmp_path, figures_file,
+                                                                       monkeypatch):
+    """The report's step is recorded as failed when its PDF cannot be stored; the error line now
+    says so, where it named only the error."""
+    from forensic_s2f.errors import StoreError
+
+    make_case(cli, store_dir, tmp_path, "L1", speakers=1)
+    finish_activity = CaseStore.finish_activity
+
+    def refuse_the_pdf(self, *args, **kwargs):
+        if kwargs.get("artifacts"):
+            raise StoreError("the case store is locked")
+        return finish_activity(self, *args, **kwargs)
+
+    monkeypatch.setattr(CaseStore, "finish_activity", refuse_the_pdf)
+    result = cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann")
+    failed = [a for a in CaseStore(store_dir).activities("L1") if a.kind == "report"]
+    assert [a.status for a in failed] == ["failed"]
+    assert result.code == 2 and result.stderr == (f"error: the case store is locked; the report's step (activity "
+                                                  f"{failed[0].id}) was recorded as failed in case L1\n")
+    assert not (tmp_path / "r.pdf").exists()
+    monkeypatch.setattr(CaseStore, "finish_activity", finish_activity)
+    assert cli("audit", "verify", "L1").code == 0
+
+
 def test_the_report_takes_its_name_only_once_recorded(cli, store_dir, tmp_path, figures_file, monkeypatch):
     """A kill while the report was being recorded left a whole PDF with a report id under the
     name asked for, which the store never recorded. Until it is recorded, the PDF is written

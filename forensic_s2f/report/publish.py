@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from forensic_s2f.config import require_outside_store
-from forensic_s2f.errors import StoreError, note_recorded, require_text_name, stops_held
+from forensic_s2f.errors import StoreError, note_failed, note_recorded, require_text_name, stops_held
 from forensic_s2f.output_files import partial_path, place, remove_partial, remove_stale_partials
 from forensic_s2f.provenance import software_versions
 from forensic_s2f.report.build import BuiltReport, build_report
@@ -113,5 +113,6 @@ def _record(store: CaseStore, case_id: str, examiner: str, built: BuiltReport, r
     except BaseException as error:  # (the disk filled, a stop while another process held the store):
         store.finish_activity(activity.id, examiner, outputs=[{"error": f"{type(error).__name__}: {error}"}],
                               status="failed")  # the step is recorded as failed, not left running
+        note_failed(f"the report's step (activity {activity.id}) was recorded as failed in case {case_id}")
         raise
     return rows[0].id

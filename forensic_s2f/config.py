@@ -32,7 +32,11 @@ def require_outside_store(path: Path, home: Path | None = None) -> None:
 
 
 def examiner_name(given: str | None) -> str:
-    """The examiner from the option, else `$FS2F_EXAMINER`; refuses to go on without one."""
+    """The examiner from the option, else `$FS2F_EXAMINER`; refuses to go on without one. An
+    option given empty is refused, not filled in from `$FS2F_EXAMINER`: the custody log then
+    named whoever the environment held for a step its examiner had left unnamed."""
+    if given is not None and not given.strip():
+        raise StoreError("--examiner is empty: give the examiner's name")
     name = (given or os.environ.get("FS2F_EXAMINER") or "").strip()
     if not name:
         raise StoreError("no examiner: pass --examiner NAME or set FS2F_EXAMINER")

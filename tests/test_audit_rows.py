@@ -284,6 +284,17 @@ def test_examiner_names_with_hidden_characters_are_refused(cli, store_dir, tmp_p
     assert not (store_dir / "fs2f.db").exists()
 
 
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_empty_examiner_option_is_refused_not_taken_from_the_environment(cli, store_dir, tmp_path, monkeypatch,
+                                                                            name):
+    """`--examiner ''` recorded the steps under the name `$FS2F_EXAMINER` held."""
+    monkeypatch.setenv("FS2F_EXAMINER", "Ann")
+    result = cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", name)
+    assert result.code == 2 and result.stderr == "error: --examiner is empty: give the examiner's name\n"
+    assert not (store_dir / "fs2f.db").exists()
+    assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav")).code == 0  # (the environment's name, unasked)
+
+
 def test_a_persian_name_with_a_zero_width_non_joiner_is_kept(cli, store_dir, tmp_path):
     name = "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
     assert cli("case", "add", "C1", write_tone(tmp_path / "e0.wav"), "-e", name).code == 0

@@ -11,7 +11,8 @@ recipe) on the clips of the other folds only; the five detectors are cached unde
 $FS2F_BENCH_CACHE. "fs2f, no overlap detector" is the pipeline without it (the resegmenter's
 own rule at speaker changes). Per-speaker gender agreement uses the shipped face model. "95% CI"
 is a bootstrap interval of the DER over draws of the conversations scored (`Score.der_interval`):
-run other draws with `--seed`.
+run other draws with `--seed`; `--seed 0 1 2` pools three draws (each conversation keeps its
+fold), so that settings are chosen over all of them.
 
     PYTHONPATH=. python benchmarks/diarization.py --conversations 20
 """
@@ -252,7 +253,8 @@ def add_gender(score: Score, model, conversation: Conversation, samples: np.ndar
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0],
+                        help="draw(s) of conversations; several are pooled, settings then chosen over all of them")
     parser.add_argument("--conditions", nargs="+", default=list(CONDITIONS))
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--no-denoise", action="store_true", help="skip the fs2f + denoise column")
@@ -267,7 +269,7 @@ def main() -> None:
     parser.add_argument("--detector-examples", type=int, default=8000, help="training mixtures of the fold detectors")
     args = parser.parse_args()
 
-    conversations = build(args.conversations, args.seed)
+    conversations = [c for seed in args.seed for c in build(args.conversations, seed)]
     total_audio = sum(len(c.samples) for c in conversations) / RATE
     speakers = [len(c.reference.labels()) for c in conversations]
     print(f"{len(conversations)} conversations, {total_audio / 60:.1f} min per condition, "
@@ -326,6 +328,10 @@ def main() -> None:
         chosen_settings[name] = [best_for[f] for f in range(FOLDS)]
         overall = {s: sum(errors[f][s][0] for f in range(FOLDS)) / max(sum(errors[f][s][1] for f in range(FOLDS)), 1e-9) for s in grid}
         best = sorted(overall.items(), key=lambda item: item[1])[:5]
+        shipped = (SpeakerClustering().threshold, SpeakerClustering().merge_threshold,
+                   SpeakerClustering().min_cluster_seconds, OverlapDetector().threshold if steps.detectors else None)
+        if shipped in overall:
+            print(f"{name}: the shipped settings {shipped}: {100 * overall[shipped]:.2f}% over all folds and conditions")
         print(f"{name}: the 5 best (threshold, merge_threshold, min_cluster_seconds, overlap threshold) "
               "by DER over all folds and conditions: " + ", ".join(f"{s}: {100 * d:.2f}%" for s, d in best))
         for condition, runs in per_condition.items():

@@ -22,8 +22,9 @@ from rich.table import Table
 from forensic_s2f import __version__
 from forensic_s2f.cli_audit import audit_app
 from forensic_s2f.cli_model import model_app
-from forensic_s2f.cli_terminal import (ExaminerOption, JsonOption, close_stores, err, head_line, open_for_reading,
-                                       open_store, out, plain_line, print_json, progress_bar, text_table)
+from forensic_s2f.cli_terminal import (ExaminerOption, JsonOption, ReadOnlyOption, close_stores, err, head_line,
+                                       open_for_reading, open_store, out, plain_line, print_json, progress_bar,
+                                       text_table)
 from forensic_s2f.config import examiner_name, require_outside_store, require_text, store_home
 from forensic_s2f.errors import (STOP_SIGNALS, Fs2fError, InputError, StoreError, Terminated, UsageProblem, command_ended,
                                   forget_stops, hold_stop, keep_lost_stop, mark_command_ended, note_recorded,
@@ -153,13 +154,13 @@ def _intake_outcome(case_id: str, result: Any) -> str:
 
 
 @case_app.command("list")
-def case_list(as_json: JsonOption = False) -> None:
+def case_list(as_json: JsonOption = False, read_only: ReadOnlyOption = False) -> None:
     """List the cases in the store."""
     from forensic_s2f.store.db import StoreLayout, refuse_unsafe_files
 
     layout = StoreLayout(store_home())
     refuse_unsafe_files(layout.database)  # (a link leading nowhere is no empty store)
-    summaries = open_for_reading().list_cases() if layout.exists() else []
+    summaries = open_for_reading(read_only).list_cases() if layout.exists() else []
     records = [
         {"case_id": s.case.id, "title": s.case.title, "created_utc": s.case.created_utc,
          "created_by": s.case.created_by, "evidence": s.evidence_count, "custody_events": s.event_count,
@@ -176,9 +177,9 @@ def case_list(as_json: JsonOption = False) -> None:
 
 
 @case_app.command("show")
-def case_show(case_id: str, as_json: JsonOption = False) -> None:
+def case_show(case_id: str, as_json: JsonOption = False, read_only: ReadOnlyOption = False) -> None:
     """Show a case: its evidence and the head of its custody log."""
-    store = open_for_reading()
+    store = open_for_reading(read_only)
     with store.snapshot():  # (one state of the store, whatever is written meanwhile)
         _show_case(store, case_id, as_json)
 

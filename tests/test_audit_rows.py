@@ -315,6 +315,7 @@ def test_an_auditor_reads_a_store_without_writing_to_it(cli, analysed):
     (entry,) = json.loads(verified.stdout)
     assert entry["ok"] and entry["verification_event_seq"] is None and "not logged" in verified.stderr
     assert cli("audit", "log", "C1", "--read-only").code == 0
+    assert cli("case", "show", "C1", "--read-only").code == 0 and cli("case", "list", "--read-only").code == 0
     assert _every_file(analysed) == before  # byte for byte, and no file added
     _tamper(analysed, "UPDATE segment SET start_seconds = 0.0 WHERE id = 2")
     assert cli("audit", "verify", "C1", "--read-only").code == 1

@@ -22,6 +22,7 @@ import forensic_s2f  # noqa: F401
 from pyannote.audio.sample import SAMPLE_FILE
 
 SAMPLE = SAMPLE_FILE["audio"]
+RUN_1_FAILED_BY_SIGTERM = "error: terminated (SIGTERM); run 1 of case C1 was recorded as failed\n"
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +307,8 @@ def test_stopped_analysis_is_recorded_as_failed(tmp_path, stop, code, said):
         if shown["runs"]:
             break
     process.send_signal(stop)
-    assert process.wait(timeout=120) == code and process.stderr.read() == f"error: {said} ({stop.name}); run 1 of case T1 was recorded as failed\n"
+    assert process.wait(timeout=120) == code
+    assert process.stderr.read() == f"error: {said} ({stop.name}); run 1 of case T1 was recorded as failed\n"
     shown = json.loads(subprocess.run([*command, "case", "show", "T1", "--json"], env=env, capture_output=True,
                                       text=True, timeout=60).stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", f"Terminated: {stop.name}")]
@@ -340,7 +342,7 @@ def test_an_error_a_stop_causes_ends_as_the_stop(cli, store_dir, tmp_path, monke
 
     monkeypatch.setattr(CaseAnalysis, "_evidence", stopped_then_broken)
     result = cli("case", "analyze", "C1", "-e", "Ann")
-    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM); run 1 of case C1 was recorded as failed\n"
+    assert result.code == 143 and result.stderr == RUN_1_FAILED_BY_SIGTERM
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
     assert cli("audit", "verify", "C1").code == 0
@@ -547,7 +549,7 @@ def test_a_stop_signal_right_after_the_run_is_recorded_still_fails_the_run(cli, 
     finally:
         done.set()
         bystander.join()
-    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM); run 1 of case C1 was recorded as failed\n"
+    assert result.code == 143 and result.stderr == RUN_1_FAILED_BY_SIGTERM
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
 
@@ -582,7 +584,7 @@ def test_a_stop_as_a_store_write_ends_cannot_skip_its_end(cli, store_dir, tmp_pa
     finally:
         sys.settrace(previous)
     assert fired == [kind]
-    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM); run 1 of case C1 was recorded as failed\n"
+    assert result.code == 143 and result.stderr == RUN_1_FAILED_BY_SIGTERM
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
     # the write the stop arrived in went in whole; the step it began is recorded as cut short
@@ -758,7 +760,7 @@ def test_a_stop_python_dropped_in_a_finaliser_still_stops_the_command(cli, store
     with monkeypatch.context() as patched:
         patched.setattr(CaseStore, "start_run", start_then_stop)
         result = cli("case", "analyze", "C1", "-e", "Ann")
-    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM); run 1 of case C1 was recorded as failed\n", result
+    assert result.code == 143 and result.stderr == RUN_1_FAILED_BY_SIGTERM, result
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
 
@@ -903,7 +905,7 @@ def test_a_stop_while_the_completed_run_waits_for_the_store_fails_the_run(cli, s
     monkeypatch.setattr(CaseStore, "finish_run", finish_while_another_holds_the_lock)
     result = cli("case", "analyze", "C1", "-e", "Ann")
     assert waited == ["completed"]
-    assert result.code == 143 and result.stderr == "error: terminated (SIGTERM); run 1 of case C1 was recorded as failed\n"
+    assert result.code == 143 and result.stderr == RUN_1_FAILED_BY_SIGTERM
     shown = json.loads(cli("case", "show", "C1", "--json").stdout)
     assert [(run["status"], run["error"]) for run in shown["runs"]] == [("failed", "Terminated: SIGTERM")]
     assert cli("audit", "verify", "C1").code == 0

@@ -249,7 +249,8 @@ def test_analysis_decode_failure_names_the_evidence(cli, store_dir, populated, m
     monkeypatch.setattr(decode, "decode_to_pcm", failing)
     result = cli("case", "analyze", "C1", "-e", "Ann")
     assert result.code != 0 and result.stderr.count("\n") == 1, result
-    assert result.stderr == "error: evidence 1 (first.wav): cannot be read (Input/output error); run 1 of case C1 was recorded as failed\n"
+    assert result.stderr == ("error: evidence 1 (first.wav): cannot be read (Input/output error); "
+                             "run 1 of case C1 was recorded as failed\n")
     runs = json.loads(cli("case", "show", "C1", "--json").stdout)["runs"]
     assert [run["status"] for run in runs] == ["failed"]
 

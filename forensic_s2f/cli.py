@@ -463,6 +463,19 @@ def version() -> None:
     out.print(f"fs2f {__version__}")
 
 
+def _version_option(given: bool) -> None:
+    """`fs2f --version`, as `fs2f version`."""
+    if given:
+        version()
+        raise typer.Exit()
+
+
+@app.callback()
+def _fs2f(_version: Annotated[bool, typer.Option("--version", callback=_version_option, is_eager=True,
+                                                 help="Print the software version and exit.")] = False) -> None:
+    """Forensic case analysis: evidence vault, chain of custody, diarization, voice-to-face estimates."""
+
+
 MACHINE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENAMETOOLONG, errno.EIO}
 SQLITE_REFUSALS = {"SQLITE_READONLY", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL",
                    "SQLITE_PERM"}

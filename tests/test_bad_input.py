@@ -554,6 +554,16 @@ def test_help_still_prints_and_no_arguments_still_show_it(cli):
     assert shown.code == 2 and "add" in shown.stdout and "analyze" in shown.stdout
 
 
+def test_version_as_an_option_too(cli, store_dir):
+    """`fs2f --version` was refused as an unknown option; only `fs2f version` printed it."""
+    from forensic_s2f import __version__
+
+    for args in (("--version",), ("version",)):
+        result = cli(*args)
+        assert result.code == 0 and result.stdout == f"fs2f {__version__}\n" and result.stderr == "", result
+    assert not (store_dir / "fs2f.db").exists()
+
+
 @pytest.mark.parametrize("change", ["cut short", "replaced", "rewritten"])
 def test_a_file_that_changes_after_its_audio_is_checked_is_refused(cli, store_dir, populated, tmp_path, monkeypatch,
                                                                    change):

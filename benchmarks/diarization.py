@@ -328,8 +328,9 @@ def main() -> None:
         chosen_settings[name] = [best_for[f] for f in range(FOLDS)]
         overall = {s: sum(errors[f][s][0] for f in range(FOLDS)) / max(sum(errors[f][s][1] for f in range(FOLDS)), 1e-9) for s in grid}
         best = sorted(overall.items(), key=lambda item: item[1])[:5]
-        shipped = (SpeakerClustering().threshold, SpeakerClustering().merge_threshold,
-                   SpeakerClustering().min_cluster_seconds, OverlapDetector().threshold if steps.detectors else None)
+        clustering = SpeakerClustering()
+        shipped = (clustering.threshold, clustering.merge_threshold, clustering.min_cluster_seconds,
+                   OverlapDetector().threshold if steps.detectors else None)
         if shipped in overall:
             print(f"{name}: the shipped settings {shipped}: {100 * overall[shipped]:.2f}% over all folds and conditions")
         print(f"{name}: the 5 best (threshold, merge_threshold, min_cluster_seconds, overlap threshold) "

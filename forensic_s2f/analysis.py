@@ -244,15 +244,27 @@ class CaseAnalysis:
         except BaseException as error:  # recorded as failed (with the steps it cut short), then passed on unchanged
             if run is None or completed:
                 raise
-            stop = stop_received()  # (an error after a stop is the stop's doing: see `stop_received`)
-            reason = f"Terminated: {stop}" if stop is not None else f"{type(error).__name__}: {error}"
-            for activity in self.store.activities(self.case_id, run.id):
-                if activity.status == "running":
-                    self.store.finish_activity(activity.id, self.examiner, outputs=[{"error": reason}], status="failed")
-            self.store.finish_run(run.id, self.examiner, "failed", reason)
-            note_failed(f"run {run.id} of case {self.case_id} was recorded as failed")
+            self._record_failure(run.id, error)
             raise
         return run.id
+
+    def _record_failure(self, run_id: int, error: BaseException) -> None:
+        """Record the run, and the steps `error` cut short, as failed. Where that record cannot be
+        written (the store stays locked by another command, the disk is full), the command still
+        ends with `error`, and its line says the run stays listed as running or interrupted: the
+        line named the store's refusal instead, and the error that failed the run was lost."""
+        stop = stop_received()  # (an error after a stop is the stop's doing: see `stop_received`)
+        reason = f"Terminated: {stop}" if stop is not None else f"{type(error).__name__}: {error}"
+        try:
+            for activity in self.store.activities(self.case_id, run_id):
+                if activity.status == "running":
+                    self.store.finish_activity(activity.id, self.examiner, outputs=[{"error": reason}], status="failed")
+            self.store.finish_run(run_id, self.examiner, "failed", reason)
+        except Exception as refusal:
+            note_failed(f"run {run_id} of case {self.case_id} could not be recorded as failed ({refusal}); "
+                        f"`fs2f case show {self.case_id}` lists it as running or interrupted")
+            return
+        note_failed(f"run {run_id} of case {self.case_id} was recorded as failed")
 
     def _activity(self, run_id: int, kind: str, parameters: dict[str, Any], inputs: list[dict[str, Any]],
                   model: bool = False) -> int:

@@ -368,6 +368,39 @@ def test_an_internal_error_that_fails_a_run_says_the_run_was_recorded_as_failed(
     assert cli("audit", "verify", "C1").code == 0
 
 
+def test_a_run_that_cannot_be_recorded_as_failed_still_ends_with_the_error_that_failed_it(cli, store_dir, tmp_path,
+                                                                                          monkeypatch):
+    """When the store refused the failed run's record (another command holding it past the
+    wait), the line named that refusal and the error that failed the run was lost."""
+    from conftest import write_tone
+    from forensic_s2f.analysis import CaseAnalysis
+    from forensic_s2f.errors import StoreError
+    from forensic_s2f.store.case_store import CaseStore
+
+    assert cli("case", "add", "C1", write_tone(tmp_path / "a.wav"), "-e", "Ann").code == 0
+    finish_run = CaseStore.finish_run
+
+    def fails(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    def locked_when_failed(self, run_id, examiner, status, *args, **kwargs):
+        if status == "failed":
+            raise StoreError("the case store is locked by another fs2f command")
+        return finish_run(self, run_id, examiner, status, *args, **kwargs)
+
+    monkeypatch.setattr(CaseAnalysis, "_evidence", fails)
+    monkeypatch.setattr(CaseStore, "finish_run", locked_when_failed)
+    result = cli("case", "analyze", "C1", "-e", "Ann")
+    assert result.code == 3 and result.stderr == (
+        "internal error: RuntimeError: boom (set FS2F_DEBUG=1 for a traceback); run 1 of case C1 could not be "
+        "recorded as failed (the case store is locked by another fs2f command); `fs2f case show C1` lists it as "
+        "running or interrupted\n")
+    shown = json.loads(cli("case", "show", "C1", "--json").stdout)
+    assert [run["status"] for run in shown["runs"]] == ["running"]
+    assert "running or interrupted" in cli("case", "show", "C1").stdout
+    assert cli("audit", "verify", "C1").code == 0
+
+
 def test_longest_turns_caps_speech_and_keeps_time_order():
     from forensic_s2f.analysis import longest_turns
 

@@ -315,6 +315,35 @@ def test_a_report_whose_step_fails_says_the_step_was_recorded_as_failed(cli, sto
     assert cli("audit", "verify", "L1").code == 0
 
 
+def test_a_report_step_the_store_will_not_record_as_failed_still_ends_with_the_first_error(cli, store_dir, tmp_path,
+                                                                                         figures_file, monkeypatch):
+    """The line named the store's refusal of the 'failed' record, and lost the error before it."""
+    from forensic_s2f.errors import StoreError
+
+    make_case(cli, store_dir, tmp_path, "L1", speakers=1)
+    finish_activity = CaseStore.finish_activity
+
+    def refuse_the_pdf_then_its_failure(self, *args, **kwargs):
+        if kwargs.get("artifacts"):
+            raise StoreError("the disk is full")
+        if kwargs.get("status") == "failed":
+            raise StoreError("the case store is locked")
+        return finish_activity(self, *args, **kwargs)
+
+    monkeypatch.setattr(CaseStore, "finish_activity", refuse_the_pdf_then_its_failure)
+    result = cli("case", "report", "L1", "--output", tmp_path / "r.pdf", "-e", "Ann")
+    (step,) = [a for a in CaseStore(store_dir).activities("L1") if a.kind == "report"]
+    assert step.status == "running" and not (tmp_path / "r.pdf").exists()
+    assert result.code == 2 and result.stderr == (
+        f"error: the disk is full; the report's step (activity {step.id}) could not be recorded as failed in case "
+        f"L1 (the case store is locked); `fs2f audit log L1` shows it begun and not ended\n")
+    monkeypatch.setattr(CaseStore, "finish_activity", finish_activity)
+    log = json.loads(cli("audit", "log", "L1", "--json").stdout)
+    assert [e["action"] for e in log if e["object_kind"] == "activity" and e["object_id"] == str(step.id)] == [
+        "activity-start"]
+    assert cli("audit", "verify", "L1").code == 0
+
+
 def test_the_report_takes_its_name_only_once_recorded(cli, store_dir, tmp_path, figures_file, monkeypatch):
     """A kill while the report was being recorded left a whole PDF with a report id under the
     name asked for, which the store never recorded. Until it is recorded, the PDF is written

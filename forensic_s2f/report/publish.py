@@ -111,8 +111,20 @@ def _record(store: CaseStore, case_id: str, examiner: str, built: BuiltReport, r
         rows = store.finish_activity(activity.id, examiner, outputs=[{"report_id": built.report_id}], artifacts=[
             ("report", f"{case_id}-{built.report_id}.pdf", built.pdf, "application/pdf")])
     except BaseException as error:  # (the disk filled, a stop while another process held the store):
-        store.finish_activity(activity.id, examiner, outputs=[{"error": f"{type(error).__name__}: {error}"}],
-                              status="failed")  # the step is recorded as failed, not left running
-        note_failed(f"the report's step (activity {activity.id}) was recorded as failed in case {case_id}")
+        _record_failed_step(store, case_id, examiner, activity.id, error)  # the step is not left running
         raise
     return rows[0].id
+
+
+def _record_failed_step(store: CaseStore, case_id: str, examiner: str, activity_id: int, error: BaseException) -> None:
+    """Record the report's step as failed by `error`. Where the store refuses that record too,
+    the command still ends with `error`, and its line says the step stays begun and not ended
+    (it named only the second refusal)."""
+    try:
+        store.finish_activity(activity_id, examiner, outputs=[{"error": f"{type(error).__name__}: {error}"}],
+                              status="failed")
+    except Exception as refusal:
+        note_failed(f"the report's step (activity {activity_id}) could not be recorded as failed in case {case_id} "
+                    f"({refusal}); `fs2f audit log {case_id}` shows it begun and not ended")
+        return
+    note_failed(f"the report's step (activity {activity_id}) was recorded as failed in case {case_id}")

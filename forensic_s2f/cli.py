@@ -582,7 +582,7 @@ def _run_and_report(argv: list[str] | None) -> None:
             close_stores()
             raise_lost_stop()  # (a stop lost on the way still ends the command as stopped)
     except Fs2fError as error:
-        err.print(plain_line(_with_failure(f"error: {error}")))
+        _print_error(f"error: {error}")
         sys.exit(error.exit_code)
     except Terminated as stop:  # (named by the signal received: a library may rewrite the message, as reportlab does)
         _exit_stopped(stop_received() or str(stop))
@@ -593,18 +593,17 @@ def _run_and_report(argv: list[str] | None) -> None:
             _exit_stopped(stop)
         refusal = _refused_by_the_machine(error)
         if refusal is not None:
-            err.print(plain_line(_with_failure(f"error: {refusal}")))
+            _print_error(f"error: {refusal}")
             sys.exit(2)
-        err.print(plain_line(_with_failure(f"internal error: {type(error).__name__}: {error} "
-                                           "(set FS2F_DEBUG=1 for a traceback)")))
+        _print_error(f"internal error: {type(error).__name__}: {error} (set FS2F_DEBUG=1 for a traceback)")
         sys.exit(3)
 
 
-def _with_failure(line: str) -> str:
-    """An error line, followed by what the command recorded as failed as the error ended it
-    (`errors.note_failed`), as in "; run 3 of case C1 was recorded as failed"."""
+def _print_error(line: str) -> None:
+    """The command's one error line on stderr, followed by what it recorded as failed as the
+    error ended it (`errors.note_failed`), as in "; run 3 of case C1 was recorded as failed"."""
     failed = recorded_as_failed()
-    return f"{line}; {failed}" if failed is not None else line
+    err.print(plain_line(f"{line}; {failed}" if failed is not None else line))
 
 
 def _exit_stopped(signal_name: str) -> None:
@@ -613,8 +612,7 @@ def _exit_stopped(signal_name: str) -> None:
     failed (`errors.note_failed`)."""
     recorded = recorded_before_stop()
     after = f" after {recorded}" if recorded is not None else ""
-    stopped = f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}"
-    err.print(plain_line(_with_failure(stopped)))
+    _print_error(f"error: {'interrupted' if signal_name == 'SIGINT' else 'terminated'} ({signal_name}){after}")
     sys.exit(128 + signal.Signals[signal_name].value)
 
 
